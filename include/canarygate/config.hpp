@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+/// \file
+/// Namespace and feature macros shared by every canarygate header.
+#pragma once
+
+#include <cstddef>
+
+/// The library's version namespace. Everything public lives in
+/// `canarygate::CANARYGATE_ABI_NAMESPACE`, which is inline, so users write
+/// `canarygate::exp_histogram` and mixing two major versions in one program
+/// fails at link time instead of misbehaving at run time.
+#define CANARYGATE_ABI_NAMESPACE v0
+
+#define CANARYGATE_NAMESPACE_BEGIN \
+    namespace canarygate {         \
+    inline namespace CANARYGATE_ABI_NAMESPACE {
+#define CANARYGATE_NAMESPACE_END \
+    }                            \
+    }
+
+/// 1 when exceptions are enabled. Configuration errors are reported by
+/// exceptions; the hot path never throws either way.
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+#define CANARYGATE_HAS_EXCEPTIONS() 1
+#else
+#define CANARYGATE_HAS_EXCEPTIONS() 0
+#endif
+
+CANARYGATE_NAMESPACE_BEGIN
+
+/// Cache-line size used for padding. Our own constant: reading
+/// `std::hardware_destructive_interference_size` in a header makes GCC 12 warn
+/// (-Winterference-size) because its value can differ between translation
+/// units. 64 bytes is right for x86-64 and most AArch64 cores.
+inline constexpr std::size_t cache_line_size = 64;
+
+CANARYGATE_NAMESPACE_END
