@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
 
 /// The library's version namespace. Everything public lives in
 /// `canarygate::CANARYGATE_ABI_NAMESPACE`, which is inline, so users write
@@ -33,5 +36,19 @@ CANARYGATE_NAMESPACE_BEGIN
 /// (-Winterference-size) because its value can differ between translation
 /// units. 64 bytes is right for x86-64 and most AArch64 cores.
 inline constexpr std::size_t cache_line_size = 64;
+
+namespace detail {
+/// Reports a configuration or argument error: std::invalid_argument with
+/// `message` (which names the field and the bad value), or abort() when
+/// exceptions are disabled.
+[[noreturn]] inline void throw_invalid_argument(const std::string& message) {
+#if CANARYGATE_HAS_EXCEPTIONS()
+    throw std::invalid_argument(message);
+#else
+    (void)message;
+    std::abort();
+#endif
+}
+}  // namespace detail
 
 CANARYGATE_NAMESPACE_END

@@ -37,17 +37,6 @@
 
 CANARYGATE_NAMESPACE_BEGIN
 
-namespace detail {
-[[noreturn]] inline void throw_invalid_argument(const std::string& message) {
-#if CANARYGATE_HAS_EXCEPTIONS()
-    throw std::invalid_argument(message);
-#else
-    (void)message;
-    std::abort();
-#endif
-}
-}  // namespace detail
-
 /// Scale and range of an exponential histogram.
 ///
 /// Immutable value. The buckets cover (2^min_exponent, 2^max_exponent] with

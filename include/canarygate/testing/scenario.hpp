@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: MIT
+/// \file
+/// Seeded, reproducible LLM traffic for a baseline and a candidate: the
+/// scenarios that canarygate's calibration benchmark runs and that users run
+/// to unit-test their own rollout policies.
+///
+/// One request's story: it arrives (Poisson, with an optional diurnal cycle
+/// shared by both arms), is routed to the candidate with the stage's share
+/// (possibly mismatched, to test sample-ratio checks), gets an output length
+/// from a log-normal body with a spike at the token limit, a latency that
+/// grows with that length (time to first token + per-token time, plus a
+/// Pareto queueing tail), a zero-inflated cost from its tokens, an outcome
+/// (refusal, server error, truncation at the limit) and, for a few requests,
+/// user feedback that arrives much later (log-normal delay).
+///
+/// Regressions are multipliers that act on one signal each, so a scenario at
+/// "cost × 1.2" has a true candidate/baseline mean-cost ratio of exactly 1.2
+/// and every latency quantile ratio stays 1 — the ground truth a gate's
+/// calibration needs. Candidate-only window noise (the lesson's run-to-run
+/// variation) multiplies latency and cost by a mean-one log-normal factor
+/// that changes every noise window: it breaks independence without moving the
+/// long-run ratio.
+///
+/// Example:
+/// \code
+///   canarygate::testing::scenario_config cfg;
+///   cfg.candidate_regression.cost = 1.25;         // the lesson's +25 % cost
+///   canarygate::testing::scenario s(cfg, 7);
+///   s.run(8 * canarygate::testing::hour_ns,
+///         [&](const canarygate::testing::request_event& r) { /* record it */ },
+///         [&](const canarygate::testing::feedback_event& f) { /* attribute it */ });
+/// \endcode
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <cstdint>
+#include <numbers>
+#include <queue>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "canarygate/config.hpp"
+#include "canarygate/outcome.hpp"
+#include "canarygate/testing/random.hpp"
+
+CANARYGATE_NAMESPACE_BEGIN
+namespace testing {
+
+inline constexpr std::int64_t second_ns = 1'000'000'000;
+inline constexpr std::int64_t minute_ns = 60 * second_ns;
+inline constexpr std::int64_t hour_ns = 60 * minute_ns;
+
+/// Arrival of all traffic (both arms together).
+struct traffic_model {
+    /// Mean arrival rate over a day, all arms.
+    double requests_per_minute = 600;
+    /// Relative amplitude of a 24-hour sine cycle shared by both arms, in [0, 1).
+    double diurnal_amplitude = 0.0;
+    /// Hour of the day (from time 0) at which the rate peaks.
+    double diurnal_peak_hour = 14.0;
+};
+
+/// From `start_ns` on, the candidate gets `candidate_share` of the traffic.
+struct stage {
+    std::int64_t start_ns = 0;
+    double candidate_share = 0.01;
+};
+
+/// How one arm behaves. Defaults describe a mid-sized chat model.
+struct response_model {
+    double output_tokens_median = 350;
+    double output_tokens_sigma = 0.7;
+    std::uint64_t max_tokens = 4096;          ///< longer answers are cut here (outcome truncated)
+    double max_tokens_probability = 0.01;     ///< extra mass exactly at the limit (runaway answers)
+    double input_tokens_median = 1200;
+    double input_tokens_sigma = 0.9;
+    double ttft_median_s = 0.35;
+    double ttft_sigma = 0.5;
+    double per_token_median_s = 0.012;
+    double per_token_sigma = 0.25;
+    double tail_probability = 0.02;           ///< share of requests that queue
+    double tail_alpha = 1.8;                  ///< Pareto shape of the queueing factor (>= 1)
+    double input_price_nano_usd = 150;        ///< per token ($0.15 per million)
+    double output_price_nano_usd = 600;       ///< per token ($0.60 per million)
+    double zero_cost_probability = 0.05;      ///< free tier, full cache hits
+    double refusal_rate = 0.02;
+    double error_rate = 0.005;                ///< server errors
+    double feedback_probability = 0.03;       ///< share of requests that ever get feedback
+    double thumbs_down_share = 0.2;           ///< of those, the share that is a thumbs-down
+    double feedback_delay_median_s = 600;
+    double feedback_delay_sigma = 1.2;
+};
+
+/// Candidate / baseline ratios, each acting on its own signal only.
+struct regression {
+    double latency = 1.0;        ///< every latency quantile (end to end and TTFT)
+    double cost = 1.0;           ///< mean cost per request
+    double refusal = 1.0;        ///< refusal rate
+    double error = 1.0;          ///< server-error rate
+    double output_length = 1.0;  ///< output-token quantiles (latency and cost unchanged)
+    double thumbs_down = 1.0;    ///< thumbs-down rate per request
+};
+
+struct scenario_config {
+    traffic_model traffic;
+    /// Traffic schedule, sorted by start; the first stage starts at 0.
+    std::vector<stage> stages = {stage{}};
+    response_model model;
+    regression candidate_regression;
+    /// Standard deviation of the log of the candidate-only noise factor
+    /// (0.1 ≈ the lesson's "up to 15 %" run-to-run variation).
+    double candidate_window_noise = 0.0;
+    std::int64_t noise_window_ns = 5 * minute_ns;
+    /// The candidate really gets share × split_mismatch (1 = as configured).
+    double split_mismatch = 1.0;
+    /// Share of baseline requests also mirrored to a shadow arm.
+    double shadow_share = 0.0;
+};
+
+enum class arm_role : std::uint8_t { baseline, candidate, shadow };
+
+struct request_event {
+    std::int64_t time_ns;
+    arm_role arm;
+    std::uint64_t request_id;
+    request_outcome outcome;
+};
+
+struct feedback_event {
+    std::int64_t time_ns;
+    arm_role arm;
+    std::uint64_t request_id;
+    feedback_kind kind;
+};
+
+/// A traffic generator. Deterministic for a given configuration and seed.
+/// Not thread-safe; cheap to construct (run many in parallel, one each).
+class scenario {
+public:
+    /// Validates the configuration: throws std::invalid_argument naming the
+    /// field and its value.
+    scenario(scenario_config config, std::uint64_t seed) : config_(std::move(config)), rng_(seed) {
+        validate();
+        const double peak = config_.traffic.requests_per_minute * (1 + config_.traffic.diurnal_amplitude);
+        max_rate_per_ns_ = peak / static_cast<double>(minute_ns);
+        noise_factor_ = draw_noise_factor();
+    }
+
+    [[nodiscard]] const scenario_config& config() const noexcept { return config_; }
+    /// Time up to which traffic has been generated.
+    [[nodiscard]] std::int64_t now_ns() const noexcept { return now_; }
+
+    /// The configured candidate share at time t (before any mismatch).
+    [[nodiscard]] double candidate_share(std::int64_t t) const noexcept {
+        double share = config_.stages.front().candidate_share;
+        for (const auto& s : config_.stages) {
+            if (s.start_ns <= t) share = s.candidate_share;
+        }
+        return share;
+    }
+
+    /// Generates every request in [now_ns(), until_ns) and every feedback
+    /// event due before until_ns, in time order, then sets now_ns() to
+    /// until_ns. `on_request(const request_event&)`,
+    /// `on_feedback(const feedback_event&)`.
+    template <class OnRequest, class OnFeedback>
+    void run(std::int64_t until_ns, OnRequest&& on_request, OnFeedback&& on_feedback) {
+        while (true) {
+            if (!next_arrival_valid_) {
+                next_arrival_ += static_cast<std::int64_t>(std::ceil(rng_.exponential(max_rate_per_ns_)));
+                next_arrival_valid_ = true;
+            }
+            const std::int64_t t = next_arrival_;
+            if (t >= until_ns) break;
+            flush_feedback(t, on_feedback);
+            next_arrival_valid_ = false;
+            // Thinning: accept with rate(t) / max rate for the diurnal cycle.
+            if (!rng_.bernoulli(rate_fraction(t))) continue;
+            generate_request(t, on_request);
+        }
+        flush_feedback(until_ns, on_feedback);
+        now_ = until_ns;
+    }
+
+    /// Feedback generated but not yet due.
+    [[nodiscard]] std::size_t pending_feedback() const noexcept { return pending_.size(); }
+
+private:
+    struct pending_feedback_event {
+        feedback_event event;
+        friend bool operator>(const pending_feedback_event& a, const pending_feedback_event& b) {
+            return a.event.time_ns > b.event.time_ns ||
+                   (a.event.time_ns == b.event.time_ns && a.event.request_id > b.event.request_id);
+        }
+    };
+
+    void validate() const {
+        auto fail = [](const std::string& field, double value, const char* rule) {
+            detail::throw_invalid_argument("canarygate::testing::scenario: " + field + " = " +
+                                           std::to_string(value) + " " + rule);
+        };
+        auto probability = [&](const char* field, double p) {
+            if (!(p >= 0.0 && p <= 1.0)) fail(field, p, "must be in [0, 1]");
+        };
+        auto positive = [&](const char* field, double x) {
+            if (!(x > 0.0) || std::isinf(x)) fail(field, x, "must be positive and finite");
+        };
+        auto nonnegative = [&](const char* field, double x) {
+            if (!(x >= 0.0) || std::isinf(x)) fail(field, x, "must be nonnegative and finite");
+        };
+        const auto& t = config_.traffic;
+        positive("traffic.requests_per_minute", t.requests_per_minute);
+        if (!(t.diurnal_amplitude >= 0.0 && t.diurnal_amplitude < 1.0)) {
+            fail("traffic.diurnal_amplitude", t.diurnal_amplitude, "must be in [0, 1)");
+        }
+        if (config_.stages.empty()) fail("stages.size()", 0, "must be at least 1");
+        if (config_.stages.front().start_ns != 0) {
+            fail("stages[0].start_ns", static_cast<double>(config_.stages.front().start_ns), "must be 0");
+        }
+        for (std::size_t i = 0; i < config_.stages.size(); ++i) {
+            const auto& s = config_.stages[i];
+            probability(("stages[" + std::to_string(i) + "].candidate_share").c_str(), s.candidate_share);
+            if (i > 0 && s.start_ns <= config_.stages[i - 1].start_ns) {
+                fail("stages[" + std::to_string(i) + "].start_ns", static_cast<double>(s.start_ns),
+                     "must be after the previous stage's start");
+            }
+            if (s.candidate_share * config_.split_mismatch > 1.0) {
+                fail("split_mismatch", config_.split_mismatch,
+                     "makes a candidate share above 1 in some stage");
+            }
+        }
+        const auto& m = config_.model;
+        positive("model.output_tokens_median", m.output_tokens_median);
+        nonnegative("model.output_tokens_sigma", m.output_tokens_sigma);
+        if (m.max_tokens == 0) fail("model.max_tokens", 0, "must be at least 1");
+        probability("model.max_tokens_probability", m.max_tokens_probability);
+        positive("model.input_tokens_median", m.input_tokens_median);
+        nonnegative("model.input_tokens_sigma", m.input_tokens_sigma);
+        positive("model.ttft_median_s", m.ttft_median_s);
+        nonnegative("model.ttft_sigma", m.ttft_sigma);
+        positive("model.per_token_median_s", m.per_token_median_s);
+        nonnegative("model.per_token_sigma", m.per_token_sigma);
+        probability("model.tail_probability", m.tail_probability);
+        if (!(m.tail_alpha >= 1.0) || std::isinf(m.tail_alpha)) {
+            fail("model.tail_alpha", m.tail_alpha, "must be at least 1 and finite");
+        }
+        nonnegative("model.input_price_nano_usd", m.input_price_nano_usd);
+        nonnegative("model.output_price_nano_usd", m.output_price_nano_usd);
+        probability("model.zero_cost_probability", m.zero_cost_probability);
+        probability("model.refusal_rate", m.refusal_rate);
+        probability("model.error_rate", m.error_rate);
+        probability("model.feedback_probability", m.feedback_probability);
+        probability("model.thumbs_down_share", m.thumbs_down_share);
+        positive("model.feedback_delay_median_s", m.feedback_delay_median_s);
+        nonnegative("model.feedback_delay_sigma", m.feedback_delay_sigma);
+        const auto& r = config_.candidate_regression;
+        positive("candidate_regression.latency", r.latency);
+        positive("candidate_regression.cost", r.cost);
+        nonnegative("candidate_regression.refusal", r.refusal);
+        nonnegative("candidate_regression.error", r.error);
+        positive("candidate_regression.output_length", r.output_length);
+        nonnegative("candidate_regression.thumbs_down", r.thumbs_down);
+        probability("candidate refusal rate (model.refusal_rate x candidate_regression.refusal)",
+                    m.refusal_rate * r.refusal);
+        probability("candidate error rate (model.error_rate x candidate_regression.error)",
+                    m.error_rate * r.error);
+        if (m.refusal_rate * std::max(r.refusal, 1.0) + m.error_rate * std::max(r.error, 1.0) > 1.0) {
+            fail("model.refusal_rate + model.error_rate", m.refusal_rate + m.error_rate,
+                 "exceeds 1 for one of the arms");
+        }
+        probability("candidate thumbs-down share (model.thumbs_down_share x candidate_regression.thumbs_down)",
+                    m.thumbs_down_share * r.thumbs_down);
+        nonnegative("candidate_window_noise", config_.candidate_window_noise);
+        if (config_.noise_window_ns <= 0) {
+            fail("noise_window_ns", static_cast<double>(config_.noise_window_ns), "must be positive");
+        }
+        positive("split_mismatch", config_.split_mismatch);
+        probability("shadow_share", config_.shadow_share);
+    }
+
+    [[nodiscard]] double rate_fraction(std::int64_t t) const noexcept {
+        const double a = config_.traffic.diurnal_amplitude;
+        if (a == 0.0) return 1.0;
+        const double hours = static_cast<double>(t) / static_cast<double>(hour_ns);
+        const double phase = 2.0 * std::numbers::pi * (hours - config_.traffic.diurnal_peak_hour) / 24.0;
+        return (1.0 + a * std::cos(phase)) / (1.0 + a);
+    }
+
+    double draw_noise_factor() noexcept {
+        const double sd = config_.candidate_window_noise;
+        // Mean one: E[exp(sd Z - sd²/2)] = 1, so the long-run ratio is unmoved.
+        return sd == 0.0 ? 1.0 : std::exp(sd * rng_.normal() - sd * sd / 2);
+    }
+
+    template <class OnFeedback>
+    void flush_feedback(std::int64_t until, OnFeedback& on_feedback) {
+        while (!pending_.empty() && pending_.top().event.time_ns < until) {
+            const feedback_event e = pending_.top().event;
+            pending_.pop();
+            on_feedback(e);
+        }
+    }
+
+    template <class OnRequest>
+    void generate_request(std::int64_t t, OnRequest& on_request) {
+        const std::int64_t window = t / config_.noise_window_ns;
+        if (window != noise_window_) {
+            noise_window_ = window;
+            noise_factor_ = draw_noise_factor();
+        }
+        const double share = candidate_share(t) * config_.split_mismatch;
+        const arm_role arm = rng_.bernoulli(share) ? arm_role::candidate : arm_role::baseline;
+        emit(t, arm, on_request);
+        if (arm == arm_role::baseline && config_.shadow_share > 0 && rng_.bernoulli(config_.shadow_share)) {
+            emit(t, arm_role::shadow, on_request);
+        }
+    }
+
+    template <class OnRequest>
+    void emit(std::int64_t t, arm_role arm, OnRequest& on_request) {
+        const response_model& m = config_.model;
+        const bool candidate = arm == arm_role::candidate;
+        const regression none{};
+        const regression& r = candidate ? config_.candidate_regression : none;
+        const double noise = candidate ? noise_factor_ : 1.0;
+
+        request_outcome out;
+        // Output length: body or runaway spike, cut at the limit.
+        double tokens = rng_.bernoulli(m.max_tokens_probability)
+                            ? static_cast<double>(m.max_tokens)
+                            : std::ceil(rng_.lognormal_median(m.output_tokens_median, m.output_tokens_sigma));
+        const auto max_tokens = static_cast<double>(m.max_tokens);
+        const bool truncated = tokens >= max_tokens;
+        tokens = std::min(tokens, max_tokens);
+        const double input = std::ceil(rng_.lognormal_median(m.input_tokens_median, m.input_tokens_sigma));
+        out.input_tokens = static_cast<std::uint64_t>(input);
+        // The length regression scales reported tokens only (see file comment).
+        out.output_tokens = static_cast<std::uint64_t>(std::max(1.0, std::round(tokens * r.output_length)));
+
+        // Latency grows with the (unregressed) length; queueing adds a tail.
+        const double ttft = rng_.lognormal_median(m.ttft_median_s, m.ttft_sigma);
+        const double per_token = rng_.lognormal_median(m.per_token_median_s, m.per_token_sigma);
+        double latency = ttft + tokens * per_token;
+        double queueing = 1.0;
+        if (rng_.bernoulli(m.tail_probability)) queueing = rng_.pareto(1.0, m.tail_alpha);
+        latency *= queueing * r.latency * noise;
+        const double ttft_total = ttft * queueing * r.latency * noise;
+        out.latency_ns = static_cast<std::uint64_t>(std::llround(latency * 1e9));
+        out.ttft_ns = static_cast<std::uint64_t>(std::llround(ttft_total * 1e9));
+
+        double cost = input * m.input_price_nano_usd + tokens * m.output_price_nano_usd;
+        if (rng_.bernoulli(m.zero_cost_probability)) cost = 0;
+        out.cost_nano_usd = static_cast<std::uint64_t>(std::llround(cost * r.cost * noise));
+
+        const double u = rng_.uniform();
+        const double refusal = m.refusal_rate * r.refusal;
+        const double error = m.error_rate * r.error;
+        if (u < refusal) {
+            out.category = outcome::refusal_provider;
+        } else if (u < refusal + error) {
+            out.category = outcome::server_error;
+        } else {
+            out.category = truncated ? outcome::truncated : outcome::ok;
+        }
+
+        const std::uint64_t id = next_id_++;
+        on_request(request_event{t, arm, id, out});
+
+        // Shadow answers are never shown to users: no feedback.
+        if (arm != arm_role::shadow && rng_.bernoulli(m.feedback_probability)) {
+            const double down = std::min(1.0, m.thumbs_down_share * r.thumbs_down);
+            const feedback_kind kind = rng_.bernoulli(down) ? feedback_kind::thumbs_down : feedback_kind::thumbs_up;
+            const double delay_s = rng_.lognormal_median(m.feedback_delay_median_s, m.feedback_delay_sigma);
+            const auto delay = static_cast<std::int64_t>(std::min(delay_s, 30.0 * 86400.0) * 1e9);
+            pending_.push({feedback_event{t + delay, arm, id, kind}});
+        }
+    }
+
+    scenario_config config_;
+    random_source rng_;
+    double max_rate_per_ns_ = 0;
+    std::int64_t now_ = 0;
+    std::int64_t next_arrival_ = 0;
+    bool next_arrival_valid_ = false;
+    std::uint64_t next_id_ = 1;
+    std::int64_t noise_window_ = 0;
+    double noise_factor_ = 1.0;
+    std::priority_queue<pending_feedback_event, std::vector<pending_feedback_event>, std::greater<>> pending_;
+};
+
+}  // namespace testing
+CANARYGATE_NAMESPACE_END
