@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: MIT
+/// \file
+/// Fixed-sample references, for reports and for the side-by-side comparison
+/// with the tools people use today. None of these is valid under repeated
+/// looks; the gates use the anytime-valid tests of the other headers.
+#pragma once
+
+#include "canarygate/config.hpp"
+#include "canarygate/stats/detail/math.hpp"
+
+#include <boost/math/distributions/binomial.hpp>
+#include <boost/math/distributions/normal.hpp>
+#include <boost/math/special_functions/erf.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <utility>
+#include <vector>
+
+CANARYGATE_NAMESPACE_BEGIN
+namespace stats {
+
+/// A two-sided interval for a proportion.
+struct proportion_interval {
+    double lower;
+    double upper;
+};
+
+/// Clopper-Pearson exact interval for a binomial proportion at confidence
+/// 1 - alpha (alpha/2 per side; Clopper & Pearson, Biometrika 1934), from
+/// boost::math::binomial_distribution's find_lower/upper_bound_on_p. Lower is
+/// 0 when successes = 0, upper is 1 when successes = trials; [0, 1] for
+/// trials = 0.
+///
+/// Preconditions (std::invalid_argument otherwise): successes <= trials;
+/// 0 < alpha < 1.
+[[nodiscard]] inline proportion_interval clopper_pearson_interval(std::uint64_t successes,
+                                                                  std::uint64_t trials,
+                                                                  double alpha) {
+    constexpr const char* where = "clopper_pearson_interval";
+    detail::require_open_unit(where, "alpha", alpha);
+    if (successes > trials) {
+        detail::fail_argument(where, "successes", successes, "exceeds trials");
+    }
+    if (trials == 0) {
+        return proportion_interval{0.0, 1.0};
+    }
+    using binomial = boost::math::binomial_distribution<double>;
+    const double n = detail::to_double(trials);
+    const double k = detail::to_double(successes);
+    const double lower = successes == 0 ? 0.0 : binomial::find_lower_bound_on_p(n, k, alpha / 2.0);
+    const double upper =
+        successes == trials ? 1.0 : binomial::find_upper_bound_on_p(n, k, alpha / 2.0);
+    return proportion_interval{lower, upper};
+}
+
+/// The shape of a Fieller confidence set.
+enum class fieller_kind {
+    bounded,    ///< [lower, upper]: the denominator is clearly non-zero
+    exclusive,  ///< (-inf, lower] U [upper, +inf); one of them may be infinite,
+                ///< then the set is a single half-line
+    unbounded,  ///< the whole real line: the data do not bound the ratio
+};
+
+/// A Fieller confidence set for a ratio of means; lower/upper are infinite
+/// for fieller_kind::unbounded. Never NaN.
+struct fieller_interval {
+    fieller_kind kind;
+    double lower;
+    double upper;
+};
+
+/// Fieller's confidence set (Fieller, J. R. Stat. Soc. B 1954) at confidence
+/// 1 - alpha for theta = mu_num / mu_den from independent, approximately
+/// normal estimates: {theta : (m_n - theta m_d)^2 <= z^2 (v_n + theta^2 v_d)},
+/// z the normal 1 - alpha/2 quantile, v_n and v_d the variances of the mean
+/// estimates (squared standard errors). With A = m_d^2 - z^2 v_d,
+/// B = m_n m_d, C = m_n^2 - z^2 v_n and D = B^2 - A C: A > 0 gives a bounded
+/// interval (then D >= 0), A < 0 and D > 0 the two rays outside the roots,
+/// A < 0 and D <= 0 the whole line; A = 0 a half-line or the whole line.
+///
+/// Preconditions (std::invalid_argument otherwise): means finite; variances
+/// finite and >= 0; not both mean_den = 0 and var_mean_den = 0 (the ratio
+/// would be infinite); 0 < alpha < 1.
+[[nodiscard]] inline fieller_interval fieller_ratio_interval(double mean_num, double var_mean_num,
+                                                             double mean_den, double var_mean_den,
+                                                             double alpha) {
+    constexpr const char* where = "fieller_ratio_interval";
+    detail::require_finite(where, "mean_num", mean_num);
+    detail::require_finite(where, "mean_den", mean_den);
+    detail::require_nonnegative_finite(where, "var_mean_num", var_mean_num);
+    detail::require_nonnegative_finite(where, "var_mean_den", var_mean_den);
+    detail::require_open_unit(where, "alpha", alpha);
+    if (mean_den == 0.0 && var_mean_den == 0.0) {
+        detail::fail_argument(where, "mean_den", mean_den, "is exactly 0 with no variance");
+    }
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    const double z = boost::math::quantile(
+        boost::math::complement(boost::math::normal_distribution<double>(), alpha / 2.0));
+    const double z2 = z * z;
+    const double a = mean_den * mean_den - z2 * var_mean_den;
+    const double b = mean_num * mean_den;
+    const double c = mean_num * mean_num - z2 * var_mean_num;
+    if (a == 0.0) {
+        // -2 b theta + c <= 0.
+        if (b > 0.0) {
+            return fieller_interval{fieller_kind::exclusive, -inf, c / (2.0 * b)};
+        }
+        if (b < 0.0) {
+            return fieller_interval{fieller_kind::exclusive, c / (2.0 * b), inf};
+        }
+        return fieller_interval{fieller_kind::unbounded, -inf, inf};  // c <= 0 here
+    }
+    const double d = b * b - a * c;
+    if (a < 0.0 && !(d > 0.0)) {
+        return fieller_interval{fieller_kind::unbounded, -inf, inf};
+    }
+    // Roots of a theta^2 - 2 b theta + c, in the cancellation-free form.
+    const double sqrt_d = std::sqrt(d > 0.0 ? d : 0.0);
+    const double q = b >= 0.0 ? b + sqrt_d : b - sqrt_d;
+    double r1 = q / a;
+    double r2 = q != 0.0 ? c / q : r1;
+    if (r1 > r2) {
+        std::swap(r1, r2);
+    }
+    return fieller_interval{a > 0.0 ? fieller_kind::bounded : fieller_kind::exclusive, r1, r2};
+}
+
+/// A test statistic and its p-value.
+struct z_test_result {
+    double z;
+    double p_value;
+};
+
+/// Two-sided one-sample z-test of H0: mu = mu0: z = (mean - mu0) / se,
+/// p = 2 (1 - Phi(|z|)) = erfc(|z| / sqrt 2).
+///
+/// Preconditions (std::invalid_argument otherwise): mean and mu0 finite;
+/// standard_error > 0 finite.
+[[nodiscard]] inline z_test_result one_sample_z_test(double mean, double standard_error,
+                                                     double mu0) {
+    constexpr const char* where = "one_sample_z_test";
+    detail::require_finite(where, "mean", mean);
+    detail::require_finite(where, "mu0", mu0);
+    detail::require_positive_finite(where, "standard_error", standard_error);
+    const double z = (mean - mu0) / standard_error;
+    return z_test_result{z, boost::math::erfc(std::fabs(z) * 0.70710678118654752440)};
+}
+
+/// Alternative hypothesis of a rank test (R's `alternative`).
+enum class alternative {
+    two_sided,
+    less,     ///< x tends to be smaller than y
+    greater,  ///< x tends to be larger than y
+};
+
+/// Result of mann_whitney_u_test.
+struct mann_whitney_result {
+    double u;        ///< W of R's wilcox.test: sum of x's ranks - n_x (n_x + 1) / 2
+    double z;        ///< standardised statistic after the continuity correction
+    double p_value;
+};
+
+/// Mann-Whitney U (Wilcoxon rank-sum) test with the normal approximation,
+/// tie correction and optional continuity correction, with the semantics of
+/// R's wilcox.test(x, y, exact = FALSE, correct = continuity) -- the test
+/// Kayenta's comparator runs:
+/// z = (W - n_x n_y / 2 - CORRECTION) / SIGMA,
+/// SIGMA^2 = n_x n_y / 12 * (N + 1 - sum(t^3 - t) / (N (N - 1))) over tie
+/// groups of size t, CORRECTION = 0.5 sign(W - n_x n_y / 2) (two-sided),
+/// +0.5 (greater), -0.5 (less), 0 without continuity correction; p from the
+/// normal CDF, two-sided 2 min(Phi(z), 1 - Phi(z)) capped at 1.
+/// Deviation from R: when every value is tied (SIGMA = 0) R returns NaN; this
+/// returns z = 0, p = 1.
+///
+/// Preconditions (std::invalid_argument otherwise): both samples non-empty;
+/// no NaN. Complexity O(N log N), allocates O(N).
+[[nodiscard]] inline mann_whitney_result mann_whitney_u_test(
+    std::span<const double> x, std::span<const double> y,
+    alternative alt = alternative::two_sided, bool continuity = true) {
+    constexpr const char* where = "mann_whitney_u_test";
+    if (x.empty() || y.empty()) {
+        detail::fail_argument(where, x.empty() ? "x.size()" : "y.size()", std::uint64_t{0},
+                              "must be at least 1");
+    }
+    std::vector<std::pair<double, bool>> all;  // (value, from x)
+    all.reserve(x.size() + y.size());
+    for (const double v : x) {
+        if (std::isnan(v)) {
+            detail::fail_argument(where, "x value", v, "is NaN");
+        }
+        all.emplace_back(v, true);
+    }
+    for (const double v : y) {
+        if (std::isnan(v)) {
+            detail::fail_argument(where, "y value", v, "is NaN");
+        }
+        all.emplace_back(v, false);
+    }
+    std::sort(all.begin(), all.end(),
+              [](const auto& l, const auto& r) { return l.first < r.first; });
+    double rank_sum_x = 0.0;
+    double tie_term = 0.0;  // sum over tie groups of t^3 - t
+    for (std::size_t i = 0; i < all.size();) {
+        std::size_t j = i;
+        while (j < all.size() && all[j].first == all[i].first) {
+            ++j;
+        }
+        const double t = static_cast<double>(j - i);
+        const double mid_rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2.0;
+        for (std::size_t m = i; m < j; ++m) {
+            if (all[m].second) {
+                rank_sum_x += mid_rank;
+            }
+        }
+        tie_term += t * t * t - t;
+        i = j;
+    }
+    const double nx = static_cast<double>(x.size());
+    const double ny = static_cast<double>(y.size());
+    const double n = nx + ny;
+    const double w = rank_sum_x - nx * (nx + 1.0) / 2.0;
+    const double centred = w - nx * ny / 2.0;
+    const double sigma2 = nx * ny / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)));
+    if (!(sigma2 > 0.0)) {
+        return mann_whitney_result{w, 0.0, 1.0};
+    }
+    double correction = 0.0;
+    if (continuity) {
+        switch (alt) {
+            case alternative::two_sided:
+                correction = centred > 0.0 ? 0.5 : (centred < 0.0 ? -0.5 : 0.0);
+                break;
+            case alternative::greater: correction = 0.5; break;
+            case alternative::less: correction = -0.5; break;
+        }
+    }
+    const double z = (centred - correction) / std::sqrt(sigma2);
+    constexpr double inv_sqrt2 = 0.70710678118654752440;
+    const double lower_tail = 0.5 * boost::math::erfc(-z * inv_sqrt2);  // Phi(z)
+    const double upper_tail = 0.5 * boost::math::erfc(z * inv_sqrt2);   // 1 - Phi(z)
+    double p = 0.0;
+    switch (alt) {
+        case alternative::two_sided: p = 2.0 * std::min(lower_tail, upper_tail); break;
+        case alternative::greater: p = upper_tail; break;
+        case alternative::less: p = lower_tail; break;
+    }
+    return mann_whitney_result{w, z, std::min(p, 1.0)};
+}
+
+}  // namespace stats
+CANARYGATE_NAMESPACE_END
