@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <string_view>
 
 #include "canarygate/outcome.hpp"
 #include "canarygate/snapshot.hpp"
@@ -39,6 +40,20 @@ snapshot replica(std::uint64_t seed, std::int64_t start, std::int64_t end, int s
     }
     s.add_counter("feedback.unknown_id", rng() % 5);
     return s;
+}
+
+// The named histogram, failing the test (not dereferencing null) when absent.
+const exp_histogram& hist(const arm_snapshot* arm, std::string_view name) {
+    REQUIRE(arm != nullptr);
+    const exp_histogram* h = arm->histogram(name);
+    REQUIRE(h != nullptr);
+    return *h;
+}
+
+const arm_snapshot& arm_of(const snapshot& s, std::string_view role) {
+    const arm_snapshot* a = s.find_arm(role);
+    REQUIRE(a != nullptr);
+    return *a;
 }
 
 }  // namespace
@@ -82,15 +97,14 @@ TEST_CASE("merging replicas is exact, commutative and associative", "[snapshot]"
     CHECK(ab_c.sources() == 3);
     CHECK(ab_c.window_start_ns() == 0);
     CHECK(ab_c.window_end_ns() == 302'000'000'000);
-    const auto* cand = ab_c.find_arm("candidate");
-    REQUIRE(cand != nullptr);
-    CHECK(cand->model_version() == "sha256:c4nd");
-    CHECK(cand->counter(canarygate::series::requests) ==
-          a.find_arm("candidate")->counter(canarygate::series::requests) +
-              b.find_arm("candidate")->counter(canarygate::series::requests) +
-              c.find_arm("candidate")->counter(canarygate::series::requests));
-    CHECK(cand->histogram(canarygate::series::latency)->count() ==
-          cand->counter(canarygate::series::requests).low);
+    const auto& cand = arm_of(ab_c, "candidate");
+    CHECK(cand.model_version() == "sha256:c4nd");
+    CHECK(cand.counter(canarygate::series::requests) ==
+          arm_of(a, "candidate").counter(canarygate::series::requests) +
+              arm_of(b, "candidate").counter(canarygate::series::requests) +
+              arm_of(c, "candidate").counter(canarygate::series::requests));
+    CHECK(hist(&cand, canarygate::series::latency).count() ==
+          cand.counter(canarygate::series::requests).low);
     CHECK(ab_c.counter("feedback.unknown_id") ==
           a.counter("feedback.unknown_id") + b.counter("feedback.unknown_id") +
               c.counter("feedback.unknown_id"));
@@ -109,12 +123,11 @@ TEST_CASE("a replica at a coarser scale is merged by downscaling the finer side"
     const auto coarse = replica(6, 0, 10, 3);
     snapshot merged = fine;
     merged.merge(coarse);
-    const auto* h = merged.find_arm("baseline")->histogram(canarygate::series::latency);
-    REQUIRE(h != nullptr);
-    CHECK(h->layout().scale() == 3);
-    auto expected = fine.find_arm("baseline")->histogram(canarygate::series::latency)->downscale(3);
-    expected.merge(*coarse.find_arm("baseline")->histogram(canarygate::series::latency));
-    CHECK(*h == expected);
+    const auto& h = hist(merged.find_arm("baseline"), canarygate::series::latency);
+    CHECK(h.layout().scale() == 3);
+    auto expected = hist(fine.find_arm("baseline"), canarygate::series::latency).downscale(3);
+    expected.merge(hist(coarse.find_arm("baseline"), canarygate::series::latency));
+    CHECK(h == expected);
     // And in the other order.
     snapshot other = coarse;
     other.merge(fine);
@@ -181,8 +194,7 @@ TEST_CASE("subtracting an earlier cumulative snapshot leaves the increment", "[s
     for (const auto& arm : second.arms()) {
         const auto& got = increment.arm(arm.arm(), arm.model_version());
         CHECK(got.counters() == arm.counters());
-        CHECK(*got.histogram(canarygate::series::latency) ==
-              *arm.histogram(canarygate::series::latency));
+        CHECK(hist(&got, canarygate::series::latency) == hist(&arm, canarygate::series::latency));
     }
     CHECK(increment.counter("feedback.unknown_id") == second.counter("feedback.unknown_id"));
 
