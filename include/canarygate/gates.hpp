@@ -1,0 +1,655 @@
+// SPDX-License-Identifier: MIT
+/// \file
+/// Gates: anytime-valid, ratio-native tests of "candidate ≤ k × baseline" for
+/// the five signals of an LLM rollout.
+///
+/// A gate is a small immutable configuration (`gate_config`). Its evidence
+/// accumulates in a `gate_state` that the controller carries from check to
+/// check and across traffic stages; `evaluate_gate(config, state, baseline,
+/// candidate, alpha_fail, alpha_pass)` feeds the state the traffic of one
+/// increment (what happened since the previous check, see
+/// snapshot::subtract) and returns a `gate_result`: `fail`, `pass` or
+/// `continue`, with its evidence. Each gate's false-fail probability is at
+/// most `alpha_fail` over the whole rollout, however often it is checked
+/// (Ville's inequality on an e-process whose null is exactly the user's
+/// multiplier).
+///
+/// The tests (see `reference/statistics.md`):
+/// - rates (errors, refusals, thumbs-down): given the events of a window,
+///   each is the candidate's with probability ≤ k n_c / (k n_c + n_b) under
+///   the null; a grid mixture of likelihood ratios over the windows (valid
+///   across traffic ramps). Exact, nonparametric, both sides.
+/// - mean cost: a betting e-process against k × an upper confidence bound
+///   on the baseline mean from earlier windows (fail side: nonparametric);
+///   the pass side and the interval use normal-mixture confidence sequences
+///   on both means (asymptotic: reported as such).
+/// - quantiles (latency, TTFT, output length): candidate requests above
+///   x0 = k' × an anytime-valid upper bound of the baseline quantile from
+///   earlier windows, k' = k rounded up to the bucket grid so that x0 is a
+///   bucket edge and exceedances are counted exactly; a truncated
+///   beta-binomial mixture on the exceedance count. Pass side and interval
+///   from quantile confidence sequences on both arms.
+/// - output-length shape: time-uniform DKW bands on both arms; fail when the
+///   Kolmogorov–Smirnov distance exceeds the tolerance by more than both
+///   bands.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "canarygate/config.hpp"
+#include "canarygate/histogram.hpp"
+#include "canarygate/outcome.hpp"
+#include "canarygate/snapshot.hpp"
+#include "canarygate/stats/beta_binomial.hpp"
+#include "canarygate/stats/betting.hpp"
+#include "canarygate/stats/invert.hpp"
+#include "canarygate/stats/normal_mixture.hpp"
+#include "canarygate/stats/quantile_bound.hpp"
+#include "canarygate/stats/sequential_ks.hpp"
+
+CANARYGATE_NAMESPACE_BEGIN
+
+/// What a gate measures.
+enum class signal : std::uint8_t {
+    latency,        ///< end-to-end latency quantile
+    ttft,           ///< time-to-first-token quantile
+    cost,           ///< mean cost per request
+    error_rate,     ///< server errors and timeouts per request
+    refusal_rate,   ///< refusals (any origin) per request
+    output_length,  ///< output-token quantile
+    output_shape,   ///< output-token distribution shape (Kolmogorov–Smirnov)
+    feedback_rate,  ///< negative feedback (thumbs-down by default) per request
+};
+
+[[nodiscard]] constexpr std::string_view name(signal s) noexcept {
+    constexpr std::array<std::string_view, 8> names = {
+        "latency", "ttft", "cost", "error_rate", "refusal_rate", "output_length", "output_shape",
+        "feedback_rate"};
+    const auto i = static_cast<std::size_t>(s);
+    return i < names.size() ? names[i] : std::string_view("invalid");
+}
+
+/// Which change is a regression.
+enum class direction : std::uint8_t {
+    increase,  ///< candidate above k × baseline is bad (latency, cost, errors, ...)
+    decrease,  ///< candidate below k × baseline is bad (k < 1; e.g. thumbs-up rate)
+};
+
+/// A gate's or a policy's decision at one check.
+enum class verdict : std::uint8_t {
+    pass,             ///< every needed bound is inside the tolerance: may advance
+    keep_going,       ///< not enough evidence yet ("continue")
+    fail,             ///< regression shown at the error budget: roll back
+    invalid,          ///< the comparison itself is broken (sample-ratio mismatch)
+    no_regression,    ///< stage's maximum duration reached undecided: weaker than pass
+};
+
+/// "pass", "continue", "fail", "invalid", "no_regression_detected".
+[[nodiscard]] constexpr std::string_view name(verdict v) noexcept {
+    constexpr std::array<std::string_view, 5> names = {"pass", "continue", "fail", "invalid",
+                                                       "no_regression_detected"};
+    const auto i = static_cast<std::size_t>(v);
+    return i < names.size() ? names[i] : std::string_view("invalid");
+}
+
+/// Configuration of one gate. Validated by `validate()` (the policy calls it).
+struct gate_config {
+    signal metric = signal::latency;
+    /// The null hypothesis is exactly "candidate ≤ multiplier × baseline"
+    /// (≥ for direction::decrease). For the shape gate: unused.
+    double multiplier = 1.5;
+    direction worse = direction::increase;
+    /// Quantile for latency / ttft / output_length, in (0, 1).
+    double quantile = 0.99;
+    /// Weight of this gate in the policy's error budget (Bonferroni split).
+    double budget_weight = 1.0;
+    /// Candidate events needed before the gate may fail (operational guard;
+    /// events = the rate's events, exceedances, or requests for cost/shape).
+    std::uint64_t min_events = 0;
+    /// A failing critical gate rolls back; a failing non-critical one holds.
+    bool critical = true;
+    /// Shape gate: the largest acceptable Kolmogorov–Smirnov distance.
+    double ks_tolerance = 0.1;
+    /// Feedback gate: which feedback counts as negative.
+    feedback_kind feedback = feedback_kind::thumbs_down;
+    /// Display name; derived from the fields when empty ("latency_p99").
+    std::string label;
+
+    /// The label, or a derived one.
+    [[nodiscard]] std::string display_name() const {
+        if (!label.empty()) return label;
+        std::string n(canarygate::name(metric));
+        if (metric == signal::latency || metric == signal::ttft || metric == signal::output_length) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "_p%g", quantile * 100);
+            n += buf;
+        }
+        return n;
+    }
+
+    /// Throws std::invalid_argument naming the field and its value.
+    void validate() const {
+        const std::string where = "canarygate::gate_config '" + display_name() + "': ";
+        auto fail = [&](const char* field, double value, const char* rule) {
+            detail::throw_invalid_argument(where + field + " = " + std::to_string(value) + " " + rule);
+        };
+        if (static_cast<std::size_t>(metric) > 7) fail("metric", static_cast<double>(metric), "is not a signal");
+        if (metric != signal::output_shape) {
+            if (!(multiplier > 0.0) || std::isinf(multiplier)) fail("multiplier", multiplier, "must be positive and finite");
+            if (worse == direction::increase && multiplier < 1.0) {
+                fail("multiplier", multiplier, "must be >= 1 for direction::increase");
+            }
+            if (worse == direction::decrease && multiplier > 1.0) {
+                fail("multiplier", multiplier, "must be <= 1 for direction::decrease");
+            }
+        }
+        if (is_quantile() && !(quantile > 0.0 && quantile < 1.0)) fail("quantile", quantile, "must be in (0, 1)");
+        if (!(budget_weight > 0.0) || std::isinf(budget_weight)) fail("budget_weight", budget_weight, "must be positive and finite");
+        if (metric == signal::output_shape && !(ks_tolerance > 0.0 && ks_tolerance < 1.0)) {
+            fail("ks_tolerance", ks_tolerance, "must be in (0, 1)");
+        }
+        if (worse == direction::decrease && (is_quantile() || metric == signal::output_shape)) {
+            fail("worse", 1, "(decrease) is supported for rate and cost gates only");
+        }
+    }
+
+    [[nodiscard]] bool is_quantile() const noexcept {
+        return metric == signal::latency || metric == signal::ttft || metric == signal::output_length;
+    }
+    [[nodiscard]] bool is_rate() const noexcept {
+        return metric == signal::error_rate || metric == signal::refusal_rate ||
+               metric == signal::feedback_rate;
+    }
+};
+
+/// The evidence behind a verdict.
+struct gate_evidence {
+    /// Log of the fail-side e-value (ln E; fail when ≥ log_fail_threshold).
+    /// NaN for the shape gate, which is a band test, not an e-process.
+    double log_e_value = 0.0;
+    double log_fail_threshold = 0.0;
+    /// Point estimate of the candidate/baseline ratio (KS distance for the
+    /// shape gate); NaN when there is no data yet.
+    double estimate = std::numeric_limits<double>::quiet_NaN();
+    /// Anytime-valid interval at the pass level (lower may be 0, upper +inf).
+    double lower = 0.0;
+    double upper = std::numeric_limits<double>::infinity();
+    /// True when the interval (and so the pass decision) is asymptotic
+    /// (normal-mixture bounds on means) rather than exact.
+    bool asymptotic_interval = false;
+    std::uint64_t candidate_samples = 0;
+    std::uint64_t baseline_samples = 0;
+    std::uint64_t candidate_events = 0;
+    std::uint64_t baseline_events = 0;
+};
+
+struct gate_result {
+    std::string name;
+    signal metric = signal::latency;
+    bool critical = true;
+    verdict decision = verdict::keep_going;
+    gate_evidence evidence;
+    /// One line a human reads: "latency_p99 ratio <= 1.62 (CI 1.55-1.71) > 1.5 after 412 ...".
+    std::string reason;
+};
+
+/// What one gate has accumulated over a rollout. Carried by the controller;
+/// never shared between gates. Plain data (copyable, so a controller can
+/// persist it).
+struct gate_state {
+    struct rate_window {
+        double candidate_requests;
+        double baseline_requests;
+        double candidate_events;
+        double baseline_events;
+    };
+    // Rate gates: every window's aggregates (replayed to invert the test for
+    // the interval) and the two running e-processes at the gate's k.
+    std::vector<rate_window> rate_windows;
+    std::optional<stats::rate_ratio_e_process<5>> rate_fail;  // H0: r_c <= k r_b
+    std::optional<stats::rate_ratio_e_process<5>> rate_pass;  // H0: r_c >= k r_b (arms swapped)
+    // Cost gate.
+    stats::betting_e_process betting{0.5};
+    double candidate_n = 0, candidate_sum = 0, candidate_sum_sq = 0;
+    double baseline_n = 0, baseline_sum = 0, baseline_sum_sq = 0;
+    // Quantile and shape gates: cumulative histograms of both arms.
+    std::optional<exp_histogram> candidate_histogram;
+    std::optional<exp_histogram> baseline_histogram;
+    std::uint64_t exceedances = 0;
+    std::uint64_t exceedance_trials = 0;
+    // Every gate: the last decision's check count.
+    std::uint64_t checks = 0;
+};
+
+namespace detail {
+
+inline double to_double(wide_uint w) noexcept { return w.to_double(); }
+
+/// Events of a rate gate in one arm's increment.
+inline double rate_events(const gate_config& g, const arm_snapshot& a) {
+    double events = 0;
+    if (g.metric == signal::feedback_rate) {
+        return to_double(a.counter(std::string(series::feedback_prefix) + std::string(name(g.feedback))));
+    }
+    for (std::size_t i = 0; i < outcome_count; ++i) {
+        const auto o = static_cast<outcome>(i);
+        const bool counted = g.metric == signal::error_rate ? is_error(o) : is_refusal(o);
+        if (counted) events += to_double(a.counter(std::string(series::outcome_prefix) + std::string(name(o))));
+    }
+    return events;
+}
+
+inline std::string_view histogram_series(signal s) noexcept {
+    switch (s) {
+        case signal::latency: return series::latency;
+        case signal::ttft: return series::ttft;
+        default: return series::output_tokens;
+    }
+}
+
+/// Grid-mixture log e-value of H0: r_c <= theta r_b over the stored windows,
+/// with the arms' roles optionally swapped (for the reverse null).
+inline double rate_log_e(const std::vector<gate_state::rate_window>& windows, double theta, bool swap) {
+    stats::rate_ratio_e_process<5> process(theta);
+    for (const auto& w : windows) {
+        const double ce = swap ? w.baseline_events : w.candidate_events;
+        const double be = swap ? w.candidate_events : w.baseline_events;
+        const double cn = swap ? w.baseline_requests : w.candidate_requests;
+        const double bn = swap ? w.candidate_requests : w.baseline_requests;
+        if (cn <= 0 || bn <= 0 || ce + be <= 0) continue;
+        process.update(static_cast<std::uint64_t>(ce), static_cast<std::uint64_t>(ce + be), cn, bn);
+    }
+    return process.log_e_value();
+}
+
+/// The counter slot index (0 underflow .. bucket_count + 1 overflow) holding
+/// the 1-based rank r of a histogram, or nullopt for the zero bucket.
+struct ranked_slot {
+    bool zero;
+    std::size_t slot;
+};
+
+inline ranked_slot slot_of_rank(const exp_histogram& h, std::uint64_t rank) {
+    std::uint64_t seen = h.zero_count();
+    if (rank <= seen) return {true, 0};
+    seen += h.underflow_count();
+    if (rank <= seen) return {false, 0};
+    const auto buckets = h.buckets();
+    for (std::size_t k = 0; k < buckets.size(); ++k) {
+        seen += buckets[k];
+        if (rank <= seen) return {false, k + 1};
+    }
+    return {false, buckets.size() + 1};
+}
+
+/// An upper bound on a value, read off a histogram: 0, the bucket edge b^J,
+/// or none (the rank lies in overflow: no finite bound).
+struct edge_bound {
+    enum kind_type { zero, edge, none } kind;
+    std::int64_t exponent;  ///< J when kind == edge
+};
+
+/// Upper edge of the slot holding the 1-based rank r.
+inline edge_bound upper_edge_of_rank(const exp_histogram& h, std::uint64_t rank) {
+    const auto r = slot_of_rank(h, rank);
+    if (r.zero) return {edge_bound::zero, 0};
+    const auto& layout = h.layout();
+    if (r.slot == layout.bucket_count() + 1) return {edge_bound::none, 0};
+    // Slot s >= 1 is bucket first + s - 1 with upper edge b^(first + s);
+    // slot 0 (underflow) has upper edge 2^min = b^first: the same formula.
+    return {edge_bound::edge, layout.first_index() + static_cast<std::int64_t>(r.slot)};
+}
+
+/// Value bounds of the slot holding rank r: (lower, upper].
+inline std::pair<double, double> value_bounds_of_rank(const exp_histogram& h, std::uint64_t rank) {
+    const auto r = slot_of_rank(h, rank);
+    if (r.zero) return {0.0, 0.0};
+    const auto& layout = h.layout();
+    if (r.slot == 0) return {0.0, layout.min_value()};
+    if (r.slot == layout.bucket_count() + 1) return {layout.max_value(), std::numeric_limits<double>::infinity()};
+    const std::int64_t index = layout.first_index() + static_cast<std::int64_t>(r.slot) - 1;
+    return {layout.lower_edge(index), layout.upper_edge(index)};
+}
+
+/// Accepted values strictly above b^J (exactly: whole slots whose lower edge
+/// is >= b^J; a slot straddling b^J cannot occur because b^J is an edge).
+inline std::uint64_t count_above_edge(const exp_histogram& h, std::int64_t edge_exponent) {
+    const auto& layout = h.layout();
+    const auto buckets = h.buckets();
+    std::uint64_t above = 0;
+    // Bucket with absolute index i covers (b^i, b^(i+1)]: above b^J iff i >= J.
+    const std::int64_t first = layout.first_index();
+    for (std::size_t k = 0; k < buckets.size(); ++k) {
+        if (first + static_cast<std::int64_t>(k) >= edge_exponent) above += buckets[k];
+    }
+    // Overflow values exceed 2^max = b^(last + 1) >= b^J when J <= last + 1.
+    if (edge_exponent <= layout.last_index() + 1) above += h.overflow_count();
+    // Underflow values lie in (0, 2^min]: whether they exceed b^J < 2^min is
+    // unknown, so they are not counted (conservative).
+    return above;
+}
+
+/// Brings two histograms to a common scale (the coarser); ranges must agree.
+inline void align_scales(exp_histogram& a, exp_histogram& b) {
+    if (a.layout().scale() > b.layout().scale()) a = a.downscale(b.layout().scale());
+    if (b.layout().scale() > a.layout().scale()) b = b.downscale(a.layout().scale());
+}
+
+/// Accumulates `increment` into the optional cumulative histogram.
+inline void accumulate(std::optional<exp_histogram>& total, const exp_histogram* increment) {
+    if (increment == nullptr) return;
+    if (!total) {
+        total = *increment;
+        return;
+    }
+    exp_histogram inc = *increment;
+    align_scales(*total, inc);
+    total->merge(inc);
+}
+
+/// One-sided normal-mixture bound on a mean from (n, sum, sum of squares):
+/// mean ± sd * u(n) / n, tuned for n_opt observations. Asymptotic (plug-in
+/// standard deviation). Returns {lower, upper}.
+inline std::pair<double, double> mean_bounds(double n, double sum, double sum_sq, double alpha, double n_opt) {
+    if (n < 2) return {0.0, std::numeric_limits<double>::infinity()};
+    const double mean = sum / n;
+    const double var = std::max(0.0, (sum_sq - sum * sum / n) / (n - 1));
+    const double sd = std::sqrt(var);
+    const double rho = stats::normal_mixture_rho(n_opt, alpha, stats::sides::one_sided);
+    const double u = stats::one_sided_normal_mixture_boundary(n, rho, alpha);
+    const double half = sd * u / n;
+    return {std::max(0.0, mean - half), mean + half};
+}
+
+inline std::string format_ratio(double x) {
+    if (std::isinf(x)) return "inf";
+    if (std::isnan(x)) return "n/a";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", x);
+    return buf;
+}
+
+}  // namespace detail
+
+/// Tuning that does not change validity, only where bounds are tightest.
+struct gate_tuning {
+    /// Baseline observations at which baseline bounds are tightest.
+    double baseline_n_opt = 100'000;
+    /// Candidate observations at which candidate bounds are tightest.
+    double candidate_n_opt = 2'000;
+    /// Compute the rate gates' intervals (by inverting the test over every
+    /// stored window: the costliest part of a check). Simulations that only
+    /// need decisions switch it off; decisions do not depend on it.
+    bool intervals = true;
+};
+
+/// Feeds one increment (the traffic since the previous check) into `state`
+/// and decides. `alpha_fail`: this gate's share of the false-fail budget;
+/// `alpha_pass`: the level of the pass decision and of the interval.
+///
+/// Precondition: `config.validate()` passed; 0 < alpha < 1. Throws
+/// std::invalid_argument when histogram ranges of the two arms differ.
+inline gate_result evaluate_gate(const gate_config& config, gate_state& state,
+                                 const arm_snapshot& baseline_increment,
+                                 const arm_snapshot& candidate_increment, double alpha_fail,
+                                 double alpha_pass, const gate_tuning& tuning = {}) {
+    // A "decrease" gate tests the swapped comparison: baseline <= (1/k) candidate.
+    const bool swap = config.worse == direction::decrease;
+    const arm_snapshot& base = swap ? candidate_increment : baseline_increment;
+    const arm_snapshot& cand = swap ? baseline_increment : candidate_increment;
+    const double k = swap ? 1.0 / config.multiplier : config.multiplier;
+
+    gate_result result;
+    result.name = config.display_name();
+    result.metric = config.metric;
+    result.critical = config.critical;
+    ++state.checks;
+    gate_evidence& ev = result.evidence;
+    const double log_fail = std::log(1.0 / alpha_fail);
+    const double log_pass = std::log(1.0 / alpha_pass);
+    ev.log_fail_threshold = log_fail;
+
+    const double cand_requests = detail::to_double(cand.counter(series::requests));
+    const double base_requests = detail::to_double(base.counter(series::requests));
+
+    if (config.is_rate()) {
+        const double ce = detail::rate_events(config, cand);
+        const double be = detail::rate_events(config, base);
+        state.rate_windows.push_back({cand_requests, base_requests, ce, be});
+        double n_c = 0, n_b = 0, e_c = 0, e_b = 0;
+        for (const auto& w : state.rate_windows) {
+            n_c += w.candidate_requests;
+            n_b += w.baseline_requests;
+            e_c += w.candidate_events;
+            e_b += w.baseline_events;
+        }
+        ev.candidate_samples = static_cast<std::uint64_t>(n_c);
+        ev.baseline_samples = static_cast<std::uint64_t>(n_b);
+        ev.candidate_events = static_cast<std::uint64_t>(e_c);
+        ev.baseline_events = static_cast<std::uint64_t>(e_b);
+        if (!state.rate_fail) {
+            state.rate_fail.emplace(k);
+            state.rate_pass.emplace(1.0 / k);
+        }
+        if (cand_requests > 0 && base_requests > 0 && ce + be > 0) {
+            const auto c_events = static_cast<std::uint64_t>(ce);
+            const auto b_events = static_cast<std::uint64_t>(be);
+            state.rate_fail->update(c_events, c_events + b_events, cand_requests, base_requests);
+            state.rate_pass->update(b_events, c_events + b_events, base_requests, cand_requests);
+        }
+        ev.log_e_value = state.rate_fail->log_e_value();
+        if (n_c > 0 && n_b > 0 && e_b > 0) ev.estimate = (e_c / n_c) / (e_b / n_b);
+        if (n_c > 0 && n_b > 0 && e_c > 0 && e_b == 0) ev.estimate = std::numeric_limits<double>::infinity();
+        if (tuning.intervals) {
+            // Invert both one-sided tests over theta in [1e-3, 1e3]: replays
+            // the stored windows, O(windows) per evaluation.
+            auto high = [&](double theta) { return detail::rate_log_e(state.rate_windows, theta, false); };
+            auto low = [&](double theta) { return detail::rate_log_e(state.rate_windows, 1.0 / theta, true); };
+            const auto lo = stats::lower_confidence_bound(high, log_pass, 1e-3, 1e3);
+            const auto hi = stats::upper_confidence_bound(low, log_pass, 1e-3, 1e3);
+            ev.lower = lo.status == stats::inversion_status::at_lower_limit ? 0.0 : lo.bound;
+            ev.upper = hi.status == stats::inversion_status::at_upper_limit ? std::numeric_limits<double>::infinity()
+                                                                            : hi.bound;
+        }
+        const bool pass = state.rate_pass->log_e_value() >= log_pass;
+        if (ev.log_e_value >= log_fail && e_c >= static_cast<double>(config.min_events)) {
+            result.decision = verdict::fail;
+        } else if (pass) {
+            result.decision = verdict::pass;
+        }
+    } else if (config.metric == signal::cost) {
+        const double n_c = cand_requests;
+        const double sum_c = detail::to_double(cand.counter(series::cost_sum));
+        const double sq_c = detail::to_double(cand.counter(series::cost_sum_squares));
+        // The window's null mean bound comes from the baseline BEFORE this
+        // window (predictable), at half the gate's budget.
+        const auto base_bounds = detail::mean_bounds(state.baseline_n, state.baseline_sum, state.baseline_sum_sq,
+                                                     alpha_fail / 2, tuning.baseline_n_opt);
+        if (n_c > 0 && std::isfinite(base_bounds.second) && base_bounds.second > 0) {
+            const double m = k * base_bounds.second;
+            state.betting.update(stats::standardized_window_sums(static_cast<std::uint64_t>(n_c), sum_c, sq_c, m));
+        }
+        state.candidate_n += n_c;
+        state.candidate_sum += sum_c;
+        state.candidate_sum_sq += sq_c;
+        state.baseline_n += base_requests;
+        state.baseline_sum += detail::to_double(base.counter(series::cost_sum));
+        state.baseline_sum_sq += detail::to_double(base.counter(series::cost_sum_squares));
+        ev.candidate_samples = ev.candidate_events = static_cast<std::uint64_t>(state.candidate_n);
+        ev.baseline_samples = ev.baseline_events = static_cast<std::uint64_t>(state.baseline_n);
+        ev.log_e_value = state.betting.log_e_value();
+        ev.log_fail_threshold = std::log(2.0 / alpha_fail);
+        if (state.candidate_n > 0 && state.baseline_sum > 0) {
+            ev.estimate = (state.candidate_sum / state.candidate_n) / (state.baseline_sum / state.baseline_n);
+        }
+        const auto c = detail::mean_bounds(state.candidate_n, state.candidate_sum, state.candidate_sum_sq,
+                                           alpha_pass / 2, tuning.candidate_n_opt);
+        const auto b = detail::mean_bounds(state.baseline_n, state.baseline_sum, state.baseline_sum_sq,
+                                           alpha_pass / 2, tuning.baseline_n_opt);
+        ev.asymptotic_interval = true;
+        ev.lower = std::isfinite(b.second) && b.second > 0 ? c.first / b.second : 0.0;
+        ev.upper = b.first > 0 ? c.second / b.first : std::numeric_limits<double>::infinity();
+        if (ev.log_e_value >= ev.log_fail_threshold && state.candidate_n >= static_cast<double>(config.min_events)) {
+            result.decision = verdict::fail;
+        } else if (ev.upper < k) {
+            result.decision = verdict::pass;
+        }
+    } else {
+        // Quantile and shape gates share the cumulative histograms.
+        const std::string_view series_name = detail::histogram_series(config.metric);
+        const exp_histogram* cand_h = cand.histogram(series_name);
+        const exp_histogram* base_h = base.histogram(series_name);
+        if (config.is_quantile()) {
+            // Exceedances of this window against the bound from earlier windows.
+            if (cand_h != nullptr && !cand_h->empty() && state.baseline_histogram && !state.baseline_histogram->empty()) {
+                exp_histogram baseline_so_far = *state.baseline_histogram;
+                exp_histogram window = *cand_h;
+                detail::align_scales(baseline_so_far, window);
+                const stats::quantile_confidence_sequence cs(config.quantile, alpha_fail / 2, tuning.baseline_n_opt,
+                                                             stats::quantile_bound_side::upper);
+                const std::uint64_t t = baseline_so_far.count();
+                const auto rank = cs.ranks(t).upper;
+                const auto bound = rank <= t ? detail::upper_edge_of_rank(baseline_so_far, rank)
+                                             : detail::edge_bound{detail::edge_bound::none, 0};
+                if (bound.kind == detail::edge_bound::zero) {
+                    // Baseline quantile bound 0: every positive value exceeds k x 0.
+                    state.exceedances += window.count() - window.zero_count();
+                    state.exceedance_trials += window.count();
+                } else if (bound.kind == detail::edge_bound::edge) {
+                    // k' = b^m >= k, the smallest grid multiplier not below k,
+                    // so that x0 = k' b^J = b^(J+m) is itself a bucket edge.
+                    const double per_octave = std::ldexp(1.0, window.layout().scale());
+                    auto m = static_cast<std::int64_t>(std::ceil(std::log2(k) * per_octave));
+                    while (std::exp2(static_cast<double>(m) / per_octave) < k) ++m;
+                    state.exceedances += detail::count_above_edge(window, bound.exponent + m);
+                    state.exceedance_trials += window.count();
+                }
+                // No bound yet (too little baseline, or in overflow): this
+                // window's candidate requests are not used (still valid).
+            }
+            detail::accumulate(state.candidate_histogram, cand_h);
+            detail::accumulate(state.baseline_histogram, base_h);
+            const double p0 = 1.0 - config.quantile;
+            ev.log_e_value = stats::beta_binomial_log_e_value(state.exceedances, state.exceedance_trials, p0);
+            ev.log_fail_threshold = std::log(2.0 / alpha_fail);
+            ev.candidate_events = state.exceedances;
+            if (state.candidate_histogram && state.baseline_histogram && !state.candidate_histogram->empty() &&
+                !state.baseline_histogram->empty()) {
+                exp_histogram c = *state.candidate_histogram;
+                exp_histogram b = *state.baseline_histogram;
+                detail::align_scales(c, b);
+                ev.candidate_samples = c.count();
+                ev.baseline_samples = b.count();
+                const double qc = c.quantile(config.quantile).value;
+                const double qb = b.quantile(config.quantile).value;
+                if (qb > 0) ev.estimate = qc / qb;
+                const stats::quantile_confidence_sequence cs_c(config.quantile, alpha_pass, tuning.candidate_n_opt);
+                const stats::quantile_confidence_sequence cs_b(config.quantile, alpha_pass, tuning.baseline_n_opt);
+                const auto rc = cs_c.ranks(c.count());
+                const auto rb = cs_b.ranks(b.count());
+                const double c_upper = rc.upper <= c.count() ? detail::value_bounds_of_rank(c, rc.upper).second
+                                                             : std::numeric_limits<double>::infinity();
+                const double c_lower = rc.lower >= 1 ? detail::value_bounds_of_rank(c, rc.lower).first : 0.0;
+                const double b_upper = rb.upper <= b.count() ? detail::value_bounds_of_rank(b, rb.upper).second
+                                                             : std::numeric_limits<double>::infinity();
+                const double b_lower = rb.lower >= 1 ? detail::value_bounds_of_rank(b, rb.lower).first : 0.0;
+                ev.upper = b_lower > 0 ? c_upper / b_lower : std::numeric_limits<double>::infinity();
+                ev.lower = std::isfinite(b_upper) && b_upper > 0 ? c_lower / b_upper : 0.0;
+            }
+            if (ev.log_e_value >= ev.log_fail_threshold && state.exceedances >= config.min_events) {
+                result.decision = verdict::fail;
+            } else if (ev.upper < k) {
+                result.decision = verdict::pass;
+            }
+        } else {
+            // Shape: KS distance at bucket edges with time-uniform DKW bands.
+            detail::accumulate(state.candidate_histogram, cand_h);
+            detail::accumulate(state.baseline_histogram, base_h);
+            if (state.candidate_histogram && state.baseline_histogram && !state.candidate_histogram->empty() &&
+                !state.baseline_histogram->empty()) {
+                exp_histogram c = *state.candidate_histogram;
+                exp_histogram b = *state.baseline_histogram;
+                detail::align_scales(c, b);
+                const double nc = static_cast<double>(c.count());
+                const double nb = static_cast<double>(b.count());
+                // Walk the slots in order: zero, underflow, buckets, overflow.
+                double fc = static_cast<double>(c.zero_count()) / nc;
+                double fb = static_cast<double>(b.zero_count()) / nb;
+                double d_edges = std::fabs(fc - fb);
+                double max_mass = std::max(fc, fb);
+                auto step = [&](std::uint64_t cc, std::uint64_t bc) {
+                    const double mc = static_cast<double>(cc) / nc;
+                    const double mb = static_cast<double>(bc) / nb;
+                    fc += mc;
+                    fb += mb;
+                    d_edges = std::max(d_edges, std::fabs(fc - fb));
+                    max_mass = std::max({max_mass, mc, mb});
+                };
+                step(c.underflow_count(), b.underflow_count());
+                const auto cb = c.buckets();
+                const auto bb = b.buckets();
+                for (std::size_t i = 0; i < cb.size(); ++i) step(cb[i], bb[i]);
+                step(c.overflow_count(), b.overflow_count());
+                ev.candidate_samples = ev.candidate_events = c.count();
+                ev.baseline_samples = b.count();
+                ev.estimate = d_edges;
+                const double eps_fail = stats::sequential_dkw_radius(c.count(), alpha_fail / 2) +
+                                        stats::sequential_dkw_radius(b.count(), alpha_fail / 2);
+                const double eps_pass = stats::sequential_dkw_radius(c.count(), alpha_pass / 2) +
+                                        stats::sequential_dkw_radius(b.count(), alpha_pass / 2);
+                ev.lower = std::max(0.0, d_edges - eps_pass);
+                ev.upper = std::min(1.0, d_edges + max_mass + eps_pass);
+                // A band test, not an e-process: no e-value to report.
+                const double margin = d_edges - eps_fail - config.ks_tolerance;
+                ev.log_e_value = std::numeric_limits<double>::quiet_NaN();
+                if (margin > 0 && c.count() >= config.min_events) {
+                    result.decision = verdict::fail;
+                } else if (ev.upper < config.ks_tolerance) {
+                    result.decision = verdict::pass;
+                }
+            }
+        }
+    }
+
+    // The reason line.
+    const std::string n = result.name;
+    const std::string samples = std::to_string(ev.candidate_samples) + " candidate / " +
+                                std::to_string(ev.baseline_samples) + " baseline samples";
+    const std::string interval = "(CI " + detail::format_ratio(ev.lower) + "-" + detail::format_ratio(ev.upper) +
+                                 (ev.asymptotic_interval ? ", asymptotic)" : ")");
+    const std::string target = config.metric == signal::output_shape
+                                   ? "KS tolerance " + detail::format_ratio(config.ks_tolerance)
+                                   : std::string(swap ? "baseline/candidate limit " : "limit ") + detail::format_ratio(k);
+    const std::string what = config.metric == signal::output_shape ? " KS distance " : " ratio ";
+    switch (result.decision) {
+        case verdict::fail:
+            result.reason = n + what + detail::format_ratio(ev.estimate) + " " + interval + ": regression beyond " +
+                            target + " shown (" +
+                            (std::isnan(ev.log_e_value)
+                                 ? std::string("outside both confidence bands")
+                                 : "e-value " + detail::format_ratio(std::exp(std::min(ev.log_e_value, 700.0))) +
+                                       " >= " + detail::format_ratio(std::exp(ev.log_fail_threshold))) +
+                            ") after " + samples;
+            break;
+        case verdict::pass:
+            result.reason = n + what + detail::format_ratio(ev.estimate) + " " + interval + " is within " + target +
+                            " after " + samples;
+            break;
+        default:
+            result.reason = n + what + detail::format_ratio(ev.estimate) + " " + interval + ": not yet decided against " +
+                            target + " after " + samples;
+            break;
+    }
+    return result;
+}
+
+CANARYGATE_NAMESPACE_END
