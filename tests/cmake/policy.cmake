@@ -1,0 +1,1 @@
+canarygate_add_test(test_policy)
