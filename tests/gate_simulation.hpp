@@ -36,7 +36,7 @@ inline run_outcome run_gate(const gate_config& gate, const scenario_config& cfg,
     gate_tuning tuning;
     tuning.intervals = false;
     for (std::int64_t t = check_ns; t <= horizon_ns; t += check_ns) {
-        s.run(t, [&](const request_event& r) { builder.add(r); }, [&](const feedback_event& f) { builder.add(f); });
+        s.run(t, [&](const request_event& r) { builder.add(r); }, [&](const feedback_arrival& f) { builder.add(f); });
         const snapshot inc = builder.take(t - check_ns, t);
         const auto* base = inc.find_arm("baseline");
         const auto* cand = inc.find_arm("candidate");

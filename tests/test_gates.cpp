@@ -96,7 +96,7 @@ TEST_CASE("evidence: interval, counts and the reason line", "[gates][evidence]")
     const gate_config g = gate_of(signal::refusal_rate, 2.0);
     gate_result r;
     for (int i = 1; i <= 24; ++i) {
-        s.run(i * 15 * minute_ns, [&](const request_event& e) { builder.add(e); }, [&](const feedback_event& f) { builder.add(f); });
+        s.run(i * 15 * minute_ns, [&](const request_event& e) { builder.add(e); }, [&](const feedback_arrival& f) { builder.add(f); });
         const snapshot inc = builder.take((i - 1) * 15 * minute_ns, i * 15 * minute_ns);
         r = evaluate_gate(g, state, *inc.find_arm("baseline"), *inc.find_arm("candidate"), 0.05, 0.05);
     }

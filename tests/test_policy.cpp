@@ -34,7 +34,7 @@ rollout run_policy(const policy& p, const scenario_config& cfg, std::uint64_t se
     rollout out;
     constexpr std::int64_t step = 15 * minute_ns;
     for (std::int64_t t = step; t <= horizon; t += step) {
-        s.run(t, [&](const request_event& r) { builder.add(r); }, [&](const feedback_event& f) { builder.add(f); });
+        s.run(t, [&](const request_event& r) { builder.add(r); }, [&](const feedback_arrival& f) { builder.add(f); });
         const snapshot inc = builder.take(t - step, t);
         const bool last_check = t + step > horizon;
         if (cumulative) {
@@ -161,7 +161,7 @@ TEST_CASE("a restarted recorder makes the check invalid, then recovers", "[polic
     window_builder b;
     scenario s(canary(0.2), 8);
     auto feed = [&](std::int64_t t) {
-        s.run(t, [&](const request_event& r) { b.add(r); }, [&](const feedback_event& f) { b.add(f); });
+        s.run(t, [&](const request_event& r) { b.add(r); }, [&](const feedback_arrival& f) { b.add(f); });
     };
     feed(hour_ns);
     const snapshot first = b.take(0, hour_ns);

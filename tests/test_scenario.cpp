@@ -62,7 +62,7 @@ collected collect(const scenario_config& cfg, std::uint64_t seed, std::int64_t h
             if (r.request_id >= c.request_time_by_id.size()) c.request_time_by_id.resize(r.request_id + 1, -1);
             c.request_time_by_id[r.request_id] = r.time_ns;
         },
-        [&](const feedback_event& f) {
+        [&](const feedback_arrival& f) {
             check_time(f.time_ns);
             auto& a = c.arms[static_cast<int>(f.arm)];
             ++a.feedback;
@@ -124,7 +124,7 @@ TEST_CASE("same seed, same traffic; different seed, different traffic", "[scenar
     scenario pieces(cfg, 9);
     std::vector<std::uint64_t> w;
     std::vector<std::uint64_t> p;
-    auto ignore = [](const feedback_event&) {};
+    auto ignore = [](const feedback_arrival&) {};
     whole.run(30 * minute_ns, [&](const request_event& r) { w.push_back(r.outcome.latency_ns); }, ignore);
     for (int k = 1; k <= 30; ++k) {
         pieces.run(k * minute_ns, [&](const request_event& r) { p.push_back(r.outcome.latency_ns); }, ignore);
@@ -217,7 +217,7 @@ TEST_CASE("stages, mismatch, shadow and diurnal load", "[scenario]") {
               }
               ++per_stage[r.time_ns / hour_ns][static_cast<int>(r.arm)];
           },
-          [](const feedback_event&) {});
+          [](const feedback_arrival&) {});
     const double shares[3] = {0.01, 0.10, 0.25};
     std::uint64_t baseline_total = 0;
     for (int k = 0; k < 3; ++k) {
@@ -234,7 +234,7 @@ TEST_CASE("stages, mismatch, shadow and diurnal load", "[scenario]") {
     scenario d(day, 7);
     std::vector<double> per_hour(24, 0.0);
     d.run(24 * hour_ns, [&](const request_event& r) { per_hour[static_cast<std::size_t>(r.time_ns / hour_ns)] += 1; },
-          [](const feedback_event&) {});
+          [](const feedback_arrival&) {});
     // Hour 12 carries rate (1 + 0.5), hour 0 (1 - 0.5): a 3x ratio.
     const double peak = per_hour[11] + per_hour[12];
     const double trough = per_hour[23] + per_hour[0];
@@ -258,7 +258,7 @@ TEST_CASE("candidate window noise varies windows without moving the mean", "[sce
               sums[a][w] += static_cast<double>(r.outcome.cost_nano_usd);
               counts[a][w] += 1;
           },
-          [](const feedback_event&) {});
+          [](const feedback_arrival&) {});
     std::vector<double> window_means[2];
     double total[2] = {0, 0};
     double n[2] = {0, 0};

@@ -1,8 +1,19 @@
 // SPDX-License-Identifier: MIT
 /// \file
-/// Umbrella header: everything in the core library (no optional integrations).
+/// Umbrella header: everything in the core library. Optional integrations
+/// (JSON, Prometheus) and the testing kit are included separately.
 #pragma once
 
+#include "canarygate/attribution.hpp"
+#include "canarygate/clock.hpp"
+#include "canarygate/collector.hpp"
 #include "canarygate/config.hpp"
+#include "canarygate/gates.hpp"
 #include "canarygate/histogram.hpp"
+#include "canarygate/metrics.hpp"
+#include "canarygate/outcome.hpp"
+#include "canarygate/policy.hpp"
+#include "canarygate/pricing.hpp"
+#include "canarygate/recorder.hpp"
+#include "canarygate/snapshot.hpp"
 #include "canarygate/version.hpp"

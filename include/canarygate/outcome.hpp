@@ -83,6 +83,14 @@ inline constexpr std::size_t feedback_kind_count = 4;
     return i < names.size() ? names[i] : std::string_view("invalid");
 }
 
+/// Late user feedback about one request. The score is read only for
+/// `feedback_kind::score`; fractional ratings should be scaled to integers by
+/// the caller (e.g. 0.75 -> 750 milli-points).
+struct feedback_event {
+    feedback_kind kind = feedback_kind::thumbs_up;
+    std::int64_t score = 0;
+};
+
 /// Index of an arm registered with a recorder (baseline, candidate, shadow,
 /// or more). Cheap to copy; valid only for the recorder that issued it.
 struct arm_id {

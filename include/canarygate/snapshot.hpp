@@ -113,6 +113,21 @@ inline constexpr std::string_view outcome_prefix = "outcome.";
 inline constexpr std::string_view feedback_prefix = "feedback.";
 /// Prefix of the per-reason rejection counters: "rejected.latency_nan", ...
 inline constexpr std::string_view rejected_prefix = "rejected.";
+/// The count of `feedback_kind::score` events is "feedback.score"; these are
+/// the sums of positive scores and of the magnitudes of negative ones, so the
+/// mean score is (positive - negative) / count.
+inline constexpr std::string_view feedback_score_positive_sum = "feedback.score.sum_positive";
+inline constexpr std::string_view feedback_score_negative_sum = "feedback.score.sum_negative";
+// Recorder-wide counters (snapshot::counter).
+/// Records and feedback for an arm id the recorder never issued.
+inline constexpr std::string_view rejected_unknown_arm = "rejected.unknown_arm";
+/// Records and feedback written through the shared overflow shard because
+/// the pool of per-thread shards was exhausted.
+inline constexpr std::string_view overflow_records = "recorder.overflow_records";
+/// Writers (explicit or thread-local) that found no free shard.
+inline constexpr std::string_view overflow_writers = "recorder.overflow_writers";
+/// Collector ticks whose clock reading went backwards.
+inline constexpr std::string_view clock_backwards = "collector.clock_backwards";
 // Histograms, per arm.
 inline constexpr std::string_view latency = "latency_ns";
 inline constexpr std::string_view ttft = "ttft_ns";

@@ -24,8 +24,9 @@ namespace detail {
 /// comparison corrects the looked-up guess. A power of two (fraction 0) is the
 /// inclusive upper edge of the last bucket of the previous octave.
 ///
-/// Precondition: 0 <= scale <= max_table_scale. Wait-free, branch-free.
-[[nodiscard]] constexpr std::int64_t bucket_index_from_parts(std::int64_t exponent,
+/// Precondition: 0 <= scale <= max_table_scale. Wait-free, branch-free;
+/// forced inline so that a constant scale folds into the table addresses.
+[[nodiscard]] CANARYGATE_ALWAYS_INLINE constexpr std::int64_t bucket_index_from_parts(std::int64_t exponent,
                                                              std::uint64_t fraction,
                                                              int scale) noexcept {
     const std::uint64_t* bound = bound_table + bound_offset[scale];
@@ -37,7 +38,8 @@ namespace detail {
 }
 
 /// Bucket index of an integer value. Precondition: value > 0.
-[[nodiscard]] constexpr std::int64_t bucket_index(std::uint64_t value, int scale) noexcept {
+[[nodiscard]] CANARYGATE_ALWAYS_INLINE constexpr std::int64_t bucket_index(std::uint64_t value,
+                                                                    int scale) noexcept {
     const int leading = std::countl_zero(value);
     // Two shifts: a single shift by leading + 1 would be by 64 when value == 1.
     const std::uint64_t fraction = (value << leading) << 1;
@@ -45,7 +47,8 @@ namespace detail {
 }
 
 /// Bucket index of a positive, finite, normal double (exponent field 1..2046).
-[[nodiscard]] constexpr std::int64_t bucket_index_normal(double value, int scale) noexcept {
+[[nodiscard]] CANARYGATE_ALWAYS_INLINE constexpr std::int64_t bucket_index_normal(double value,
+                                                                           int scale) noexcept {
     const auto bits = std::bit_cast<std::uint64_t>(value);
     const auto biased = static_cast<std::int64_t>((bits >> 52) & 0x7ffU);
     return bucket_index_from_parts(biased - 1023, bits << 12, scale);

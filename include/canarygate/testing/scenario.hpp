@@ -28,7 +28,7 @@
 ///   canarygate::testing::scenario s(cfg, 7);
 ///   s.run(8 * canarygate::testing::hour_ns,
 ///         [&](const canarygate::testing::request_event& r) { /* record it */ },
-///         [&](const canarygate::testing::feedback_event& f) { /* attribute it */ });
+///         [&](const canarygate::testing::feedback_arrival& f) { /* attribute it */ });
 /// \endcode
 #pragma once
 
@@ -129,7 +129,7 @@ struct request_event {
     request_outcome outcome;
 };
 
-struct feedback_event {
+struct feedback_arrival {
     std::int64_t time_ns;
     arm_role arm;
     std::uint64_t request_id;
@@ -165,7 +165,7 @@ public:
     /// Generates every request in [now_ns(), until_ns) and every feedback
     /// event due before until_ns, in time order, then sets now_ns() to
     /// until_ns. `on_request(const request_event&)`,
-    /// `on_feedback(const feedback_event&)`.
+    /// `on_feedback(const feedback_arrival&)`.
     template <class OnRequest, class OnFeedback>
     void run(std::int64_t until_ns, OnRequest&& on_request, OnFeedback&& on_feedback) {
         while (true) {
@@ -190,7 +190,7 @@ public:
 
 private:
     struct pending_feedback_event {
-        feedback_event event;
+        feedback_arrival event;
         friend bool operator>(const pending_feedback_event& a, const pending_feedback_event& b) {
             return a.event.time_ns > b.event.time_ns ||
                    (a.event.time_ns == b.event.time_ns && a.event.request_id > b.event.request_id);
@@ -298,7 +298,7 @@ private:
     template <class OnFeedback>
     void flush_feedback(std::int64_t until, OnFeedback& on_feedback) {
         while (!pending_.empty() && pending_.top().event.time_ns < until) {
-            const feedback_event e = pending_.top().event;
+            const feedback_arrival e = pending_.top().event;
             pending_.pop();
             on_feedback(e);
         }
@@ -375,7 +375,7 @@ private:
             const feedback_kind kind = rng_.bernoulli(down) ? feedback_kind::thumbs_down : feedback_kind::thumbs_up;
             const double delay_s = rng_.lognormal_median(m.feedback_delay_median_s, m.feedback_delay_sigma);
             const auto delay = static_cast<std::int64_t>(std::min(delay_s, 30.0 * 86400.0) * 1e9);
-            pending_.push({feedback_event{t + delay, arm, id, kind}});
+            pending_.push({feedback_arrival{t + delay, arm, id, kind}});
         }
     }
 

@@ -58,7 +58,7 @@ public:
     }
 
     /// Adds feedback to the arm that served the request.
-    void add(const feedback_event& f) {
+    void add(const feedback_arrival& f) {
         auto& a = arms_[static_cast<std::size_t>(f.arm)];
         a.feedback[static_cast<std::size_t>(f.kind)] += 1;
         a.used = true;
