@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 /// \file
 /// Umbrella header: everything in the core library. Optional integrations
-/// (JSON, Prometheus) and the testing kit are included separately.
+/// (json.hpp needs nlohmann-json; prometheus.hpp) and the testing kit are
+/// included separately.
 #pragma once
 
 #include "canarygate/attribution.hpp"
 #include "canarygate/clock.hpp"
+#include "canarygate/codec.hpp"
 #include "canarygate/collector.hpp"
 #include "canarygate/config.hpp"
 #include "canarygate/gates.hpp"
