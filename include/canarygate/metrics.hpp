@@ -683,11 +683,11 @@ private:
     template <std::size_t I>
     using nth = std::tuple_element_t<I, std::tuple<Metrics...>>;
 
-    // Bitwise | on bools: no short-circuit branches.
+    // Bitwise | on the reject masks: no short-circuit branches.
     template <class Traits, class Record, std::size_t... I>
     CANARYGATE_ALWAYS_INLINE static constexpr bool any_rejected(
         const Record& r, std::index_sequence<I...>) noexcept {
-        return (false | ... | (detail::validate_record<nth<I>, Traits>(r) != 0));
+        return (reject_mask{0} | ... | detail::validate_record<nth<I>, Traits>(r)) != 0;
     }
     template <class Traits, class Record, class Sink>
     CANARYGATE_NOINLINE static reject_mask count_rejection(const Sink& sink,

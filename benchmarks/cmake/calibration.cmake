@@ -1,0 +1,13 @@
+# SPDX-License-Identifier: MIT
+#
+# The calibration benchmark (reference/statistics.md, "Evaluation protocol"):
+# a plain program, not Google Benchmark. It writes calibration.md and
+# calibration.csv into the directory given with --out. CTest smoke-runs it
+# with tiny settings (label `benchmark`); the committed full run is in
+# benchmarks/results/ (command line in benchmarks/results/run.txt).
+find_package(Threads REQUIRED)
+add_executable(canarygate_calibration calibration.cpp)
+target_link_libraries(canarygate_calibration PRIVATE canarygate::canarygate Threads::Threads)
+add_test(NAME calibration_smoke
+    COMMAND canarygate_calibration --smoke --threads 1 --out "${CMAKE_CURRENT_BINARY_DIR}/calibration_smoke")
+set_tests_properties(calibration_smoke PROPERTIES LABELS benchmark)
