@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ratio_reporter.hpp"
 #include "canarygate/attribution.hpp"
 
 namespace {
@@ -214,37 +215,9 @@ void bm_owner_resolve(benchmark::State& state) {
 }
 BENCHMARK(bm_owner_resolve)->Name("owner/resolve");
 
-// Collects the CPU time per iteration of each benchmark (the median when
-// repetitions are requested) while printing the usual console output. CPU
-// time, not wall time: every case is single-threaded and the machine is
-// shared, so wall time mostly measures the neighbours.
-class ratio_reporter : public benchmark::ConsoleReporter {
-public:
-    void ReportRuns(const std::vector<Run>& runs) override {
-        ConsoleReporter::ReportRuns(runs);
-        for (const auto& run : runs) {
-            const std::string name = run.run_name.function_name;
-            if (run.run_type == Run::RT_Aggregate) {
-                if (run.aggregate_name == "median") medians_[name] = run.GetAdjustedCPUTime();
-            } else if (medians_.count(name) == 0 || singles_.count(name) != 0) {
-                singles_[name] = run.GetAdjustedCPUTime();
-            }
-        }
-    }
-    [[nodiscard]] double time_of(const std::string& name) const {
-        if (const auto it = medians_.find(name); it != medians_.end()) return it->second;
-        if (const auto it = singles_.find(name); it != singles_.end()) return it->second;
-        return std::nan("");
-    }
-
-private:
-    std::map<std::string, double> medians_;
-    std::map<std::string, double> singles_;
-};
-
 void print_ratio(const ratio_reporter& r, const char* name, const char* base, const char* what) {
-    const double t = r.time_of(name);
-    const double b = r.time_of(base);
+    const double t = r.time_of(name).cpu;
+    const double b = r.time_of(base).cpu;
     if (std::isnan(t) || std::isnan(b)) return;  // filtered out
     std::printf("  %-17s %8.2f ns/op  %6.2fx %s\n", name, t, t / b, what);
 }

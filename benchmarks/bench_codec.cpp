@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "ratio_reporter.hpp"
 #include "canarygate/codec.hpp"
 #include "canarygate/json.hpp"
 #include "test_codec_fixtures.hpp"
@@ -150,32 +151,6 @@ void bm_json_parse(benchmark::State& state) {
 }
 BENCHMARK(bm_json_parse)->Name("json/parse")->Arg(0)->Arg(1);
 
-// Collects the CPU time per iteration of each run (the median when repetitions
-// are requested) while printing the usual console output.
-class ratio_reporter : public benchmark::ConsoleReporter {
-public:
-    void ReportRuns(const std::vector<Run>& runs) override {
-        ConsoleReporter::ReportRuns(runs);
-        for (const auto& run : runs) {
-            const std::string name = run.run_name.str();
-            if (run.run_type == Run::RT_Aggregate) {
-                if (run.aggregate_name == "median") medians_[name] = run.GetAdjustedCPUTime();
-            } else if (medians_.count(name) == 0) {
-                singles_[name] = run.GetAdjustedCPUTime();
-            }
-        }
-    }
-    [[nodiscard]] double time_of(const std::string& name) const {
-        if (const auto it = medians_.find(name); it != medians_.end()) return it->second;
-        if (const auto it = singles_.find(name); it != singles_.end()) return it->second;
-        return std::nan("");
-    }
-
-private:
-    std::map<std::string, double> medians_;
-    std::map<std::string, double> singles_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -188,20 +163,20 @@ int main(int argc, char** argv) {
     for (const std::int64_t which : {0, 1}) {
         const workload& w = data(which);
         const std::string arg = "/" + std::to_string(which);
-        const double memcpy_ns = reporter.time_of("memcpy" + arg);
-        const double copy_ns = reporter.time_of("copy" + arg);
+        const double memcpy_ns = reporter.time_of("memcpy" + arg).cpu;
+        const double copy_ns = reporter.time_of("copy" + arg).cpu;
         std::printf("\n%s window: %zu bytes binary, %zu bytes JSON; CPU time per snapshot, same run:\n",
                     which == 0 ? "typical (30 + 3,000 requests)" : "busy (3,000 + 300,000 requests)",
                     w.bytes.size(), w.json_text.size());
         std::printf("  %-13s %10.0f ns  %8.0f MB/s\n", "memcpy", memcpy_ns,
                     static_cast<double>(w.bytes.size()) / memcpy_ns * 1e3);
         for (const char* name : {"encode", "encode/fresh", "decode", "json/dump", "json/parse"}) {
-            const double t = reporter.time_of(name + arg);
+            const double t = reporter.time_of(name + arg).cpu;
             if (std::isnan(t)) continue;  // filtered out
             std::printf("  %-13s %10.0f ns  %8.1f MB/s  %8.1fx memcpy  %6.2fx copy\n", name, t,
                         static_cast<double>(w.bytes.size()) / t * 1e3, t / memcpy_ns, t / copy_ns);
         }
-        const double merge_ns = reporter.time_of("merge" + arg);
+        const double merge_ns = reporter.time_of("merge" + arg).cpu;
         if (!std::isnan(merge_ns) && !std::isnan(copy_ns)) {
             std::printf("  %-13s %10.0f ns  (copy alone %.0f ns: merging adds %.2fx a copy)\n",
                         "merge", merge_ns, copy_ns, (merge_ns - copy_ns) / copy_ns);

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "ratio_reporter.hpp"
 #include "canarygate/histogram.hpp"
 
 namespace {
@@ -150,32 +151,6 @@ void bm_p2_record(benchmark::State& state) {
 }
 BENCHMARK(bm_p2_record)->Name("p2/record");
 
-// Collects the time per iteration of each benchmark (the median when
-// repetitions are requested) while printing the usual console output.
-class ratio_reporter : public benchmark::ConsoleReporter {
-public:
-    void ReportRuns(const std::vector<Run>& runs) override {
-        ConsoleReporter::ReportRuns(runs);
-        for (const auto& run : runs) {
-            const std::string name = run.run_name.function_name;
-            if (run.run_type == Run::RT_Aggregate) {
-                if (run.aggregate_name == "median") medians_[name] = run.GetAdjustedRealTime();
-            } else if (medians_.count(name) == 0 || singles_.count(name) != 0) {
-                singles_[name] = run.GetAdjustedRealTime();
-            }
-        }
-    }
-    [[nodiscard]] double time_of(const std::string& name) const {
-        if (const auto it = medians_.find(name); it != medians_.end()) return it->second;
-        if (const auto it = singles_.find(name); it != singles_.end()) return it->second;
-        return std::nan("");
-    }
-
-private:
-    std::map<std::string, double> medians_;
-    std::map<std::string, double> singles_;
-};
-
 // Relative P99 error of each estimator on the benchmark data set.
 void print_accuracy() {
     auto sorted = latency_data();
@@ -207,16 +182,16 @@ int main(int argc, char** argv) {
     benchmark::RunSpecifiedBenchmarks(&reporter);
     benchmark::Shutdown();
 
-    const double floor = reporter.time_of("floor");
-    std::printf("\nratios to the floor (plain counter increment, %.2f ns/op, same run):\n", floor);
+    const double floor = reporter.time_of("floor").cpu;
+    std::printf("\nratios to the floor (plain counter increment, %.2f ns/op CPU, same run):\n", floor);
     for (const char* name : {"index/table", "index/log", "index/frexp", "record/u64",
                              "record/double", "p2/record"}) {
-        const double t = reporter.time_of(name);
+        const double t = reporter.time_of(name).cpu;
         if (std::isnan(t)) continue;  // filtered out
         std::printf("  %-14s %7.2f ns/op  %5.2fx floor\n", name, t, t / floor);
     }
-    const double index_table = reporter.time_of("index/table");
-    const double index_log = reporter.time_of("index/log");
+    const double index_table = reporter.time_of("index/table").cpu;
+    const double index_log = reporter.time_of("index/log").cpu;
     if (!std::isnan(index_table) && !std::isnan(index_log)) {
         std::printf("  index/log is %.2fx index/table\n", index_log / index_table);
     }

@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ratio_reporter.hpp"
 #include "canarygate/recorder.hpp"
 
 #if defined(CANARYGATE_BENCH_RECORDER_DSO)
@@ -552,38 +553,6 @@ void bm_peer_prometheus(benchmark::State& state) {
 }
 BENCHMARK(bm_peer_prometheus)->Name("peer/prometheus_cpp")->Threads(1)->Threads(2)->UseRealTime();
 #endif
-
-// Collects the real and CPU time per iteration of each run (the median when
-// repetitions are requested), keyed by run name
-// ("peer/mutex/real_time/threads:2").
-class ratio_reporter : public benchmark::ConsoleReporter {
-public:
-    struct times {
-        double real = std::nan("");
-        double cpu = std::nan("");
-    };
-    void ReportRuns(const std::vector<Run>& runs) override {
-        ConsoleReporter::ReportRuns(runs);
-        for (const auto& run : runs) {
-            const std::string name = run.run_name.str();
-            const times t{run.GetAdjustedRealTime(), run.GetAdjustedCPUTime()};
-            if (run.run_type == Run::RT_Aggregate) {
-                if (run.aggregate_name == "median") medians_[name] = t;
-            } else if (medians_.count(name) == 0) {
-                singles_[name] = t;
-            }
-        }
-    }
-    [[nodiscard]] times time_of(const std::string& name) const {
-        if (const auto it = medians_.find(name); it != medians_.end()) return it->second;
-        if (const auto it = singles_.find(name); it != singles_.end()) return it->second;
-        return {};
-    }
-
-private:
-    std::map<std::string, times> medians_;
-    std::map<std::string, times> singles_;
-};
 
 using times = ratio_reporter::times;
 

@@ -112,6 +112,16 @@ TEST_CASE("an unknown id is counted apart", "[attribution]") {
     CHECK(s.unknown_id == 1);
     CHECK(s.resolved == 0);
     CHECK(s.balanced());
+
+    // The counters travel with a snapshot (to codecs and Prometheus); the
+    // gauges (levels such as `attribution.live`) do not.
+    canarygate::snapshot totals(0, 10);
+    canarygate::add_counters(s, totals);
+    CHECK(totals.counter("feedback.unknown_id") == canarygate::wide_uint(1));
+    CHECK(totals.counter("attribution.remembered") == canarygate::wide_uint(1));
+    CHECK(totals.counters().count("attribution.live") == 0);
+    canarygate::add_counters(s, totals);  // adds, like every counter
+    CHECK(totals.counter("feedback.unknown_id") == canarygate::wide_uint(2));
 }
 
 TEST_CASE("an id past its TTL reads expired, then ages out of memory", "[attribution]") {

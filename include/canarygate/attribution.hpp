@@ -79,6 +79,7 @@
 #include "canarygate/detail/attribution_siphash.hpp"
 #include "canarygate/detail/attribution_table.hpp"
 #include "canarygate/outcome.hpp"  // arm_id, feedback_event (the default payload)
+#include "canarygate/snapshot.hpp"
 
 CANARYGATE_NAMESPACE_BEGIN
 
@@ -280,6 +281,18 @@ void for_each_stat(const attribution_stats& s, F&& f) {
     f("feedback.unknown_id", s.unknown_id, k::counter);
     f("feedback.pending_full", s.pending_full, k::counter);
     f("feedback.pending", s.pending, k::gauge);
+}
+
+/// Adds every counter of `s` (not the gauges, which are levels, not events)
+/// to the recorder-wide counters of `into`, under the names of
+/// for_each_stat, so that unknown, expired, evicted and dropped feedback
+/// travels with the snapshot to codecs and Prometheus. Use it on snapshots
+/// that hold totals since start (e.g. collector.cumulative()), with the
+/// map's stats() read at the same time.
+inline void add_counters(const attribution_stats& s, snapshot& into) {
+    for_each_stat(s, [&](std::string_view name, std::uint64_t value, stat_kind kind) {
+        if (kind == stat_kind::counter) into.add_counter(name, value);
+    });
 }
 
 /// A bounded, time-limited map request id -> attribution, written lock-free by
