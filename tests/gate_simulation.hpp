@@ -42,7 +42,7 @@ inline run_outcome run_gate(const gate_config& gate, const scenario_config& cfg,
         const auto* cand = inc.find_arm("candidate");
         REQUIRE(base != nullptr);
         REQUIRE(cand != nullptr);
-        out.last = evaluate_gate(gate, state, *base, *cand, alpha_fail, alpha_pass, tuning);
+        out.last = evaluate_gate(gate, state, *base, *cand, alpha_fail, alpha_pass, tuning, t);
         if (out.last.decision == verdict::pass && !out.pass_at) out.pass_at = t;
         if (out.last.decision == verdict::fail) {
             out.fail_at = t;

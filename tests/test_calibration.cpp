@@ -163,6 +163,22 @@ TEST_CASE("candidate-only noise in a real A/A deployment: phi > 1 and a higher n
     CHECK(noisy.gates[cost_gate].noise_floor_99 > quiet.gates[cost_gate].noise_floor_99);
     // Candidate-only noise breaks the i.i.d. model: false alarms appear.
     CHECK(noisy.any_gate_false_alarms >= quiet.any_gate_false_alarms);
+
+    // The advice names exactly the gates on the noisy signals (latency, TTFT,
+    // cost), none on quiet traffic, and none once a gate is in batch mode.
+    CHECK(batch_mode_advice(c.policy, quiet).empty());
+    const auto advice = batch_mode_advice(c.policy, noisy);
+    std::string joined;
+    for (const auto& line : advice) joined += line + "\n";
+    CAPTURE(joined);
+    CHECK(advice.size() == 3);
+    CHECK_THAT(joined, Catch::Contains("latency_p99: A/A over-dispersion phi") && Catch::Contains("ttft_p99") &&
+                           Catch::Contains("cost: A/A over-dispersion") && Catch::Contains("set batch_window_ns"));
+    auto batched = c.policy;
+    for (auto& g : batched.gates) {
+        if (g.metric == signal::cost) g.batch_window_ns = 5 * minute_ns;
+    }
+    CHECK(batch_mode_advice(batched, noisy).size() == 2);
 }
 
 TEST_CASE("aa_calibration configuration errors name the field", "[calibration]") {

@@ -39,3 +39,34 @@ TEST_CASE("false fails at the null boundary stay within the budget", "[gates][ca
     }
 }
 
+
+TEST_CASE("batch mode keeps the budget under candidate-only window noise", "[gates][calibration][batch]") {
+    // The candidate's latency and cost share a log-normal factor (sd 0.3,
+    // mean 1) per 5-minute window, as when its pods run hot or cold: the
+    // long-run cost ratio is exactly k, but requests of a window are not
+    // independent. Per-request evidence mistakes the noise for a regression;
+    // one observation per 5-minute batch does not.
+    auto cfg = small_canary(0.1);
+    cfg.candidate_regression.cost = 1.2;
+    cfg.candidate_window_noise = 0.3;
+    cfg.noise_window_ns = 5 * minute_ns;
+    gate_config per_request = gate_of(signal::cost, 1.2);
+    gate_config batch = per_request;
+    batch.batch_window_ns = 5 * minute_ns;
+    constexpr std::uint64_t runs = 100;
+    std::uint64_t fails_per_request = 0;
+    std::uint64_t fails_batch = 0;
+    for (std::uint64_t seed = 1; seed <= runs; ++seed) {
+        fails_per_request += run_gate(per_request, cfg, seed, 8 * hour_ns, 5 * minute_ns).fail_at ? 1U : 0U;
+        fails_batch += run_gate(batch, cfg, seed, 8 * hour_ns, 5 * minute_ns).fail_at ? 1U : 0U;
+    }
+    std::printf("window noise 0.3, cost at k: per-request %llu, batch %llu false fails in %llu runs (alpha 0.05)\n",
+                static_cast<unsigned long long>(fails_per_request), static_cast<unsigned long long>(fails_batch),
+                static_cast<unsigned long long>(runs));
+    check_false_fail_rate(fails_batch, runs, 0.05);
+    // The reason batch mode exists: here per-request evidence is clearly
+    // above its budget (lower end of a 99 % Clopper-Pearson interval > alpha).
+    const double lower = boost::math::binomial_distribution<>::find_lower_bound_on_p(
+        static_cast<double>(runs), static_cast<double>(fails_per_request), 0.005);
+    CHECK(lower > 0.05);
+}

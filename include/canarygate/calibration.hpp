@@ -529,4 +529,34 @@ private:
     return out;
 }
 
+/// Advice from an A/A report: for every gate of `config` that uses
+/// per-request evidence on a signal the report found over-dispersed, a line
+/// recommending batch mode (gate_config::batch_window_ns, at least as long as
+/// the noise lasts). "Over-dispersed" means φ above 1 by more than three
+/// standard deviations of one split's φ under the i.i.d. model,
+/// 3 sqrt(2 / (W - 1)) for W windows: clear evidence, not noise in φ itself.
+/// The shape gate follows the output-length φ and cannot batch, so it gets a
+/// warning that its bands assume independent requests. Nothing is changed
+/// silently: the caller decides.
+[[nodiscard]] inline std::vector<std::string> batch_mode_advice(const policy_config& config, const aa_report& report) {
+    std::vector<std::string> advice;
+    for (const auto& g : config.gates) {
+        const signal measured = g.metric == signal::output_shape ? signal::output_length : g.metric;
+        for (const auto& d : report.dispersion) {
+            if (d.metric != measured || std::isnan(d.phi) || d.windows < 3) continue;
+            const double limit = 1.0 + 3.0 * std::sqrt(2.0 / (d.windows - 1.0));
+            if (!(d.phi > limit) || g.batch_window_ns > 0) continue;
+            std::string line = g.display_name() + ": A/A over-dispersion phi = " + detail::format_ratio(d.phi) +
+                               " (i.i.d. model: 1, limit " + detail::format_ratio(limit) + " over " +
+                               detail::format_ratio(d.windows) + " windows); ";
+            line += g.metric == signal::output_shape
+                        ? "its confidence bands assume independent requests, so its fails may be noise"
+                        : "per-request evidence would take the noise for a regression: set batch_window_ns "
+                          "(batch mode) to at least the noise's duration";
+            advice.push_back(std::move(line));
+        }
+    }
+    return advice;
+}
+
 CANARYGATE_NAMESPACE_END

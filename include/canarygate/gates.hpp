@@ -51,6 +51,7 @@
 #include "canarygate/snapshot.hpp"
 #include "canarygate/stats/beta_binomial.hpp"
 #include "canarygate/stats/betting.hpp"
+#include "canarygate/stats/fixed_sample.hpp"
 #include "canarygate/stats/invert.hpp"
 #include "canarygate/stats/normal_mixture.hpp"
 #include "canarygate/stats/quantile_bound.hpp"
@@ -121,6 +122,18 @@ struct gate_config {
     double ks_tolerance = 0.1;
     /// Feedback gate: which feedback counts as negative.
     feedback_kind feedback = feedback_kind::thumbs_down;
+    /// Batch mode, for signals that A/A calibration shows over-dispersed
+    /// (aa_dispersion::phi clearly above 1). 0 (default): every request is an
+    /// observation, which assumes the candidate's requests are independent
+    /// given the arm. > 0: window-level observations: the candidate's traffic
+    /// in each batch window [j w, (j + 1) w) of the clock (w = this value, by
+    /// the increments' end times) is ONE observation (its mean), so the fail
+    /// side stays valid under any dependence between requests of a window
+    /// (noise shared by the candidate's pods, batch occupancy, warm caches).
+    /// Slower to decide, and its evidence lags by one batch (a batch counts
+    /// once it is closed). Choose w at least as long as the noise lasts.
+    /// Cost, rate and quantile gates only.
+    std::int64_t batch_window_ns = 0;
     /// Display name; derived from the fields when empty ("latency_p99").
     std::string label;
 
@@ -160,6 +173,11 @@ struct gate_config {
         if (worse == direction::decrease && (is_quantile() || metric == signal::output_shape)) {
             fail("worse", 1, "(decrease) is supported for rate and cost gates only");
         }
+        if (batch_window_ns < 0) fail("batch_window_ns", static_cast<double>(batch_window_ns), "must be >= 0");
+        if (batch_window_ns > 0 && metric == signal::output_shape) {
+            fail("batch_window_ns", static_cast<double>(batch_window_ns),
+                 "(batch mode) is supported for cost, rate and quantile gates only");
+        }
     }
 
     [[nodiscard]] bool is_quantile() const noexcept {
@@ -186,6 +204,19 @@ struct gate_evidence {
     /// True when the interval (and so the pass decision) is asymptotic
     /// (normal-mixture bounds on means) rather than exact.
     bool asymptotic_interval = false;
+    /// Fixed-sample reference interval for the ratio at the pass level, for
+    /// reporting beside the anytime-valid one: valid only for ONE look planned
+    /// in advance, never for decisions under repeated checks. Rates:
+    /// Clopper–Pearson on the candidate's share of the events, mapped to the
+    /// rate ratio (cumulative exposures); cost: Fieller's interval for the
+    /// ratio of means. NaN where there is none (quantiles, shape, batch mode,
+    /// too little data); upper is +inf when the data do not bound it.
+    double fixed_lower = std::numeric_limits<double>::quiet_NaN();
+    double fixed_upper = std::numeric_limits<double>::quiet_NaN();
+    /// "clopper-pearson", "fieller", or empty.
+    std::string_view fixed_method;
+    /// Batch mode: closed batches that contributed to the fail side.
+    std::uint64_t batches = 0;
     std::uint64_t candidate_samples = 0;
     std::uint64_t baseline_samples = 0;
     std::uint64_t candidate_events = 0;
@@ -226,6 +257,29 @@ struct gate_state {
     std::optional<exp_histogram> baseline_histogram;
     std::uint64_t exceedances = 0;
     std::uint64_t exceedance_trials = 0;
+    // Batch mode: the open batch, whose null bounds were fixed from the
+    // baseline seen before it opened (predictable), and the closed batches'
+    // evidence: a betting e-process on the fail side, window-level sums of
+    // the normalised means for the pass side and the interval.
+    struct open_batch {
+        std::int64_t index = 0;
+        double candidate_n = 0;
+        double fail_sum = 0;    // events, cost or exceedances above the fail threshold
+        double pass_sum = 0;    // exceedances above the pass threshold (quantile gates)
+        double fail_bound = 0;  // null bound on the candidate mean (0: none yet)
+        double pass_bound = 0;  // k x a lower bound on the baseline mean (0: none yet)
+        std::int64_t fail_edge = 0;  // quantile gates: thresholds as bucket-edge exponents
+        std::int64_t pass_edge = 0;
+        bool fail_edge_valid = false;
+        bool pass_edge_valid = false;
+    };
+    std::optional<open_batch> batch;
+    stats::betting_e_process batch_betting{0.5};
+    std::uint64_t batches = 0;
+    // Per closed batch: x / fail_bound (interval's lower side) and
+    // x / pass_bound (pass side, interval's upper side): count, sum, sum of squares.
+    double lower_windows = 0, lower_sum = 0, lower_sum_sq = 0;
+    double upper_windows = 0, upper_sum = 0, upper_sum_sq = 0;
     // Every gate: the last decision's check count.
     std::uint64_t checks = 0;
 };
@@ -370,6 +424,50 @@ inline std::pair<double, double> mean_bounds(double n, double sum, double sum_sq
     return {std::max(0.0, mean - half), mean + half};
 }
 
+/// Steps m of the bucket grid at `scale` (growth b = 2^(2^-scale)) with
+/// b^m >= k (the smallest such m) or b^m <= k (the largest): multiplying a
+/// bucket edge b^J by b^m gives the edge b^(J+m).
+inline std::int64_t grid_steps_at_least(double k, int scale) {
+    const double per_octave = std::ldexp(1.0, scale);
+    auto m = static_cast<std::int64_t>(std::ceil(std::log2(k) * per_octave));
+    while (std::exp2(static_cast<double>(m) / per_octave) < k) ++m;
+    return m;
+}
+inline std::int64_t grid_steps_at_most(double k, int scale) {
+    const double per_octave = std::ldexp(1.0, scale);
+    auto m = static_cast<std::int64_t>(std::floor(std::log2(k) * per_octave));
+    while (std::exp2(static_cast<double>(m) / per_octave) > k) --m;
+    return m;
+}
+
+/// An edge exponent J at `from_scale` carried to the coarser `to_scale`:
+/// rounded up (a higher threshold) or down (a lower one) to an edge there.
+inline std::int64_t coarsen_edge(std::int64_t exponent, int from_scale, int to_scale, bool round_up) {
+    const std::int64_t factor = std::int64_t{1} << (from_scale - to_scale);
+    std::int64_t q = exponent / factor;  // truncates toward zero
+    const std::int64_t r = exponent % factor;
+    if (r != 0 && (round_up == (r > 0))) q += round_up ? 1 : -1;
+    return q;
+}
+
+inline std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
+    const std::int64_t q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+/// The "mean" signal of a cost or rate gate in one arm's increment: its sum
+/// and sum of squares (rates: events of one request are 0 or 1, so the sum
+/// of squares is the number of events; several negative feedbacks on one
+/// request make that an undercount, which only matters for the asymptotic
+/// baseline bound).
+inline std::pair<double, double> mean_signal_sums(const gate_config& g, const arm_snapshot& a) {
+    if (g.metric == signal::cost) {
+        return {to_double(a.counter(series::cost_sum)), to_double(a.counter(series::cost_sum_squares))};
+    }
+    const double events = rate_events(g, a);
+    return {events, events};
+}
+
 inline std::string format_ratio(double x) {
     if (std::isinf(x)) return "inf";
     if (std::isnan(x)) return "n/a";
@@ -390,23 +488,251 @@ struct gate_tuning {
     /// stored window: the costliest part of a check). Simulations that only
     /// need decisions switch it off; decisions do not depend on it.
     bool intervals = true;
+    /// Batch mode: closed batches at which window-level bounds are tightest.
+    double batch_n_opt = 50;
+    /// Batch mode: closed batches needed before the pass side may pass (its
+    /// bounds plug in the batches' sample variance, unreliable over a few).
+    std::uint64_t batch_min_batches_to_pass = 12;
 };
+
+namespace detail {
+
+/// The quantile gates' point estimate and anytime-valid interval of the
+/// ratio of quantiles, from both arms' cumulative histograms.
+inline void quantile_estimate(const gate_config& config, const gate_state& state, double alpha_pass,
+                              const gate_tuning& tuning, gate_evidence& ev) {
+    if (!state.candidate_histogram || !state.baseline_histogram || state.candidate_histogram->empty() ||
+        state.baseline_histogram->empty()) {
+        return;
+    }
+    exp_histogram c = *state.candidate_histogram;
+    exp_histogram b = *state.baseline_histogram;
+    align_scales(c, b);
+    ev.candidate_samples = c.count();
+    ev.baseline_samples = b.count();
+    const double qc = c.quantile(config.quantile).value;
+    const double qb = b.quantile(config.quantile).value;
+    if (qb > 0) ev.estimate = qc / qb;
+    const stats::quantile_confidence_sequence cs_c(config.quantile, alpha_pass, tuning.candidate_n_opt);
+    const stats::quantile_confidence_sequence cs_b(config.quantile, alpha_pass, tuning.baseline_n_opt);
+    const auto rc = cs_c.ranks(c.count());
+    const auto rb = cs_b.ranks(b.count());
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    const double c_upper = rc.upper <= c.count() ? value_bounds_of_rank(c, rc.upper).second : inf;
+    const double c_lower = rc.lower >= 1 ? value_bounds_of_rank(c, rc.lower).first : 0.0;
+    const double b_upper = rb.upper <= b.count() ? value_bounds_of_rank(b, rb.upper).second : inf;
+    const double b_lower = rb.lower >= 1 ? value_bounds_of_rank(b, rb.lower).first : 0.0;
+    ev.upper = b_lower > 0 ? c_upper / b_lower : inf;
+    ev.lower = std::isfinite(b_upper) && b_upper > 0 ? c_lower / b_upper : 0.0;
+}
+
+/// Batch mode of evaluate_gate (gate_config::batch_window_ns > 0): one
+/// observation per closed batch window. Fail side, valid under any
+/// dependence within a batch: the betting e-process on x_w / m_w, where x_w
+/// is the batch's candidate mean (cost per request, events per request, or
+/// the share of requests above the quantile threshold x0 = k' x an upper
+/// bound of the baseline quantile) and m_w its null bound fixed when the
+/// batch opened (k x an upper bound of the baseline mean, or 1 - q), so that
+/// E[x_w | past] <= m_w under H0 whatever happens inside the batch; half of
+/// alpha_fail goes to the baseline bound (normal mixture, asymptotic in the
+/// baseline's size for cost and rates; exact for quantiles). Pass side and
+/// interval: normal-mixture bounds over the batches (asymptotic in their
+/// number) on x_w / (k x a lower bound of the baseline mean), or for
+/// quantiles on the share above k'' x a lower bound of the baseline quantile
+/// over 1 - q; a quantile gate's interval is the per-request one
+/// (informational: it assumes independent requests).
+inline void evaluate_batch(const gate_config& config, gate_state& state, const arm_snapshot& base,
+                           const arm_snapshot& cand, double k, double alpha_fail, double alpha_pass,
+                           const gate_tuning& tuning, std::int64_t batch_index, gate_result& result) {
+    gate_evidence& ev = result.evidence;
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    const bool quantile = config.is_quantile();
+    const double p0 = 1.0 - config.quantile;
+
+    // 1. A later batch index closes the open batch: it becomes one observation.
+    if (state.batch && state.batch->index != batch_index) {
+        const gate_state::open_batch& b = *state.batch;
+        if (b.candidate_n > 0) {
+            const double x = b.fail_sum / b.candidate_n;
+            if (b.fail_bound > 0) {
+                state.batch_betting.update(stats::standardized_window_sums(1, x, x * x, b.fail_bound));
+                ++state.batches;
+                const double r = x / b.fail_bound;
+                state.lower_windows += 1;
+                state.lower_sum += r;
+                state.lower_sum_sq += r * r;
+            }
+            if (b.pass_bound > 0) {
+                const double r = (quantile ? b.pass_sum / b.candidate_n : x) / b.pass_bound;
+                state.upper_windows += 1;
+                state.upper_sum += r;
+                state.upper_sum_sq += r * r;
+            }
+        }
+        state.batch.reset();
+    }
+
+    // 2. A new batch fixes its null bounds from the baseline seen so far.
+    if (!state.batch) {
+        gate_state::open_batch b;
+        b.index = batch_index;
+        if (quantile) {
+            if (state.baseline_histogram && !state.baseline_histogram->empty()) {
+                const exp_histogram& h = *state.baseline_histogram;
+                const int scale = h.layout().scale();
+                const std::uint64_t t = h.count();
+                const stats::quantile_confidence_sequence up(config.quantile, alpha_fail / 2, tuning.baseline_n_opt,
+                                                             stats::quantile_bound_side::upper);
+                const auto r_up = up.ranks(t).upper;
+                if (r_up <= t) {
+                    const auto e = upper_edge_of_rank(h, r_up);
+                    if (e.kind == edge_bound::edge) {
+                        b.fail_edge = e.exponent + grid_steps_at_least(k, scale);
+                        b.fail_edge_valid = true;
+                        b.fail_bound = p0;
+                    }
+                }
+                const stats::quantile_confidence_sequence low(config.quantile, alpha_pass / 2, tuning.baseline_n_opt,
+                                                              stats::quantile_bound_side::lower);
+                const auto r_low = low.ranks(t).lower;
+                if (r_low >= 1) {
+                    const auto slot = slot_of_rank(h, r_low);
+                    if (!slot.zero && slot.slot >= 1 && slot.slot <= h.layout().bucket_count()) {
+                        // Lower edge of bucket first + slot - 1 is b^(first + slot - 1).
+                        b.pass_edge = h.layout().first_index() + static_cast<std::int64_t>(slot.slot) - 1 +
+                                      grid_steps_at_most(k, scale);
+                        b.pass_edge_valid = true;
+                        b.pass_bound = p0;
+                    }
+                }
+            }
+        } else {
+            const auto fail_b = mean_bounds(state.baseline_n, state.baseline_sum, state.baseline_sum_sq,
+                                            alpha_fail / 2, tuning.baseline_n_opt);
+            if (std::isfinite(fail_b.second) && fail_b.second > 0) b.fail_bound = k * fail_b.second;
+            const auto pass_b = mean_bounds(state.baseline_n, state.baseline_sum, state.baseline_sum_sq,
+                                            alpha_pass / 2, tuning.baseline_n_opt);
+            if (pass_b.first > 0) b.pass_bound = k * pass_b.first;
+        }
+        state.batch = b;
+    }
+
+    // 3. This increment joins the open batch; the arms' totals grow.
+    gate_state::open_batch& open = *state.batch;
+    if (quantile) {
+        const std::string_view series_name = histogram_series(config.metric);
+        const exp_histogram* cand_h = cand.histogram(series_name);
+        if (cand_h != nullptr && !cand_h->empty()) {
+            const int edge_scale = state.baseline_histogram ? state.baseline_histogram->layout().scale()
+                                                            : cand_h->layout().scale();
+            exp_histogram window = *cand_h;
+            if (window.layout().scale() > edge_scale) window = window.downscale(edge_scale);
+            const int s = window.layout().scale();
+            open.candidate_n += static_cast<double>(window.count());
+            if (open.fail_edge_valid) {
+                const auto above = count_above_edge(window, coarsen_edge(open.fail_edge, edge_scale, s, true));
+                open.fail_sum += static_cast<double>(above);
+                state.exceedances += above;
+            }
+            if (open.pass_edge_valid) {
+                open.pass_sum +=
+                    static_cast<double>(count_above_edge(window, coarsen_edge(open.pass_edge, edge_scale, s, false)));
+            }
+        }
+        accumulate(state.candidate_histogram, cand_h);
+        accumulate(state.baseline_histogram, base.histogram(series_name));
+    } else {
+        const double n_c = to_double(cand.counter(series::requests));
+        const auto c = mean_signal_sums(config, cand);
+        const auto b = mean_signal_sums(config, base);
+        open.candidate_n += n_c;
+        open.fail_sum += c.first;
+        state.candidate_n += n_c;
+        state.candidate_sum += c.first;
+        state.candidate_sum_sq += c.second;
+        state.baseline_n += to_double(base.counter(series::requests));
+        state.baseline_sum += b.first;
+        state.baseline_sum_sq += b.second;
+    }
+
+    // 4. Evidence and decision.
+    ev.log_e_value = state.batch_betting.log_e_value();
+    ev.log_fail_threshold = std::log(2.0 / alpha_fail);
+    ev.batches = state.batches;
+    ev.asymptotic_interval = true;
+    const auto upper_mean = mean_bounds(state.upper_windows, state.upper_sum, state.upper_sum_sq, alpha_pass / 2,
+                                        tuning.batch_n_opt);
+    double events = 0;
+    bool pass = false;
+    if (quantile) {
+        quantile_estimate(config, state, alpha_pass, tuning, ev);
+        ev.candidate_events = state.exceedances;
+        events = static_cast<double>(state.exceedances);
+        pass = upper_mean.second < 1.0;
+    } else {
+        ev.candidate_samples = static_cast<std::uint64_t>(state.candidate_n);
+        ev.baseline_samples = static_cast<std::uint64_t>(state.baseline_n);
+        const bool cost = config.metric == signal::cost;
+        ev.candidate_events = cost ? ev.candidate_samples : static_cast<std::uint64_t>(state.candidate_sum);
+        ev.baseline_events = cost ? ev.baseline_samples : static_cast<std::uint64_t>(state.baseline_sum);
+        events = cost ? state.candidate_n : state.candidate_sum;
+        if (state.candidate_n > 0 && state.baseline_n > 0 && state.baseline_sum > 0) {
+            ev.estimate = (state.candidate_sum / state.candidate_n) / (state.baseline_sum / state.baseline_n);
+        }
+        const auto lower_mean = mean_bounds(state.lower_windows, state.lower_sum, state.lower_sum_sq,
+                                            alpha_pass / 2, tuning.batch_n_opt);
+        ev.lower = k * lower_mean.first;
+        ev.upper = std::isfinite(upper_mean.second) ? k * upper_mean.second : inf;
+        pass = ev.upper < k;
+    }
+    if (ev.log_e_value >= ev.log_fail_threshold && events >= static_cast<double>(config.min_events)) {
+        result.decision = verdict::fail;
+    } else if (pass && state.upper_windows >= static_cast<double>(tuning.batch_min_batches_to_pass)) {
+        result.decision = verdict::pass;
+    }
+}
+
+}  // namespace detail
 
 /// Feeds one increment (the traffic since the previous check) into `state`
 /// and decides. `alpha_fail`: this gate's share of the false-fail budget;
 /// `alpha_pass`: the level of the pass decision and of the interval.
 ///
+/// `increment_end_ns`: the end of the increment on the controller's clock
+/// (snapshot::window_end_ns()); needed by batch-mode gates only, which group
+/// increments into batch windows by it.
+///
 /// Precondition: `config.validate()` passed; 0 < alpha < 1. Throws
-/// std::invalid_argument when histogram ranges of the two arms differ.
+/// std::invalid_argument (state unchanged) when a batch-mode gate gets no
+/// `increment_end_ns` or one that goes back in time, and when histogram
+/// ranges of the two arms differ.
 inline gate_result evaluate_gate(const gate_config& config, gate_state& state,
                                  const arm_snapshot& baseline_increment,
                                  const arm_snapshot& candidate_increment, double alpha_fail,
-                                 double alpha_pass, const gate_tuning& tuning = {}) {
+                                 double alpha_pass, const gate_tuning& tuning = {},
+                                 std::optional<std::int64_t> increment_end_ns = std::nullopt) {
     // A "decrease" gate tests the swapped comparison: baseline <= (1/k) candidate.
     const bool swap = config.worse == direction::decrease;
     const arm_snapshot& base = swap ? candidate_increment : baseline_increment;
     const arm_snapshot& cand = swap ? baseline_increment : candidate_increment;
     const double k = swap ? 1.0 / config.multiplier : config.multiplier;
+
+    std::int64_t batch_index = 0;
+    if (config.batch_window_ns > 0) {
+        if (!increment_end_ns) {
+            detail::throw_invalid_argument("canarygate::evaluate_gate '" + config.display_name() +
+                                           "': batch mode (batch_window_ns = " +
+                                           std::to_string(config.batch_window_ns) +
+                                           ") needs increment_end_ns, the increment's end time");
+        }
+        batch_index = detail::floor_div(*increment_end_ns, config.batch_window_ns);
+        if (state.batch && batch_index < state.batch->index) {
+            detail::throw_invalid_argument("canarygate::evaluate_gate '" + config.display_name() +
+                                           "': increment_end_ns = " + std::to_string(*increment_end_ns) +
+                                           " is in batch " + std::to_string(batch_index) +
+                                           ", before the open batch " + std::to_string(state.batch->index));
+        }
+    }
 
     gate_result result;
     result.name = config.display_name();
@@ -421,7 +747,9 @@ inline gate_result evaluate_gate(const gate_config& config, gate_state& state,
     const double cand_requests = detail::to_double(cand.counter(series::requests));
     const double base_requests = detail::to_double(base.counter(series::requests));
 
-    if (config.is_rate()) {
+    if (config.batch_window_ns > 0) {
+        detail::evaluate_batch(config, state, base, cand, k, alpha_fail, alpha_pass, tuning, batch_index, result);
+    } else if (config.is_rate()) {
         const double ce = detail::rate_events(config, cand);
         const double be = detail::rate_events(config, base);
         state.rate_windows.push_back({cand_requests, base_requests, ce, be});
@@ -459,6 +787,17 @@ inline gate_result evaluate_gate(const gate_config& config, gate_state& state,
             ev.lower = lo.status == stats::inversion_status::at_lower_limit ? 0.0 : lo.bound;
             ev.upper = hi.status == stats::inversion_status::at_upper_limit ? std::numeric_limits<double>::infinity()
                                                                             : hi.bound;
+        }
+        if (n_c > 0 && n_b > 0 && e_c + e_b > 0) {
+            // Candidate share of the events p = theta n_c / (theta n_c + n_b),
+            // so theta = p / (1 - p) x n_b / n_c.
+            const auto cp = stats::clopper_pearson_interval(static_cast<std::uint64_t>(e_c),
+                                                            static_cast<std::uint64_t>(e_c + e_b), alpha_pass);
+            const double scale = n_b / n_c;
+            ev.fixed_lower = cp.lower / (1.0 - cp.lower) * scale;
+            ev.fixed_upper = cp.upper < 1.0 ? cp.upper / (1.0 - cp.upper) * scale
+                                            : std::numeric_limits<double>::infinity();
+            ev.fixed_method = "clopper-pearson";
         }
         const bool pass = state.rate_pass->log_e_value() >= log_pass;
         if (ev.log_e_value >= log_fail && e_c >= static_cast<double>(config.min_events)) {
@@ -498,6 +837,19 @@ inline gate_result evaluate_gate(const gate_config& config, gate_state& state,
         ev.asymptotic_interval = true;
         ev.lower = std::isfinite(b.second) && b.second > 0 ? c.first / b.second : 0.0;
         ev.upper = b.first > 0 ? c.second / b.first : std::numeric_limits<double>::infinity();
+        if (state.candidate_n >= 2 && state.baseline_n >= 2 && state.baseline_sum > 0) {
+            auto mean_and_variance_of_mean = [](double n, double sum, double sum_sq) {
+                const double mean = sum / n;
+                return std::pair{mean, std::max(0.0, (sum_sq - sum * mean) / (n - 1)) / n};
+            };
+            const auto mc = mean_and_variance_of_mean(state.candidate_n, state.candidate_sum, state.candidate_sum_sq);
+            const auto mb = mean_and_variance_of_mean(state.baseline_n, state.baseline_sum, state.baseline_sum_sq);
+            const auto f = stats::fieller_ratio_interval(mc.first, mc.second, mb.first, mb.second, alpha_pass);
+            const bool bounded = f.kind == stats::fieller_kind::bounded;
+            ev.fixed_lower = bounded ? std::max(0.0, f.lower) : 0.0;
+            ev.fixed_upper = bounded ? f.upper : std::numeric_limits<double>::infinity();
+            ev.fixed_method = "fieller";
+        }
         if (ev.log_e_value >= ev.log_fail_threshold && state.candidate_n >= static_cast<double>(config.min_events)) {
             result.decision = verdict::fail;
         } else if (ev.upper < k) {
@@ -527,9 +879,7 @@ inline gate_result evaluate_gate(const gate_config& config, gate_state& state,
                 } else if (bound.kind == detail::edge_bound::edge) {
                     // k' = b^m >= k, the smallest grid multiplier not below k,
                     // so that x0 = k' b^J = b^(J+m) is itself a bucket edge.
-                    const double per_octave = std::ldexp(1.0, window.layout().scale());
-                    auto m = static_cast<std::int64_t>(std::ceil(std::log2(k) * per_octave));
-                    while (std::exp2(static_cast<double>(m) / per_octave) < k) ++m;
+                    const std::int64_t m = detail::grid_steps_at_least(k, window.layout().scale());
                     state.exceedances += detail::count_above_edge(window, bound.exponent + m);
                     state.exceedance_trials += window.count();
                 }
@@ -542,29 +892,7 @@ inline gate_result evaluate_gate(const gate_config& config, gate_state& state,
             ev.log_e_value = stats::beta_binomial_log_e_value(state.exceedances, state.exceedance_trials, p0);
             ev.log_fail_threshold = std::log(2.0 / alpha_fail);
             ev.candidate_events = state.exceedances;
-            if (state.candidate_histogram && state.baseline_histogram && !state.candidate_histogram->empty() &&
-                !state.baseline_histogram->empty()) {
-                exp_histogram c = *state.candidate_histogram;
-                exp_histogram b = *state.baseline_histogram;
-                detail::align_scales(c, b);
-                ev.candidate_samples = c.count();
-                ev.baseline_samples = b.count();
-                const double qc = c.quantile(config.quantile).value;
-                const double qb = b.quantile(config.quantile).value;
-                if (qb > 0) ev.estimate = qc / qb;
-                const stats::quantile_confidence_sequence cs_c(config.quantile, alpha_pass, tuning.candidate_n_opt);
-                const stats::quantile_confidence_sequence cs_b(config.quantile, alpha_pass, tuning.baseline_n_opt);
-                const auto rc = cs_c.ranks(c.count());
-                const auto rb = cs_b.ranks(b.count());
-                const double c_upper = rc.upper <= c.count() ? detail::value_bounds_of_rank(c, rc.upper).second
-                                                             : std::numeric_limits<double>::infinity();
-                const double c_lower = rc.lower >= 1 ? detail::value_bounds_of_rank(c, rc.lower).first : 0.0;
-                const double b_upper = rb.upper <= b.count() ? detail::value_bounds_of_rank(b, rb.upper).second
-                                                             : std::numeric_limits<double>::infinity();
-                const double b_lower = rb.lower >= 1 ? detail::value_bounds_of_rank(b, rb.lower).first : 0.0;
-                ev.upper = b_lower > 0 ? c_upper / b_lower : std::numeric_limits<double>::infinity();
-                ev.lower = std::isfinite(b_upper) && b_upper > 0 ? c_lower / b_upper : 0.0;
-            }
+            detail::quantile_estimate(config, state, alpha_pass, tuning, ev);
             if (ev.log_e_value >= ev.log_fail_threshold && state.exceedances >= config.min_events) {
                 result.decision = verdict::fail;
             } else if (ev.upper < k) {
@@ -623,7 +951,9 @@ inline gate_result evaluate_gate(const gate_config& config, gate_state& state,
     // The reason line.
     const std::string n = result.name;
     const std::string samples = std::to_string(ev.candidate_samples) + " candidate / " +
-                                std::to_string(ev.baseline_samples) + " baseline samples";
+                                std::to_string(ev.baseline_samples) + " baseline samples" +
+                                (config.batch_window_ns > 0 ? " in " + std::to_string(ev.batches) + " closed batches"
+                                                            : std::string());
     const std::string interval = "(CI " + detail::format_ratio(ev.lower) + "-" + detail::format_ratio(ev.upper) +
                                  (ev.asymptotic_interval ? ", asymptotic)" : ")");
     const std::string target = config.metric == signal::output_shape

@@ -185,6 +185,18 @@ public:
                                            std::to_string(candidate_share) + " must be in (0, 1)");
         }
         if (state.gates.size() != config_.gates.size()) state.gates.assign(config_.gates.size(), gate_state{});
+        // Batch-mode gates refuse an increment that goes back in time; check
+        // them all before any gate's state changes.
+        for (std::size_t i = 0; i < config_.gates.size(); ++i) {
+            const auto w = config_.gates[i].batch_window_ns;
+            const auto& open = state.gates[i].batch;
+            if (w > 0 && open && detail::floor_div(increment.window_end_ns(), w) < open->index) {
+                detail::throw_invalid_argument("canarygate::policy::evaluate: increment window_end_ns = " +
+                                               std::to_string(increment.window_end_ns()) +
+                                               " is before the open batch of gate '" +
+                                               config_.gates[i].display_name() + "'");
+            }
+        }
         policy_report report;
         report.check = ++state.checks;
         const arm_snapshot empty_base(config_.baseline_arm, "");
@@ -226,7 +238,7 @@ public:
         bool all_pass = true;
         for (std::size_t i = 0; i < config_.gates.size(); ++i) {
             gate_result r = evaluate_gate(config_.gates[i], state.gates[i], *base, *cand, gate_alpha_[i],
-                                          config_.alpha_pass, config_.tuning);
+                                          config_.alpha_pass, config_.tuning, increment.window_end_ns());
             critical_fail = critical_fail || (r.decision == verdict::fail && r.critical);
             advisory_fail = advisory_fail || (r.decision == verdict::fail && !r.critical);
             all_pass = all_pass && r.decision == verdict::pass;
