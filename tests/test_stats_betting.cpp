@@ -206,3 +206,27 @@ TEST_CASE("betting e-process detects a cost regression", "[stats][betting][simul
     CHECK(detected > 0.95);
     CHECK(median <= 12);
 }
+
+TEST_CASE("single observations use the exact wealth factor", "[stats][betting]") {
+    cs::betting_e_process e(0.8);
+    const double ys[] = {0.5, -0.2, 1.5, -1.0, 0.3, 4.0};
+    double lambda_sum_y = 0, sum_y2 = 0, log_wealth = 0;
+    for (const double y : ys) {
+        // The bet is aGRAPA from the earlier observations, clipped to [0, 0.8].
+        const double expected_lambda = sum_y2 > 0 ? std::clamp(lambda_sum_y / sum_y2, 0.0, 0.8) : 0.0;
+        REQUIRE(e.next_lambda() == Approx(expected_lambda).margin(1e-15));
+        log_wealth += std::log1p(expected_lambda * y);
+        e.update_single(y);
+        lambda_sum_y += y;
+        sum_y2 += y * y;
+        CHECK(e.log_e_value() == Approx(log_wealth).epsilon(1e-13).margin(1e-15));
+    }
+    CHECK(e.windows() == 6);
+    CHECK(e.count() == 6);
+    // y < -1 means a negative observation: refused, state unchanged.
+    const double before = e.log_e_value();
+    CHECK_THROWS_WITH(e.update_single(-1.5), Catch::Contains("y = -1.5"));
+    CHECK_THROWS_AS(e.update_single(std::nan("")), std::invalid_argument);
+    CHECK(e.log_e_value() == before);
+    CHECK(e.windows() == 6);
+}

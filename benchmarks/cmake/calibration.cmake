@@ -11,3 +11,11 @@ target_link_libraries(canarygate_calibration PRIVATE canarygate::canarygate Thre
 add_test(NAME calibration_smoke
     COMMAND canarygate_calibration --smoke --threads 1 --out "${CMAKE_CURRENT_BINARY_DIR}/calibration_smoke")
 set_tests_properties(calibration_smoke PROPERTIES LABELS benchmark)
+
+# Per-request evidence versus batch mode under candidate-only window noise
+# (writes batch_mode.md and batch_mode.csv; committed run in benchmarks/results/).
+add_executable(canarygate_batch_calibration batch_calibration.cpp)
+target_link_libraries(canarygate_batch_calibration PRIVATE canarygate::canarygate Threads::Threads)
+add_test(NAME batch_calibration_smoke
+    COMMAND canarygate_batch_calibration --smoke --threads 1 --out "${CMAKE_CURRENT_BINARY_DIR}/batch_calibration_smoke")
+set_tests_properties(batch_calibration_smoke PROPERTIES LABELS benchmark)

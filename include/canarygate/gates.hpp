@@ -274,7 +274,9 @@ struct gate_state {
         bool pass_edge_valid = false;
     };
     std::optional<open_batch> batch;
-    stats::betting_e_process batch_betting{0.5};
+    // Bets up to 0.8 of the wealth per batch: the exact factor 1 + lambda y
+    // is used, so large bets are not penalised by the per-request bound.
+    stats::betting_e_process batch_betting{0.8};
     std::uint64_t batches = 0;
     // Per closed batch: x / fail_bound (interval's lower side) and
     // x / pass_bound (pass side, interval's upper side): count, sum, sum of squares.
@@ -555,7 +557,7 @@ inline void evaluate_batch(const gate_config& config, gate_state& state, const a
         if (b.candidate_n > 0) {
             const double x = b.fail_sum / b.candidate_n;
             if (b.fail_bound > 0) {
-                state.batch_betting.update(stats::standardized_window_sums(1, x, x * x, b.fail_bound));
+                state.batch_betting.update_single(x / b.fail_bound - 1.0);
                 ++state.batches;
                 const double r = x / b.fail_bound;
                 state.lower_windows += 1;

@@ -159,6 +159,28 @@ public:
     /// update(s.n, s.sum_y, s.sum_y2).
     void update(const window_sums& s) { update(s.n, s.sum_y, s.sum_y2); }
 
+    /// Adds ONE observation y = X / m - 1 with its exact wealth factor
+    /// 1 + lambda y (no lower bound is needed when the window is a single
+    /// observation, e.g. a batch-mode gate's batch mean), using the bet
+    /// next_lambda() fixed before it was seen.
+    ///
+    /// Precondition (std::invalid_argument otherwise, state unchanged): y
+    /// finite and >= -1.
+    void update_single(double y) {
+        constexpr const char* where = "betting_e_process::update_single";
+        detail::require_finite(where, "y", y);
+        if (y < -1.0 - 1e-12) {
+            detail::fail_argument(where, "y", y, "is below -1 (X < 0)");
+        }
+        const double lambda = next_lambda();
+        // 1 + lambda y >= 1 - lambda > 0 for y >= -1 and lambda <= max_lambda < 1.
+        log_e_ += std::log1p(lambda * (y < -1.0 ? -1.0 : y));
+        n_ += 1;
+        sum_y_ += y;
+        sum_y2_ += y * y;
+        ++windows_;
+    }
+
     /// ln L_t, a lower bound on the log wealth; 0 before any window.
     [[nodiscard]] double log_e_value() const noexcept { return log_e_; }
 
