@@ -13,70 +13,7 @@
 
 #include "canarygate/attribution.hpp"
 
-// ThreadSanitizer's runtime defines the global operator new and delete
-// itself (statically linked with clang), so the replacement is left out
-// there: TSan runs this file for its data races only. Every other build
-// counts.
-#if defined(__SANITIZE_THREAD__)
-#define ATTRIBUTION_TEST_COUNTS_NEW 0
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define ATTRIBUTION_TEST_COUNTS_NEW 0
-#endif
-#endif
-#ifndef ATTRIBUTION_TEST_COUNTS_NEW
-#define ATTRIBUTION_TEST_COUNTS_NEW 1
-#endif
-
-namespace {
-std::atomic<std::uint64_t> allocations{0};
-
-#if ATTRIBUTION_TEST_COUNTS_NEW
-
-void* counted_allocation(std::size_t size, std::size_t alignment) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (size == 0) size = 1;
-    void* p = alignment <= alignof(std::max_align_t)
-                  ? std::malloc(size)
-                  : std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
-    if (p == nullptr) throw std::bad_alloc();
-    return p;
-}
-#endif
-}  // namespace
-
-#if ATTRIBUTION_TEST_COUNTS_NEW
-void* operator new(std::size_t size) { return counted_allocation(size, 0); }
-void* operator new[](std::size_t size) { return counted_allocation(size, 0); }
-void* operator new(std::size_t size, std::align_val_t a) {
-    return counted_allocation(size, static_cast<std::size_t>(a));
-}
-void* operator new[](std::size_t size, std::align_val_t a) {
-    return counted_allocation(size, static_cast<std::size_t>(a));
-}
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-    try {
-        return counted_allocation(size, 0);
-    } catch (...) {
-        return nullptr;
-    }
-}
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-    try {
-        return counted_allocation(size, 0);
-    } catch (...) {
-        return nullptr;
-    }
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-#endif
+#include "counting_new.hpp"
 
 TEST_CASE("remember() and the owner's operations never allocate", "[attribution][allocation]") {
     canarygate::attribution_config c;
@@ -102,7 +39,13 @@ TEST_CASE("remember() and the owner's operations never allocate", "[attribution]
     const auto sink = [&delivered](const canarygate::attribution&,
                                    const canarygate::feedback_event&) { ++delivered; };
 
-    const std::uint64_t before = allocations.load();
+    if (counting_new::active) {
+        // Positive control: the counter does see an allocation.
+        const std::uint64_t control = counting_new::count();
+        const std::string copy = ids[0];
+        REQUIRE(counting_new::count() > control);
+    }
+    const std::uint64_t before = counting_new::count();
     for (int i = 0; i < 100; ++i) {
         // Past the ring's and the slow path's capacity: the drop path too.
         (void)ring_writer.remember(ids[i], {canarygate::arm_id{1}, 2, i});
@@ -120,12 +63,12 @@ TEST_CASE("remember() and the owner's operations never allocate", "[attribution]
     (void)map.drain(120'000'000'000, sink);  // expiry and pending timeouts
     const auto stats = map.stats();
     auto again = map.make_writer();  // slow path again: no allocation either
-    const std::uint64_t after = allocations.load();
+    const std::uint64_t after = counting_new::count();
 
-    if (ATTRIBUTION_TEST_COUNTS_NEW) {
+    if (counting_new::active) {
         CHECK(after - before == 0);
     } else {
-        WARN("operator new is not counted in this build (ThreadSanitizer)");
+        WARN("operator new is not counted in this build (its sanitizer runtime owns it)");
     }
     CHECK(stats.ring_full > 0);
     CHECK(stats.overflow_full > 0);

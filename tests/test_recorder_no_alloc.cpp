@@ -5,9 +5,7 @@
 // rejections, several recorders cycling through the thread cache) must leave
 // the count unchanged.
 //
-// Clang's sanitizer runtimes are static libraries that define operator new
-// themselves, so the replacement cannot link there; those builds only warn.
-// GCC's sanitizers (shared runtimes) and plain builds run the real check.
+// Builds whose sanitizer runtime owns operator new only warn (counting_new.hpp).
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -21,76 +19,11 @@
 
 #include "canarygate/recorder.hpp"
 
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer) || \
-    __has_feature(memory_sanitizer)
-#define CANARYGATE_TEST_COUNTING_NEW 0
-#endif
-#endif
-#ifndef CANARYGATE_TEST_COUNTING_NEW
-#define CANARYGATE_TEST_COUNTING_NEW 1
-#endif
+#include "counting_new.hpp"
 
 namespace {
-std::atomic<std::size_t> allocations{0};
 
-void* counted_alloc(std::size_t size) {
-    // relaxed: a count read after the measured calls in the same thread (or
-    // after join).
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-    throw std::bad_alloc();
-}
-void* counted_aligned_alloc(std::size_t size, std::align_val_t align) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    const auto a = static_cast<std::size_t>(align);
-    const std::size_t rounded = (size + a - 1) / a * a;
-    if (void* p = std::aligned_alloc(a, rounded == 0 ? a : rounded)) return p;
-    throw std::bad_alloc();
-}
-std::size_t allocation_count() { return allocations.load(std::memory_order_relaxed); }
-}  // namespace
-
-#if CANARYGATE_TEST_COUNTING_NEW
-
-void* operator new(std::size_t size) { return counted_alloc(size); }
-void* operator new[](std::size_t size) { return counted_alloc(size); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-    try {
-        return counted_alloc(size);
-    } catch (...) {
-        return nullptr;
-    }
-}
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-    try {
-        return counted_alloc(size);
-    } catch (...) {
-        return nullptr;
-    }
-}
-void* operator new(std::size_t size, std::align_val_t align) {
-    return counted_aligned_alloc(size, align);
-}
-void* operator new[](std::size_t size, std::align_val_t align) {
-    return counted_aligned_alloc(size, align);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-#else
-// Keep the helpers used (and the file warning-free) without the replacement.
-[[maybe_unused]] static void* (*const unused_alloc)(std::size_t) = counted_alloc;
-[[maybe_unused]] static void* (*const unused_aligned)(std::size_t,
-                                                      std::align_val_t) = counted_aligned_alloc;
-#endif
-
-namespace {
+std::uint64_t allocation_count() { return counting_new::count(); }
 
 using canarygate::arm_id;
 using canarygate::feedback_kind;
@@ -126,11 +59,11 @@ struct tiny_pool : canarygate::recorder_traits {
 }  // namespace
 
 TEST_CASE("the counting operator new sees allocations", "[no_alloc]") {
-    if (!CANARYGATE_TEST_COUNTING_NEW) {
+    if (!counting_new::active) {
         WARN("operator new cannot be replaced under this sanitizer: allocation checks are vacuous");
         return;
     }
-    const std::size_t before = allocation_count();
+    const std::uint64_t before = allocation_count();
     auto p = std::make_unique<std::vector<int>>(100);
     CHECK(allocation_count() >= before + 2);
 }
@@ -139,7 +72,7 @@ TEST_CASE("an explicit writer never allocates", "[no_alloc]") {
     canarygate::recorder rec;
     const arm_id arm = rec.add_arm("candidate");
     auto writer = rec.make_writer();
-    const std::size_t before = allocation_count();
+    const std::uint64_t before = allocation_count();
     hammer(
         arm, 100'000, [&](arm_id a, const request_outcome& r) { writer.record(a, r); },
         [&](arm_id a, feedback_kind k, std::int64_t s) { writer.record_feedback(a, k, s); });
@@ -149,7 +82,7 @@ TEST_CASE("an explicit writer never allocates", "[no_alloc]") {
 TEST_CASE("make_writer and a writer's destruction never allocate", "[no_alloc]") {
     canarygate::recorder rec;
     const arm_id arm = rec.add_arm("candidate");
-    const std::size_t before = allocation_count();
+    const std::uint64_t before = allocation_count();
     for (int i = 0; i < 1000; ++i) {
         auto writer = rec.make_writer();
         writer.record(arm, sample(static_cast<std::uint64_t>(i)));
@@ -161,7 +94,7 @@ TEST_CASE("the thread-local path never allocates after its first use", "[no_allo
     canarygate::recorder rec;
     const arm_id arm = rec.add_arm("candidate");
     rec.record(arm, sample(0));  // first use: claims a shard, may register the TLS destructor
-    const std::size_t before = allocation_count();
+    const std::uint64_t before = allocation_count();
     hammer(
         arm, 100'000, [&](arm_id a, const request_outcome& r) { rec.record(a, r); },
         [&](arm_id a, feedback_kind k, std::int64_t s) { rec.record_feedback(a, k, s); });
@@ -177,10 +110,10 @@ TEST_CASE("the thread-local path in a fresh thread, several recorders cycling", 
         recs.push_back(std::make_unique<canarygate::recorder>());
         (void)recs.back()->add_arm("candidate");
     }
-    std::size_t measured = 1;
+    std::uint64_t measured = 1;
     std::thread t([&] {
         for (auto& r : recs) r->record(arm_id{0}, sample(1));  // first use in this thread
-        const std::size_t before = allocation_count();
+        const std::uint64_t before = allocation_count();
         for (std::uint64_t i = 0; i < 20'000; ++i) {
             recs[i % n]->record(arm_id{0}, sample(i));
             recs[(i * 7) % n]->record_feedback(arm_id{0}, feedback_kind::thumbs_up);
@@ -197,7 +130,7 @@ TEST_CASE("the overflow shard never allocates", "[no_alloc]") {
     auto owner = rec.make_writer();
     auto overflow = rec.make_writer();
     REQUIRE(overflow.uses_overflow_shard());
-    const std::size_t before = allocation_count();
+    const std::uint64_t before = allocation_count();
     hammer(
         arm, 50'000, [&](arm_id a, const request_outcome& r) { overflow.record(a, r); },
         [&](arm_id a, feedback_kind k, std::int64_t s) { overflow.record_feedback(a, k, s); });
