@@ -150,4 +150,43 @@ TEST_CASE("invalid gate configurations name the field", "[gates]") {
     g.multiplier = 0.5;
     CHECK_THROWS_WITH(g.validate(), Contains("rate and cost gates only"));
     CHECK_NOTHROW(gate_of(signal::cost, 1.2).validate());
+    g = gate_of(signal::feedback_rate, 1.5);
+    g.feedback_delay_median_s = -5;
+    CHECK_THROWS_WITH(g.validate(), Contains("feedback_delay_median_s = -5"));
+    g.feedback_delay_median_s = 600;
+    g.feedback_delay_sigma = 0;
+    CHECK_THROWS_WITH(g.validate(), Contains("feedback_delay_sigma = 0"));
+    g.feedback_delay_sigma = 1.2;
+    CHECK_NOTHROW(g.validate());
+    g.batch_window_ns = 5 * minute_ns;
+    CHECK_THROWS_WITH(g.validate(), Contains("cannot be combined with batch mode"));
+    g = gate_of(signal::refusal_rate, 2.0);
+    g.feedback_delay_median_s = 600;
+    CHECK_THROWS_WITH(g.validate(), Contains("applies to feedback_rate gates only"));
+}
+
+TEST_CASE("a delay-weighted feedback gate needs the clock and refuses going back", "[gates]") {
+    gate_config g = gate_of(signal::feedback_rate, 1.5);
+    g.feedback_delay_median_s = 600;
+    auto cfg = small_canary(0.3);
+    scenario s(cfg, 5);
+    window_builder builder;
+    s.run(10 * minute_ns, [&](const request_event& e) { builder.add(e); }, [&](const feedback_arrival& f) { builder.add(f); });
+    const snapshot inc = builder.take(0, 10 * minute_ns);
+    gate_state st;
+    CHECK_THROWS_WITH(evaluate_gate(g, st, *inc.find_arm("baseline"), *inc.find_arm("candidate"), 0.05, 0.05),
+                      Contains("needs increment_end_ns"));
+    CHECK(st.checks == 0);
+    const auto r = evaluate_gate(g, st, *inc.find_arm("baseline"), *inc.find_arm("candidate"), 0.05, 0.05, {},
+                                 10 * minute_ns);
+    // The first increment has no span before it: its own feedback has no
+    // exposure yet, and its requests are remembered for later windows.
+    REQUIRE(st.served.size() == 1);
+    CHECK(st.served.front().candidate > 0);
+    CHECK(r.evidence.candidate_samples == static_cast<std::uint64_t>(st.served.front().candidate));
+    CHECK_THROWS_WITH(evaluate_gate(g, st, *inc.find_arm("baseline"), *inc.find_arm("candidate"), 0.05, 0.05, {},
+                                    5 * minute_ns),
+                      Contains("before the previous increment's end"));
+    CHECK(st.checks == 1);
+    CHECK(st.served.size() == 1);
 }

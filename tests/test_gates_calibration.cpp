@@ -70,3 +70,33 @@ TEST_CASE("batch mode keeps the budget under candidate-only window noise", "[gat
         static_cast<double>(runs), static_cast<double>(fails_per_request), 0.005);
     CHECK(lower > 0.05);
 }
+
+TEST_CASE("delay-weighted exposure keeps the feedback gate valid when the split shrinks", "[gates][calibration]") {
+    // 50 % of traffic for 2 h, then 5 %; thumbs-down exactly k = 1.5 x the
+    // baseline's, feedback on 20 % of requests after a log-normal delay
+    // (median 30 min). Unweighted, the feedback of the 50 % stage arriving in
+    // the 5 % stage looks like a huge regression; weighted by the delay it
+    // is judged against the exposure that produced it.
+    auto cfg = small_canary(0.5);
+    cfg.stages = {{0, 0.5}, {2 * hour_ns, 0.05}};
+    cfg.model.feedback_probability = 0.2;
+    cfg.model.feedback_delay_median_s = 1800;
+    cfg.model.feedback_delay_sigma = 0.8;
+    cfg.candidate_regression.thumbs_down = 1.5;
+    gate_config unweighted = gate_of(signal::feedback_rate, 1.5);
+    gate_config weighted = unweighted;
+    weighted.feedback_delay_median_s = 1800;
+    weighted.feedback_delay_sigma = 0.8;
+    constexpr std::uint64_t runs = 100;
+    std::uint64_t fails_unweighted = 0;
+    std::uint64_t fails_weighted = 0;
+    for (std::uint64_t seed = 1; seed <= runs; ++seed) {
+        fails_unweighted += run_gate(unweighted, cfg, seed, 6 * hour_ns, 5 * minute_ns).fail_at ? 1U : 0U;
+        fails_weighted += run_gate(weighted, cfg, seed, 6 * hour_ns, 5 * minute_ns).fail_at ? 1U : 0U;
+    }
+    std::printf("ramp 50 %% -> 5 %%, thumbs-down at k: unweighted %llu, delay-weighted %llu false fails in %llu runs\n",
+                static_cast<unsigned long long>(fails_unweighted), static_cast<unsigned long long>(fails_weighted),
+                static_cast<unsigned long long>(runs));
+    check_false_fail_rate(fails_weighted, runs, 0.05);
+    CHECK(fails_unweighted > runs / 2);
+}

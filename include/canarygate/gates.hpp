@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <numbers>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -134,6 +135,18 @@ struct gate_config {
     /// once it is closed). Choose w at least as long as the noise lasts.
     /// Cost, rate and quantile gates only.
     std::int64_t batch_window_ns = 0;
+    /// Feedback gate: the delay from a request to its feedback, log-normal
+    /// with this median (seconds; measure it from attribution) and log
+    /// standard deviation. 0 (default): a window's feedback events are judged
+    /// against the requests of that same window, which is exact while the
+    /// split stays constant, conservative while the candidate's share grows
+    /// and ANTI-conservative while it shrinks (feedback from a 50 % stage
+    /// arriving during a 5 % stage looks like a regression). > 0: each
+    /// window's events are judged against the exposure expected to produce
+    /// them, sum over earlier increments of requests x P(delay lands in this
+    /// window), valid on any ramp if both arms share this delay distribution.
+    double feedback_delay_median_s = 0;
+    double feedback_delay_sigma = 1.0;
     /// Display name; derived from the fields when empty ("latency_p99").
     std::string label;
 
@@ -174,6 +187,20 @@ struct gate_config {
             fail("worse", 1, "(decrease) is supported for rate and cost gates only");
         }
         if (batch_window_ns < 0) fail("batch_window_ns", static_cast<double>(batch_window_ns), "must be >= 0");
+        if (!(feedback_delay_median_s >= 0.0) || std::isinf(feedback_delay_median_s)) {
+            fail("feedback_delay_median_s", feedback_delay_median_s, "must be >= 0 and finite");
+        }
+        if (feedback_delay_median_s > 0.0) {
+            if (metric != signal::feedback_rate) {
+                fail("feedback_delay_median_s", feedback_delay_median_s, "applies to feedback_rate gates only");
+            }
+            if (!(feedback_delay_sigma > 0.0) || std::isinf(feedback_delay_sigma)) {
+                fail("feedback_delay_sigma", feedback_delay_sigma, "must be positive and finite");
+            }
+            if (batch_window_ns > 0) {
+                fail("feedback_delay_median_s", feedback_delay_median_s, "cannot be combined with batch mode");
+            }
+        }
         if (batch_window_ns > 0 && metric == signal::output_shape) {
             fail("batch_window_ns", static_cast<double>(batch_window_ns),
                  "(batch mode) is supported for cost, rate and quantile gates only");
@@ -238,8 +265,8 @@ struct gate_result {
 /// persist it).
 struct gate_state {
     struct rate_window {
-        double candidate_requests;
-        double baseline_requests;
+        double candidate_exposure;  // requests, or delay-weighted requests (feedback_delay_median_s)
+        double baseline_exposure;
         double candidate_events;
         double baseline_events;
     };
@@ -248,6 +275,15 @@ struct gate_state {
     std::vector<rate_window> rate_windows;
     std::optional<stats::rate_ratio_e_process<5>> rate_fail;  // H0: r_c <= k r_b
     std::optional<stats::rate_ratio_e_process<5>> rate_pass;  // H0: r_c >= k r_b (arms swapped)
+    // Feedback gates with a delay model: each increment's requests at the
+    // midpoint of its time span, spread over later windows by the delay.
+    struct served_requests {
+        double midpoint_ns;
+        double candidate;
+        double baseline;
+    };
+    std::vector<served_requests> served;
+    std::optional<std::int64_t> previous_end_ns;
     // Cost gate.
     stats::betting_e_process betting{0.5};
     double candidate_n = 0, candidate_sum = 0, candidate_sum_sq = 0;
@@ -319,8 +355,8 @@ inline double rate_log_e(const std::vector<gate_state::rate_window>& windows, do
     for (const auto& w : windows) {
         const double ce = swap ? w.baseline_events : w.candidate_events;
         const double be = swap ? w.candidate_events : w.baseline_events;
-        const double cn = swap ? w.baseline_requests : w.candidate_requests;
-        const double bn = swap ? w.candidate_requests : w.baseline_requests;
+        const double cn = swap ? w.baseline_exposure : w.candidate_exposure;
+        const double bn = swap ? w.candidate_exposure : w.baseline_exposure;
         if (cn <= 0 || bn <= 0 || ce + be <= 0) continue;
         process.update(static_cast<std::uint64_t>(ce), static_cast<std::uint64_t>(ce + be), cn, bn);
     }
@@ -468,6 +504,32 @@ inline std::pair<double, double> mean_signal_sums(const gate_config& g, const ar
     }
     const double events = rate_events(g, a);
     return {events, events};
+}
+
+/// The exposures behind the feedback of the increment ending at `end_ns`
+/// (gate_config::feedback_delay_median_s): records this increment's requests
+/// in `state.served`, then sums every served increment's requests times the
+/// probability that a log-normal delay from its midpoint lands in this
+/// increment's span (previous end, end]. Returns {candidate, baseline}.
+inline std::pair<double, double> delayed_exposure(const gate_config& g, gate_state& state, std::int64_t end_ns,
+                                                  double candidate_requests, double baseline_requests) {
+    const double end = static_cast<double>(end_ns);
+    const double start = state.previous_end_ns ? static_cast<double>(*state.previous_end_ns) : end;
+    state.previous_end_ns = end_ns;
+    state.served.push_back({(start + end) / 2, candidate_requests, baseline_requests});
+    const double median_ns = g.feedback_delay_median_s * 1e9;
+    const double scale = g.feedback_delay_sigma * std::numbers::sqrt2;
+    auto cdf = [&](double delay_ns) {
+        return delay_ns <= 0 ? 0.0 : 0.5 * std::erfc(-std::log(delay_ns / median_ns) / scale);
+    };
+    double c = 0;
+    double b = 0;
+    for (const auto& s : state.served) {
+        const double w = cdf(end - s.midpoint_ns) - cdf(start - s.midpoint_ns);
+        c += s.candidate * w;
+        b += s.baseline * w;
+    }
+    return {c, b};
 }
 
 inline std::string format_ratio(double x) {
@@ -719,6 +781,20 @@ inline gate_result evaluate_gate(const gate_config& config, gate_state& state,
     const arm_snapshot& cand = swap ? baseline_increment : candidate_increment;
     const double k = swap ? 1.0 / config.multiplier : config.multiplier;
 
+    const bool delay_weighted = config.is_rate() && config.feedback_delay_median_s > 0;
+    if (delay_weighted) {
+        if (!increment_end_ns) {
+            detail::throw_invalid_argument("canarygate::evaluate_gate '" + config.display_name() +
+                                           "': feedback_delay_median_s needs increment_end_ns, the increment's end "
+                                           "time");
+        }
+        if (state.previous_end_ns && *increment_end_ns < *state.previous_end_ns) {
+            detail::throw_invalid_argument("canarygate::evaluate_gate '" + config.display_name() +
+                                           "': increment_end_ns = " + std::to_string(*increment_end_ns) +
+                                           " is before the previous increment's end " +
+                                           std::to_string(*state.previous_end_ns));
+        }
+    }
     std::int64_t batch_index = 0;
     if (config.batch_window_ns > 0) {
         if (!increment_end_ns) {
@@ -754,27 +830,36 @@ inline gate_result evaluate_gate(const gate_config& config, gate_state& state,
     } else if (config.is_rate()) {
         const double ce = detail::rate_events(config, cand);
         const double be = detail::rate_events(config, base);
-        state.rate_windows.push_back({cand_requests, base_requests, ce, be});
+        double cand_exposure = cand_requests;
+        double base_exposure = base_requests;
+        if (delay_weighted) {
+            const auto exposure = detail::delayed_exposure(config, state, *increment_end_ns, cand_requests, base_requests);
+            cand_exposure = exposure.first;
+            base_exposure = exposure.second;
+        }
+        state.rate_windows.push_back({cand_exposure, base_exposure, ce, be});
+        state.candidate_n += cand_requests;
+        state.baseline_n += base_requests;
         double n_c = 0, n_b = 0, e_c = 0, e_b = 0;
         for (const auto& w : state.rate_windows) {
-            n_c += w.candidate_requests;
-            n_b += w.baseline_requests;
+            n_c += w.candidate_exposure;
+            n_b += w.baseline_exposure;
             e_c += w.candidate_events;
             e_b += w.baseline_events;
         }
-        ev.candidate_samples = static_cast<std::uint64_t>(n_c);
-        ev.baseline_samples = static_cast<std::uint64_t>(n_b);
+        ev.candidate_samples = static_cast<std::uint64_t>(state.candidate_n);
+        ev.baseline_samples = static_cast<std::uint64_t>(state.baseline_n);
         ev.candidate_events = static_cast<std::uint64_t>(e_c);
         ev.baseline_events = static_cast<std::uint64_t>(e_b);
         if (!state.rate_fail) {
             state.rate_fail.emplace(k);
             state.rate_pass.emplace(1.0 / k);
         }
-        if (cand_requests > 0 && base_requests > 0 && ce + be > 0) {
+        if (cand_exposure > 0 && base_exposure > 0 && ce + be > 0) {
             const auto c_events = static_cast<std::uint64_t>(ce);
             const auto b_events = static_cast<std::uint64_t>(be);
-            state.rate_fail->update(c_events, c_events + b_events, cand_requests, base_requests);
-            state.rate_pass->update(b_events, c_events + b_events, base_requests, cand_requests);
+            state.rate_fail->update(c_events, c_events + b_events, cand_exposure, base_exposure);
+            state.rate_pass->update(b_events, c_events + b_events, base_exposure, cand_exposure);
         }
         ev.log_e_value = state.rate_fail->log_e_value();
         if (n_c > 0 && n_b > 0 && e_b > 0) ev.estimate = (e_c / n_c) / (e_b / n_b);
