@@ -202,3 +202,20 @@ TEST_CASE("fixed-sample references: Clopper-Pearson for rates, Fieller for cost"
     CHECK(std::isnan(q.evidence.fixed_lower));
     CHECK(q.evidence.fixed_method.empty());
 }
+
+TEST_CASE("batch mode on quantile gates: a slow candidate fails, an equal one does not", "[gates][batch]") {
+    for (const signal s : {signal::latency, signal::output_length}) {
+        gate_config g = gate_simulation::gate_of(s, 1.5, s == signal::latency ? 0.99 : 0.9);
+        g.batch_window_ns = 5 * minute_ns;
+        auto slow = gate_simulation::small_canary(0.2);
+        if (s == signal::latency) slow.candidate_regression.latency = 3.0;
+        else slow.candidate_regression.output_length = 3.0;
+        const auto bad = gate_simulation::run_gate(g, slow, 21, 8 * hour_ns, minute_ns);
+        CAPTURE(name(s), bad.last.reason);
+        REQUIRE(bad.fail_at.has_value());
+        CHECK(bad.last.evidence.batches >= 3);
+        CHECK(bad.last.evidence.candidate_events > 0);  // exceedances above the fail threshold
+        const auto same = gate_simulation::run_gate(g, gate_simulation::small_canary(0.2), 22, 4 * hour_ns, minute_ns);
+        CHECK_FALSE(same.fail_at.has_value());
+    }
+}

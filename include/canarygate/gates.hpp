@@ -306,6 +306,7 @@ struct gate_state {
         double pass_bound = 0;  // k x a lower bound on the baseline mean (0: none yet)
         std::int64_t fail_edge = 0;  // quantile gates: thresholds as bucket-edge exponents
         std::int64_t pass_edge = 0;
+        int edge_scale = 0;          // ... at this histogram scale
         bool fail_edge_valid = false;
         bool pass_edge_valid = false;
     };
@@ -644,6 +645,7 @@ inline void evaluate_batch(const gate_config& config, gate_state& state, const a
             if (state.baseline_histogram && !state.baseline_histogram->empty()) {
                 const exp_histogram& h = *state.baseline_histogram;
                 const int scale = h.layout().scale();
+                b.edge_scale = scale;
                 const std::uint64_t t = h.count();
                 const stats::quantile_confidence_sequence up(config.quantile, alpha_fail / 2, tuning.baseline_n_opt,
                                                              stats::quantile_bound_side::upper);
@@ -686,9 +688,13 @@ inline void evaluate_batch(const gate_config& config, gate_state& state, const a
     if (quantile) {
         const std::string_view series_name = histogram_series(config.metric);
         const exp_histogram* cand_h = cand.histogram(series_name);
-        if (cand_h != nullptr && !cand_h->empty()) {
-            const int edge_scale = state.baseline_histogram ? state.baseline_histogram->layout().scale()
-                                                            : cand_h->layout().scale();
+        if (cand_h != nullptr && !open.fail_edge_valid && !open.pass_edge_valid) {
+            open.candidate_n += static_cast<double>(cand_h->count());  // no threshold yet: nothing to count
+        } else if (cand_h != nullptr && !cand_h->empty()) {
+            // The thresholds are edges at the scale the baseline had when the
+            // batch opened; a finer window is brought down to it, a coarser
+            // one gets the thresholds rounded outward (never toward the null).
+            const int edge_scale = open.edge_scale;
             exp_histogram window = *cand_h;
             if (window.layout().scale() > edge_scale) window = window.downscale(edge_scale);
             const int s = window.layout().scale();
@@ -763,11 +769,11 @@ inline void evaluate_batch(const gate_config& config, gate_state& state, const a
 /// `alpha_pass`: the level of the pass decision and of the interval.
 ///
 /// `increment_end_ns`: the end of the increment on the controller's clock
-/// (snapshot::window_end_ns()); needed by batch-mode gates only, which group
-/// increments into batch windows by it.
+/// (snapshot::window_end_ns()); needed only by batch-mode gates, which group
+/// increments into batch windows by it, and by delay-weighted feedback gates.
 ///
 /// Precondition: `config.validate()` passed; 0 < alpha < 1. Throws
-/// std::invalid_argument (state unchanged) when a batch-mode gate gets no
+/// std::invalid_argument (state unchanged) when such a gate gets no
 /// `increment_end_ns` or one that goes back in time, and when histogram
 /// ranges of the two arms differ.
 inline gate_result evaluate_gate(const gate_config& config, gate_state& state,
