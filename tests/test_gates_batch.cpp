@@ -5,6 +5,7 @@
 // against Boost's Clopper-Pearson bounds and a direct Fieller computation.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <boost/math/distributions/binomial.hpp>
 #include <boost/math/distributions/normal.hpp>
 #include <cmath>
@@ -160,7 +161,7 @@ TEST_CASE("batch mode runs inside a policy, on the snapshots' clock", "[gates][b
     CHECK(st.gates[1].checks == checks);
 }
 
-TEST_CASE("fixed-sample references: Clopper-Pearson for rates, Fieller for cost", "[gates][evidence]") {
+TEST_CASE("fixed-sample references: Clopper-Pearson for rates, Fieller for cost, order statistics for quantiles", "[gates][evidence]") {
     // Refusals: 30 of 1000 candidate requests, 150 of 10000 baseline ones.
     gate_state rate_state;
     const auto rate = feed(gate_simulation::gate_of(signal::refusal_rate, 2.0), rate_state,
@@ -195,12 +196,29 @@ TEST_CASE("fixed-sample references: Clopper-Pearson for rates, Fieller for cost"
     CHECK(cost.evidence.fixed_lower == Approx((b - d) / a).epsilon(1e-9));
     CHECK(cost.evidence.fixed_upper == Approx((b + d) / a).epsilon(1e-9));
 
-    // Quantile gates report none.
+    // Quantile gates: every request at 0.5 s, so both order-statistic
+    // intervals lie in the bucket holding 0.5 s and the reference is that
+    // bucket's edges divided crosswise.
     gate_state q_state;
     const auto q = feed(gate_simulation::gate_of(signal::latency, 1.5), q_state,
                         increment(700, 300, 0, 7000, 100, 0, minute_ns), minute_ns);
-    CHECK(std::isnan(q.evidence.fixed_lower));
-    CHECK(q.evidence.fixed_method.empty());
+    exp_histogram one(latency_ns_layout);
+    one.record(std::uint64_t{500'000'000});
+    const auto buckets = one.buckets();
+    const auto slot = static_cast<std::int64_t>(std::find(buckets.begin(), buckets.end(), 1U) - buckets.begin());
+    const std::int64_t index = one.layout().first_index() + slot;
+    const double lo = one.layout().lower_edge(index);
+    const double hi = one.layout().upper_edge(index);
+    CHECK(q.evidence.fixed_method == "order-statistic");
+    CHECK(q.evidence.fixed_lower == Approx(lo / hi));
+    CHECK(q.evidence.fixed_upper == Approx(hi / lo));
+    // The shape gate has none.
+    gate_config shape;
+    shape.metric = signal::output_shape;
+    gate_state shape_state;
+    const auto sh = feed(shape, shape_state, increment(700, 300, 0, 7000, 100, 0, minute_ns), minute_ns);
+    CHECK(std::isnan(sh.evidence.fixed_lower));
+    CHECK(sh.evidence.fixed_method.empty());
 }
 
 TEST_CASE("batch mode on quantile gates: a slow candidate fails, an equal one does not", "[gates][batch]") {

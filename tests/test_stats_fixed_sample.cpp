@@ -114,3 +114,32 @@ TEST_CASE("Mann-Whitney U matches scipy's asymptotic test (R wilcox.test semanti
         CHECK_THROWS_AS((void)cs::mann_whitney_u_test(x, nan), std::invalid_argument);
     }
 }
+
+TEST_CASE("order-statistic ranks of a quantile interval are the extreme valid ones", "[stats][fixed_sample]") {
+    for (const std::uint64_t n : {1ULL, 5ULL, 20ULL, 100ULL, 1000ULL, 20000ULL}) {
+        for (const double q : {0.5, 0.9, 0.99}) {
+            for (const double alpha : {0.05, 0.2}) {
+                const auto r = cs::quantile_order_statistic_ranks(n, q, alpha);
+                const boost::math::binomial_distribution<double> b(static_cast<double>(n), q);
+                auto F = [&](std::int64_t k) {
+                    return k < 0 ? 0.0 : (k >= static_cast<std::int64_t>(n) ? 1.0 : boost::math::cdf(b, static_cast<double>(k)));
+                };
+                const auto lo = static_cast<std::int64_t>(r.lower);
+                const auto up = static_cast<std::int64_t>(r.upper);
+                CAPTURE(n, q, alpha, lo, up);
+                REQUIRE(lo <= up);
+                // P(X_(lo) > xi) = F(lo - 1) <= alpha/2, and lo + 1 would break it.
+                CHECK(F(lo - 1) <= alpha / 2);
+                if (lo < static_cast<std::int64_t>(n)) CHECK(F(lo) > alpha / 2);
+                // P(X_(up) < xi) = 1 - F(up - 1) <= alpha/2 (up = n + 1: no bound), minimal.
+                if (up <= static_cast<std::int64_t>(n)) CHECK(F(up - 1) >= 1 - alpha / 2);
+                if (up >= 2) CHECK(F(up - 2) < 1 - alpha / 2);
+            }
+        }
+    }
+    // Known value: n = 100, median, 95 %: ranks 40 and 61 (the textbook table).
+    const auto m = cs::quantile_order_statistic_ranks(100, 0.5, 0.05);
+    CHECK(m.lower == 40);
+    CHECK(m.upper == 61);
+    CHECK_THROWS_WITH(cs::quantile_order_statistic_ranks(10, 1.0, 0.05), Catch::Contains("q"));
+}

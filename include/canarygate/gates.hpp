@@ -236,11 +236,14 @@ struct gate_evidence {
     /// in advance, never for decisions under repeated checks. Rates:
     /// Clopper–Pearson on the candidate's share of the events, mapped to the
     /// rate ratio (cumulative exposures); cost: Fieller's interval for the
-    /// ratio of means. NaN where there is none (quantiles, shape, batch mode,
-    /// too little data); upper is +inf when the data do not bound it.
+    /// ratio of means; quantiles: distribution-free order-statistic
+    /// intervals of both arms' quantiles (alpha_pass / 2 each), divided
+    /// crosswise. NaN where there is none (shape, batch mode, too little
+    /// data, gate_tuning::intervals off); upper is +inf when the data do not
+    /// bound it.
     double fixed_lower = std::numeric_limits<double>::quiet_NaN();
     double fixed_upper = std::numeric_limits<double>::quiet_NaN();
-    /// "clopper-pearson", "fieller", or empty.
+    /// "clopper-pearson", "fieller", "order-statistic", or empty.
     std::string_view fixed_method;
     /// Batch mode: closed batches that contributed to the fail side.
     std::uint64_t batches = 0;
@@ -550,8 +553,9 @@ struct gate_tuning {
     /// Candidate observations at which candidate bounds are tightest.
     double candidate_n_opt = 2'000;
     /// Compute the rate gates' intervals (by inverting the test over every
-    /// stored window: the costliest part of a check). Simulations that only
-    /// need decisions switch it off; decisions do not depend on it.
+    /// stored window: the costliest part of a check) and the fixed-sample
+    /// references of every gate. Simulations that only need decisions switch
+    /// it off; decisions do not depend on it.
     bool intervals = true;
     /// Batch mode: closed batches at which window-level bounds are tightest.
     double batch_n_opt = 50;
@@ -589,6 +593,31 @@ inline void quantile_estimate(const gate_config& config, const gate_state& state
     const double b_lower = rb.lower >= 1 ? value_bounds_of_rank(b, rb.lower).first : 0.0;
     ev.upper = b_lower > 0 ? c_upper / b_lower : inf;
     ev.lower = std::isfinite(b_upper) && b_upper > 0 ? c_lower / b_upper : 0.0;
+}
+
+/// The quantile gates' fixed-sample reference: distribution-free
+/// order-statistic intervals for both arms' quantiles at alpha_pass / 2 each
+/// (so both hold together with probability >= 1 - alpha_pass), read off the
+/// histograms outward to bucket edges, divided crosswise.
+inline void quantile_fixed_reference(const gate_config& config, const gate_state& state, double alpha_pass,
+                                     gate_evidence& ev) {
+    if (!state.candidate_histogram || !state.baseline_histogram || state.candidate_histogram->empty() ||
+        state.baseline_histogram->empty()) {
+        return;
+    }
+    exp_histogram c = *state.candidate_histogram;
+    exp_histogram b = *state.baseline_histogram;
+    align_scales(c, b);
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    const auto rc = stats::quantile_order_statistic_ranks(c.count(), config.quantile, alpha_pass / 2);
+    const auto rb = stats::quantile_order_statistic_ranks(b.count(), config.quantile, alpha_pass / 2);
+    const double c_lower = rc.lower >= 1 ? value_bounds_of_rank(c, rc.lower).first : 0.0;
+    const double c_upper = rc.upper <= c.count() ? value_bounds_of_rank(c, rc.upper).second : inf;
+    const double b_lower = rb.lower >= 1 ? value_bounds_of_rank(b, rb.lower).first : 0.0;
+    const double b_upper = rb.upper <= b.count() ? value_bounds_of_rank(b, rb.upper).second : inf;
+    ev.fixed_lower = std::isfinite(b_upper) && b_upper > 0 ? c_lower / b_upper : 0.0;
+    ev.fixed_upper = b_lower > 0 ? c_upper / b_lower : inf;
+    ev.fixed_method = "order-statistic";
 }
 
 /// Batch mode of evaluate_gate (gate_config::batch_window_ns > 0): one
@@ -881,7 +910,7 @@ inline gate_result evaluate_gate(const gate_config& config, gate_state& state,
             ev.upper = hi.status == stats::inversion_status::at_upper_limit ? std::numeric_limits<double>::infinity()
                                                                             : hi.bound;
         }
-        if (n_c > 0 && n_b > 0 && e_c + e_b > 0) {
+        if (tuning.intervals && n_c > 0 && n_b > 0 && e_c + e_b > 0) {
             // Candidate share of the events p = theta n_c / (theta n_c + n_b),
             // so theta = p / (1 - p) x n_b / n_c.
             const auto cp = stats::clopper_pearson_interval(static_cast<std::uint64_t>(e_c),
@@ -930,7 +959,7 @@ inline gate_result evaluate_gate(const gate_config& config, gate_state& state,
         ev.asymptotic_interval = true;
         ev.lower = std::isfinite(b.second) && b.second > 0 ? c.first / b.second : 0.0;
         ev.upper = b.first > 0 ? c.second / b.first : std::numeric_limits<double>::infinity();
-        if (state.candidate_n >= 2 && state.baseline_n >= 2 && state.baseline_sum > 0) {
+        if (tuning.intervals && state.candidate_n >= 2 && state.baseline_n >= 2 && state.baseline_sum > 0) {
             auto mean_and_variance_of_mean = [](double n, double sum, double sum_sq) {
                 const double mean = sum / n;
                 return std::pair{mean, std::max(0.0, (sum_sq - sum * mean) / (n - 1)) / n};
@@ -986,6 +1015,7 @@ inline gate_result evaluate_gate(const gate_config& config, gate_state& state,
             ev.log_fail_threshold = std::log(2.0 / alpha_fail);
             ev.candidate_events = state.exceedances;
             detail::quantile_estimate(config, state, alpha_pass, tuning, ev);
+            if (tuning.intervals) detail::quantile_fixed_reference(config, state, alpha_pass, ev);
             if (ev.log_e_value >= ev.log_fail_threshold && state.exceedances >= config.min_events) {
                 result.decision = verdict::fail;
             } else if (ev.upper < k) {

@@ -58,6 +58,58 @@ struct proportion_interval {
     return proportion_interval{lower, upper};
 }
 
+/// 1-based order-statistic ranks of a distribution-free interval for a
+/// quantile: lower = 0 means "no lower bound", upper = n + 1 "no upper
+/// bound".
+struct quantile_rank_interval {
+    std::uint64_t lower;
+    std::uint64_t upper;
+};
+
+/// Distribution-free fixed-sample interval for the q-quantile xi_q of a
+/// continuous distribution from n observations, at confidence 1 - alpha
+/// (alpha/2 per side): P(X_(r) <= xi_q) = P(Binomial(n, q) >= r), so the
+/// lower rank is the largest r with P(Binomial(n, q) <= r - 1) <= alpha/2 and
+/// the upper rank the smallest u with P(Binomial(n, q) <= u - 1) >= 1 -
+/// alpha/2 (the binomial order-statistic interval, e.g. Conover, "Practical
+/// Nonparametric Statistics", 3.2). Binary search on Boost's binomial cdf.
+///
+/// Preconditions (std::invalid_argument otherwise): 0 < q < 1; 0 < alpha < 1.
+[[nodiscard]] inline quantile_rank_interval quantile_order_statistic_ranks(std::uint64_t n, double q,
+                                                                         double alpha) {
+    constexpr const char* where = "quantile_order_statistic_ranks";
+    detail::require_open_unit(where, "q", q);
+    detail::require_open_unit(where, "alpha", alpha);
+    if (n == 0) {
+        return quantile_rank_interval{0, 1};
+    }
+    const boost::math::binomial_distribution<double> b(detail::to_double(n), q);
+    // F(r) = P(Binomial <= r), non-decreasing in r = 0..n.
+    auto cdf = [&](std::uint64_t r) { return boost::math::cdf(b, detail::to_double(r)); };
+    // Smallest r in [0, n] with F(r) >= target, or n + 1 if none.
+    auto first_at_least = [&](double target) {
+        std::uint64_t lo = 0;
+        std::uint64_t hi = n + 1;
+        while (lo < hi) {
+            const std::uint64_t mid = lo + (hi - lo) / 2;
+            if (mid <= n && cdf(mid) >= target) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        return lo;
+    };
+    // Lower: the largest r with F(r - 1) <= alpha/2; F(r - 1) > alpha/2 first
+    // at r - 1 = first_above, so r = first_above (0 when even F(0) > alpha/2).
+    const std::uint64_t first_above = first_at_least(std::nextafter(alpha / 2.0, 1.0));
+    const std::uint64_t lower = first_above;
+    // Upper: the smallest u with F(u - 1) >= 1 - alpha/2.
+    const std::uint64_t at = first_at_least(1.0 - alpha / 2.0);
+    const std::uint64_t upper = at >= n + 1 ? n + 1 : at + 1;
+    return quantile_rank_interval{lower, std::min(upper, n + 1)};
+}
+
 /// The shape of a Fieller confidence set.
 enum class fieller_kind {
     bounded,    ///< [lower, upper]: the denominator is clearly non-zero
