@@ -19,3 +19,11 @@ target_link_libraries(canarygate_batch_calibration PRIVATE canarygate::canarygat
 add_test(NAME batch_calibration_smoke
     COMMAND canarygate_batch_calibration --smoke --threads 1 --out "${CMAKE_CURRENT_BINARY_DIR}/batch_calibration_smoke")
 set_tests_properties(batch_calibration_smoke PROPERTIES LABELS benchmark)
+
+# The rate gates' false-alarm rate at the boundary with enough runs to certify
+# it (writes rate_certification.md and .csv; committed run in benchmarks/results/).
+add_executable(canarygate_rate_certification rate_certification.cpp)
+target_link_libraries(canarygate_rate_certification PRIVATE canarygate::canarygate Threads::Threads)
+add_test(NAME rate_certification_smoke
+    COMMAND canarygate_rate_certification --smoke --threads 1 --out "${CMAKE_CURRENT_BINARY_DIR}/rate_certification_smoke")
+set_tests_properties(rate_certification_smoke PROPERTIES LABELS benchmark)

@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: MIT
+// Certifies the false-alarm rate of the rate gates (error, refusal,
+// thumbs-down) at their null boundary with enough runs that the one-sided
+// Clopper-Pearson 95 % upper bound can fall below 1.5 x the gate's alpha
+// share, which 2,000 runs cannot do for a test whose real rate is near alpha.
+//
+//   canarygate_rate_certification --out DIR [--runs N=40000] [--threads T=2] [--smoke]
+//
+// Why a separate program: the rate gates read three counters per arm and
+// increment (requests, events, thumbs-down arrivals), so their law can be
+// drawn at the level of counts, ~100x faster than request by request: 40,000
+// 24-hour runs per canary share fit in minutes (wall time in run.txt). The counts follow the law of
+// canarygate::testing::scenario with its default response_model exactly:
+// Poisson arrivals split between the arms (so per-arm Poisson counts, drawn
+// per minute with std::poisson_distribution, not the scenario's normal
+// approximation above a mean of 50), each request a refusal with probability
+// r * k, else an error with probability e * k (the same uniform draw as the
+// scenario), feedback with probability 0.03 of which a share 0.2 * k is a
+// thumbs-down, arriving after a log-normal delay (median 600 s, sigma 1.2) at
+// a uniform time within its minute. Both arms sit exactly on the boundary
+// (candidate rates = k x baseline), the worst case of every gate's null. The
+// gates are the ones of default_policy(), driven through evaluate_gate() with
+// the policy's Bonferroni shares, as the policy drives them.
+//
+// Writes DIR/rate_certification.md and DIR/rate_certification.csv and checks
+// the simulated counts against their expectations (exit 1 if they disagree).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/math/distributions/lognormal.hpp>
+
+#include "canarygate/gates.hpp"
+#include "canarygate/policy.hpp"
+#include "canarygate/stats/fixed_sample.hpp"
+#include "canarygate/testing/scenario.hpp"
+
+namespace {
+
+using namespace canarygate;
+
+constexpr std::int64_t never = -1;
+const std::vector<std::int64_t> cadences_min = {1, 5, 15};
+const std::vector<std::int64_t> horizons_min = {60, 8 * 60, 24 * 60};
+
+struct rate_gate {
+    gate_config config;
+    double alpha;       // the policy's Bonferroni share
+    double alpha_pass;  // the policy's pass level
+    gate_tuning tuning;
+};
+
+std::vector<rate_gate> rate_gates() {
+    policy_config cfg = default_policy();
+    // Intervals are reporting only (decisions do not depend on them) and
+    // replay every stored window at each check: off, as in calibration.cpp.
+    cfg.tuning.intervals = false;
+    const policy p(cfg);
+    std::vector<rate_gate> out;
+    for (std::size_t g = 0; g < cfg.gates.size(); ++g) {
+        if (cfg.gates[g].is_rate()) out.push_back({cfg.gates[g], p.gate_alpha()[g], cfg.alpha_pass, cfg.tuning});
+    }
+    return out;
+}
+
+// Per-arm counts of one minute (events as counted by the gates).
+struct arm_minute {
+    std::uint64_t requests = 0, refusals = 0, errors = 0, thumbs_down_arrivals = 0;
+};
+
+struct arm_law {
+    double requests_per_minute;
+    double refusal, error, thumbs_down;  // per request
+};
+
+// One arm's 24 h (or shorter) of minutes.
+void draw_arm(const arm_law& law, std::int64_t minutes, std::mt19937_64& rng, std::vector<arm_minute>& out) {
+    const testing::response_model m;
+    std::poisson_distribution<std::uint64_t> arrivals(law.requests_per_minute);
+    std::uniform_real_distribution<double> within(0.0, 1.0);
+    std::normal_distribution<double> z;
+    // P(error | not refusal): the scenario draws both from one uniform.
+    const double error_given_no_refusal = law.error / (1.0 - law.refusal);
+    for (std::int64_t t = 0; t < minutes; ++t) {
+        auto& row = out[static_cast<std::size_t>(t)];
+        const std::uint64_t n = arrivals(rng);
+        row.requests = n;
+        row.refusals = std::binomial_distribution<std::uint64_t>(n, law.refusal)(rng);
+        row.errors = std::binomial_distribution<std::uint64_t>(n - row.refusals, error_given_no_refusal)(rng);
+        const std::uint64_t downs = std::binomial_distribution<std::uint64_t>(n, law.thumbs_down)(rng);
+        for (std::uint64_t i = 0; i < downs; ++i) {
+            const double delay_min = m.feedback_delay_median_s * std::exp(m.feedback_delay_sigma * z(rng)) / 60.0;
+            const double arrival = static_cast<double>(t) + within(rng) + delay_min;
+            if (arrival < static_cast<double>(minutes)) {
+                ++out[static_cast<std::size_t>(arrival)].thumbs_down_arrivals;
+            }
+        }
+    }
+}
+
+arm_snapshot increment(const std::vector<arm_minute>& minutes, std::int64_t from, std::int64_t to) {
+    arm_minute sum;
+    for (std::int64_t t = from; t < to; ++t) {
+        const auto& r = minutes[static_cast<std::size_t>(t)];
+        sum.requests += r.requests;
+        sum.refusals += r.refusals;
+        sum.errors += r.errors;
+        sum.thumbs_down_arrivals += r.thumbs_down_arrivals;
+    }
+    arm_snapshot a;
+    a.add_counter(series::requests, wide_uint{sum.requests});
+    a.add_counter(std::string(series::outcome_prefix) + std::string(name(outcome::refusal_provider)),
+                  wide_uint{sum.refusals});
+    a.add_counter(std::string(series::outcome_prefix) + std::string(name(outcome::server_error)),
+                  wide_uint{sum.errors});
+    a.add_counter(std::string(series::feedback_prefix) + std::string(name(feedback_kind::thumbs_down)),
+                  wide_uint{sum.thumbs_down_arrivals});
+    return a;
+}
+
+struct run_result {
+    // first_fail[gate][cadence], minutes or never
+    std::vector<std::vector<std::int64_t>> first_fail;
+    // totals over the run, per arm (0 baseline, 1 candidate), for the law check
+    std::array<arm_minute, 2> totals{};
+};
+
+// Baseline and candidate laws with every rate gate exactly at its boundary:
+// each multiplier acts on its own counter.
+std::array<arm_law, 2> boundary_laws(const std::vector<rate_gate>& gates, double share, double rpm) {
+    const testing::response_model m;
+    double k_error = 1, k_refusal = 1, k_down = 1;
+    for (const auto& g : gates) {
+        if (g.config.metric == signal::error_rate) k_error = g.config.multiplier;
+        if (g.config.metric == signal::refusal_rate) k_refusal = g.config.multiplier;
+        if (g.config.metric == signal::feedback_rate) k_down = g.config.multiplier;
+    }
+    return {arm_law{rpm * (1 - share), m.refusal_rate, m.error_rate, m.feedback_probability * m.thumbs_down_share},
+            arm_law{rpm * share, m.refusal_rate * k_refusal, m.error_rate * k_error,
+                    m.feedback_probability * std::min(1.0, m.thumbs_down_share * k_down)}};
+}
+
+run_result simulate(const std::vector<rate_gate>& gates, double share, double rpm, std::int64_t minutes,
+                    std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    const std::array<arm_law, 2> laws = boundary_laws(gates, share, rpm);
+    std::array<std::vector<arm_minute>, 2> arms;
+    for (auto& a : arms) a.assign(static_cast<std::size_t>(minutes), arm_minute{});
+    draw_arm(laws[0], minutes, rng, arms[0]);
+    draw_arm(laws[1], minutes, rng, arms[1]);
+
+    run_result out;
+    out.first_fail.assign(gates.size(), std::vector<std::int64_t>(cadences_min.size(), never));
+    for (std::size_t c = 0; c < cadences_min.size(); ++c) {
+        const std::int64_t step = cadences_min[c];
+        std::vector<gate_state> states(gates.size());
+        for (std::int64_t t = step; t <= minutes; t += step) {
+            const arm_snapshot b = increment(arms[0], t - step, t);
+            const arm_snapshot cand = increment(arms[1], t - step, t);
+            for (std::size_t g = 0; g < gates.size(); ++g) {
+                if (out.first_fail[g][c] != never) continue;  // a rollout counts once, at its first fail
+                const gate_result r =
+                    evaluate_gate(gates[g].config, states[g], b, cand, gates[g].alpha, gates[g].alpha_pass, gates[g].tuning);
+                if (r.decision == verdict::fail) out.first_fail[g][c] = t;
+            }
+        }
+    }
+    for (std::size_t a = 0; a < 2; ++a) {
+        for (const auto& r : arms[a]) {
+            out.totals[a].requests += r.requests;
+            out.totals[a].refusals += r.refusals;
+            out.totals[a].errors += r.errors;
+            out.totals[a].thumbs_down_arrivals += r.thumbs_down_arrivals;
+        }
+    }
+    return out;
+}
+
+std::string fixed(double x, int decimals) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, x);
+    return buf;
+}
+
+std::string pct(double x) { return fixed(100 * x, 3) + " %"; }
+
+int usage() {
+    std::fprintf(stderr, "usage: canarygate_rate_certification --out DIR [--runs N=40000] [--threads T=2] [--smoke]\n");
+    return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::filesystem::path out_dir;
+    std::uint64_t runs = 40000;
+    unsigned threads = 2;
+    bool smoke = false;
+    const double rpm = 600;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "canarygate_rate_certification: %s needs a value\n", a.c_str());
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        try {
+            if (a == "--out") out_dir = value();
+            else if (a == "--runs") runs = std::stoull(value());
+            else if (a == "--threads") threads = static_cast<unsigned>(std::stoul(value()));
+            else if (a == "--smoke") smoke = true;
+            else {
+                std::fprintf(stderr, "canarygate_rate_certification: unknown argument '%s'\n", a.c_str());
+                return usage();
+            }
+        } catch (const std::exception&) {
+            std::fprintf(stderr, "canarygate_rate_certification: %s: not a number\n", a.c_str());
+            return 2;
+        }
+    }
+    if (out_dir.empty() || runs == 0) return usage();
+    if (smoke) runs = std::min<std::uint64_t>(runs, 40);
+    if (threads == 0) threads = 1;
+    std::filesystem::create_directories(out_dir);
+
+    const std::vector<rate_gate> gates = rate_gates();
+    const std::vector<double> shares = {0.01, 0.10};
+    const std::int64_t minutes = horizons_min.back();
+    // fails[share][gate][cadence][horizon]
+    std::vector<std::vector<std::vector<std::vector<std::uint64_t>>>> fails(
+        shares.size(), std::vector<std::vector<std::vector<std::uint64_t>>>(
+                           gates.size(), std::vector<std::vector<std::uint64_t>>(
+                                             cadences_min.size(), std::vector<std::uint64_t>(horizons_min.size(), 0))));
+    std::vector<std::array<std::array<double, 4>, 2>> totals(shares.size());  // [share][arm][counter]
+    std::mutex merge;
+    std::atomic<std::uint64_t> next{0};  // relaxed: a work counter, no data is published through it
+    const std::uint64_t items = runs * shares.size();
+    const auto start = std::chrono::steady_clock::now();
+    auto worker = [&] {
+        for (;;) {
+            const std::uint64_t i = next.fetch_add(1, std::memory_order_relaxed);
+            if (i >= items) return;
+            const std::size_t s = i / runs;
+            const std::uint64_t run = i % runs;
+            const run_result r = simulate(gates, shares[s], rpm, minutes, 0x7a7e'0000'0000ULL + s * 1'000'000'000ULL + run);
+            const std::lock_guard lock(merge);
+            for (std::size_t g = 0; g < gates.size(); ++g) {
+                for (std::size_t c = 0; c < cadences_min.size(); ++c) {
+                    const std::int64_t f = r.first_fail[g][c];
+                    for (std::size_t h = 0; h < horizons_min.size(); ++h) {
+                        if (f != never && f <= horizons_min[h]) ++fails[s][g][c][h];
+                    }
+                }
+            }
+            for (std::size_t a = 0; a < 2; ++a) {
+                totals[s][a][0] += static_cast<double>(r.totals[a].requests);
+                totals[s][a][1] += static_cast<double>(r.totals[a].refusals);
+                totals[s][a][2] += static_cast<double>(r.totals[a].errors);
+                totals[s][a][3] += static_cast<double>(r.totals[a].thumbs_down_arrivals);
+            }
+            if ((i + 1) % 2000 == 0) {
+                const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                std::fprintf(stderr, "%llu / %llu runs, %.0f s\n", static_cast<unsigned long long>(i + 1),
+                             static_cast<unsigned long long>(items), el);
+            }
+        }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
+    for (auto& t : pool) t.join();
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+    // The law check: mean counts per run against their expectations. Relative
+    // tolerance 5 standard errors of a Poisson total (each total is a sum of
+    // independent Poisson-like counts), so a wiring mistake fails loudly.
+    const testing::response_model m;
+    bool law_ok = true;
+    std::ostringstream law_table;
+    for (std::size_t s = 0; s < shares.size(); ++s) {
+        for (std::size_t a = 0; a < 2; ++a) {
+            const arm_law law = boundary_laws(gates, shares[s], rpm)[a];
+            const double n = law.requests_per_minute * static_cast<double>(minutes);
+            // Thumbs-down arrivals by the end: each request served at u minutes
+            // before the end arrives in time with probability F(u).
+            const boost::math::lognormal_distribution<double> delay(std::log(m.feedback_delay_median_s / 60.0),
+                                                                    m.feedback_delay_sigma);
+            double arrived = 0;  // integral of F over [0, minutes], midpoint rule
+            const int steps = 200000;
+            for (int i = 0; i < steps; ++i) {
+                const double u = (i + 0.5) * static_cast<double>(minutes) / steps;
+                arrived += boost::math::cdf(delay, u);
+            }
+            arrived /= steps;
+            const std::array<double, 4> expected = {
+                n, n * law.refusal, n * law.error, n * law.thumbs_down * arrived};
+            const char* what[4] = {"requests", "refusals", "errors", "thumbs-down arrivals"};
+            for (std::size_t q = 0; q < 4; ++q) {
+                const double mean = totals[s][a][q] / static_cast<double>(runs);
+                const double se = std::sqrt(expected[q] / static_cast<double>(runs));
+                const bool ok = std::abs(mean - expected[q]) <= 5 * se;
+                law_ok = law_ok && ok;
+                law_table << "| " << fixed(100 * shares[s], 0) << " % | " << (a == 0 ? "baseline" : "candidate") << " | "
+                    << what[q] << " | " << fixed(mean, 2) << " | " << fixed(expected[q], 2) << " | "
+                    << (ok ? "ok" : "**MISMATCH**") << " |\n";
+            }
+        }
+    }
+
+    std::ostringstream md, csv;
+    md << "# Rate gates: false alarms at the null boundary, certified\n\n"
+       << "Generated by `benchmarks/rate_certification.cpp` (see `run.txt` for the command and wall time). "
+       << runs << " runs per cell, every rate gate of default_policy() exactly at its boundary "
+       << "(candidate rate = k x baseline), 600 requests/min, checks every 1 / 5 / 15 min, horizons 1 / 8 / 24 h. "
+       << "Counts are drawn per minute from the law of the scenario generator (see the program's header); the "
+       << "gates are driven through evaluate_gate() with their Bonferroni shares. A run counts once, at its first "
+       << "fail. `ub` is the one-sided Clopper-Pearson 95 % upper bound; target: rate <= alpha and ub <= 1.5 alpha.\n\n"
+       << "| gate | alpha | canary share | every | 1 h | 8 h | 24 h | ub <= 1.5 alpha |\n|---|---|---|---|---|---|---|---|\n";
+    csv << "gate,alpha,canary_share,every_min,horizon_min,runs,fails,rate,cp95_upper\n";
+    std::uint64_t over = 0;
+    double worst_ub_ratio = 0;
+    std::string worst;
+    for (std::size_t g = 0; g < gates.size(); ++g) {
+        for (std::size_t s = 0; s < shares.size(); ++s) {
+            for (std::size_t c = 0; c < cadences_min.size(); ++c) {
+                const double alpha = gates[g].alpha;
+                md << "| " << gates[g].config.display_name() << " | " << fixed(alpha, 5) << " | "
+                   << fixed(100 * shares[s], 0) << " % | " << cadences_min[c] << " min |";
+                bool row_ok = true;
+                for (std::size_t h = 0; h < horizons_min.size(); ++h) {
+                    const std::uint64_t f = fails[s][g][c][h];
+                    const double rate = static_cast<double>(f) / static_cast<double>(runs);
+                    // One-sided 95 %: the upper end of the two-sided 90 % interval.
+                    const double ub = stats::clopper_pearson_interval(f, runs, 0.10).upper;
+                    const bool ok = rate <= alpha && ub <= 1.5 * alpha;
+                    row_ok = row_ok && ok;
+                    if (!ok) ++over;
+                    if (ub / alpha > worst_ub_ratio) {
+                        worst_ub_ratio = ub / alpha;
+                        worst = gates[g].config.display_name() + ", " + fixed(100 * shares[s], 0) + " % canary, every " +
+                                std::to_string(cadences_min[c]) + " min, " + std::to_string(horizons_min[h] / 60) +
+                                " h: " + pct(rate) + " (ub " + pct(ub) + ")";
+                    }
+                    md << " " << pct(rate) << " (ub " << pct(ub) << ")" << (ok ? "" : " **over**") << " |";
+                    csv << gates[g].config.display_name() << ',' << alpha << ',' << shares[s] << ',' << cadences_min[c]
+                        << ',' << horizons_min[h] << ',' << runs << ',' << f << ',' << rate << ',' << ub << '\n';
+                }
+                md << (row_ok ? " yes" : " **no**") << " |\n";
+            }
+        }
+    }
+    md << "\nCells over target: " << over << " of " << gates.size() * shares.size() * cadences_min.size() * horizons_min.size()
+       << ". Highest upper bound relative to alpha: " << fixed(worst_ub_ratio, 2) << " x, " << worst << ".\n\n"
+       << "## Law check (mean per run against expectation, tolerance 5 standard errors)\n\n"
+       << "| canary share | arm | count | simulated | expected | |\n|---|---|---|---|---|---|\n"
+       << law_table.str() << "\nWall time in the run loop: " << fixed(wall, 0) << " s on " << threads << " threads.\n";
+    std::ofstream(out_dir / "rate_certification.md") << md.str();
+    std::ofstream(out_dir / "rate_certification.csv") << csv.str();
+    std::printf("%s", md.str().c_str());
+    if (!law_ok) {
+        std::fprintf(stderr, "canarygate_rate_certification: simulated counts disagree with the law (see the table)\n");
+        return 1;
+    }
+    return 0;
+}
