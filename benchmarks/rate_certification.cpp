@@ -4,26 +4,31 @@
 // Clopper-Pearson 95 % upper bound can fall below 1.5 x the gate's alpha
 // share, which 2,000 runs cannot do for a test whose real rate is near alpha.
 //
-//   canarygate_rate_certification --out DIR [--runs N=40000] [--threads T=2] [--smoke]
+//   canarygate_rate_certification --out DIR [--runs N=40000] [--detect-runs M=20000]
+//                                 [--threads T=2] [--smoke]
 //
 // Why a separate program: the rate gates read three counters per arm and
 // increment (requests, events, thumbs-down arrivals), so their law can be
 // drawn at the level of counts, ~100x faster than request by request: 40,000
-// 24-hour runs per canary share fit in minutes (wall time in run.txt). The counts follow the law of
-// canarygate::testing::scenario with its default response_model exactly:
-// Poisson arrivals split between the arms (so per-arm Poisson counts, drawn
-// per minute with std::poisson_distribution, not the scenario's normal
-// approximation above a mean of 50), each request a refusal with probability
-// r * k or an error with probability e * k (exclusive, as in the scenario),
-// independently feedback with probability 0.03 of which a share 0.2 * k is a
-// thumbs-down, arriving after a log-normal delay (median 600 s, sigma 1.2) at
-// a uniform time within its minute. Both arms sit exactly on the boundary
+// 24-hour runs per canary share fit in minutes (wall time in run.txt). The
+// counts follow the law of canarygate::testing::scenario with its default
+// response_model exactly: Poisson arrivals split between the arms (so
+// independent per-arm Poisson counts, drawn per minute), each request a
+// refusal with probability r * k or an error with probability e * k
+// (exclusive, as in the scenario), independently feedback with probability
+// 0.03 of which a share 0.2 * k is a thumbs-down, arriving after a log-normal
+// delay (median 600 s, sigma 1.2) from a uniform time within its minute. Both arms sit exactly on the boundary
 // (candidate rates = k x baseline), the worst case of every gate's null. The
 // gates are the ones of default_policy(), driven through evaluate_gate() with
 // the policy's Bonferroni shares, as the policy drives them.
 //
-// Writes DIR/rate_certification.md and DIR/rate_certification.csv and checks
-// the simulated counts against their expectations (exit 1 if they disagree).
+// A second part measures detection at 1.5 x k (1 % and 10 % canaries, checks
+// every 5 min for 8 h) for the gate as shipped and for the sequential oracle
+// that knows the true ratio (see simulate_detection).
+//
+// Writes DIR/rate_certification.md, DIR/rate_certification.csv and
+// DIR/rate_detection.csv, and checks the simulated counts of the first part
+// against their expectations (exit 1 if they disagree).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -150,15 +155,17 @@ struct run_result {
     std::array<arm_minute, 2> totals{};
 };
 
-// Baseline and candidate laws with every rate gate exactly at its boundary:
-// each multiplier acts on its own counter.
-std::array<arm_law, 2> boundary_laws(const std::vector<rate_gate>& gates, double share, double rpm) {
+// Baseline and candidate laws with every rate gate's candidate at `r_over_k`
+// times its k (1: exactly at the boundary); each multiplier acts on its own
+// counter.
+std::array<arm_law, 2> laws_at(const std::vector<rate_gate>& gates, double share, double rpm, double r_over_k) {
     const testing::response_model m;
     double k_error = 1, k_refusal = 1, k_down = 1;
     for (const auto& g : gates) {
-        if (g.config.metric == signal::error_rate) k_error = g.config.multiplier;
-        if (g.config.metric == signal::refusal_rate) k_refusal = g.config.multiplier;
-        if (g.config.metric == signal::feedback_rate) k_down = g.config.multiplier;
+        const double ratio = g.config.multiplier * r_over_k;
+        if (g.config.metric == signal::error_rate) k_error = ratio;
+        if (g.config.metric == signal::refusal_rate) k_refusal = ratio;
+        if (g.config.metric == signal::feedback_rate) k_down = ratio;
     }
     return {arm_law{rpm * (1 - share), m.refusal_rate, m.error_rate, m.feedback_probability * m.thumbs_down_share},
             arm_law{rpm * share, m.refusal_rate * k_refusal, m.error_rate * k_error,
@@ -168,7 +175,7 @@ std::array<arm_law, 2> boundary_laws(const std::vector<rate_gate>& gates, double
 run_result simulate(const std::vector<rate_gate>& gates, double share, double rpm, std::int64_t minutes,
                     std::uint64_t seed) {
     std::mt19937_64 rng(seed);
-    const std::array<arm_law, 2> laws = boundary_laws(gates, share, rpm);
+    const std::array<arm_law, 2> laws = laws_at(gates, share, rpm, 1.0);
     std::array<std::vector<arm_minute>, 2> arms;
     for (auto& a : arms) a.assign(static_cast<std::size_t>(minutes), arm_minute{});
     draw_arm(laws[0], minutes, rng, arms[0]);
@@ -201,6 +208,58 @@ run_result simulate(const std::vector<rate_gate>& gates, double share, double rp
     return out;
 }
 
+// Detection at r_over_k x k, checks every 5 min for 8 h: does the gate as
+// shipped fail, and does the sequential oracle? The oracle is the one-point
+// likelihood-ratio e-process at the true ratio (rate_ratio_e_process<1>),
+// with the gate's threshold 1/alpha and min_events: what the grid mixture
+// would be if it knew the alternative in advance.
+struct detection_result {
+    std::vector<bool> gate, oracle;  // per rate gate
+};
+
+detection_result simulate_detection(const std::vector<rate_gate>& gates, double share, double rpm, double r_over_k,
+                                    std::uint64_t seed) {
+    constexpr std::int64_t minutes = 8 * 60;
+    constexpr std::int64_t step = 5;
+    std::mt19937_64 rng(seed);
+    const std::array<arm_law, 2> laws = laws_at(gates, share, rpm, r_over_k);
+    std::array<std::vector<arm_minute>, 2> arms;
+    for (auto& a : arms) a.assign(static_cast<std::size_t>(minutes), arm_minute{});
+    draw_arm(laws[0], minutes, rng, arms[0]);
+    draw_arm(laws[1], minutes, rng, arms[1]);
+
+    detection_result out{std::vector<bool>(gates.size(), false), std::vector<bool>(gates.size(), false)};
+    std::vector<gate_state> states(gates.size());
+    std::vector<stats::rate_ratio_e_process<1>> oracle;
+    std::vector<double> oracle_candidate_events(gates.size(), 0.0);
+    for (const auto& g : gates) oracle.emplace_back(g.config.multiplier, std::array<double, 1>{r_over_k});
+    for (std::int64_t t = step; t <= minutes; t += step) {
+        const arm_snapshot b = increment(arms[0], t - step, t);
+        const arm_snapshot cand = increment(arms[1], t - step, t);
+        for (std::size_t g = 0; g < gates.size(); ++g) {
+            const rate_gate& gate = gates[g];
+            if (!out.gate[g]) {
+                const gate_result r =
+                    evaluate_gate(gate.config, states[g], b, cand, gate.alpha, gate.alpha_pass, gate.tuning);
+                out.gate[g] = r.decision == verdict::fail;
+            }
+            if (!out.oracle[g]) {
+                const double ce = detail::rate_events(gate.config, cand);
+                const double be = detail::rate_events(gate.config, b);
+                const double nc = cand.counter(series::requests).to_double();
+                const double nb = b.counter(series::requests).to_double();
+                if (ce + be > 0 && nc > 0 && nb > 0) {
+                    oracle[g].update(static_cast<std::uint64_t>(ce), static_cast<std::uint64_t>(ce + be), nc, nb);
+                }
+                oracle_candidate_events[g] += ce;
+                out.oracle[g] = oracle[g].log_e_value() >= std::log(1.0 / gate.alpha) &&
+                                oracle_candidate_events[g] >= static_cast<double>(gate.config.min_events);
+            }
+        }
+    }
+    return out;
+}
+
 std::string fixed(double x, int decimals) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.*f", decimals, x);
@@ -209,8 +268,27 @@ std::string fixed(double x, int decimals) {
 
 std::string pct(double x) { return fixed(100 * x, 3) + " %"; }
 
+// Calls fn(i) for every i in [0, items) from `threads` threads.
+template <class F>
+void parallel_for(std::uint64_t items, unsigned threads, F fn) {
+    // Relaxed: a work counter only; results are published through the
+    // caller's mutex and the joins.
+    std::atomic<std::uint64_t> next{0};
+    auto worker = [&] {
+        for (std::uint64_t i = next.fetch_add(1, std::memory_order_relaxed); i < items;
+             i = next.fetch_add(1, std::memory_order_relaxed)) {
+            fn(i);
+        }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
+    for (auto& t : pool) t.join();
+}
+
 int usage() {
-    std::fprintf(stderr, "usage: canarygate_rate_certification --out DIR [--runs N=40000] [--threads T=2] [--smoke]\n");
+    std::fprintf(stderr,
+                 "usage: canarygate_rate_certification --out DIR [--runs N=40000] [--detect-runs M=20000] "
+                 "[--threads T=2] [--smoke]\n");
     return 2;
 }
 
@@ -219,6 +297,7 @@ int usage() {
 int main(int argc, char** argv) {
     std::filesystem::path out_dir;
     std::uint64_t runs = 40000;
+    std::uint64_t detect_runs = 20000;
     unsigned threads = 2;
     bool smoke = false;
     const double rpm = 600;
@@ -234,6 +313,7 @@ int main(int argc, char** argv) {
         try {
             if (a == "--out") out_dir = value();
             else if (a == "--runs") runs = std::stoull(value());
+            else if (a == "--detect-runs") detect_runs = std::stoull(value());
             else if (a == "--threads") threads = static_cast<unsigned>(std::stoul(value()));
             else if (a == "--smoke") smoke = true;
             else {
@@ -245,8 +325,11 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    if (out_dir.empty() || runs == 0) return usage();
-    if (smoke) runs = std::min<std::uint64_t>(runs, 40);
+    if (out_dir.empty() || runs == 0 || detect_runs == 0) return usage();
+    if (smoke) {
+        runs = std::min<std::uint64_t>(runs, 40);
+        detect_runs = std::min<std::uint64_t>(detect_runs, 40);
+    }
     if (threads == 0) threads = 1;
     std::filesystem::create_directories(out_dir);
 
@@ -260,41 +343,46 @@ int main(int argc, char** argv) {
                                              cadences_min.size(), std::vector<std::uint64_t>(horizons_min.size(), 0))));
     std::vector<std::array<std::array<double, 4>, 2>> totals(shares.size());  // [share][arm][counter]
     std::mutex merge;
-    std::atomic<std::uint64_t> next{0};  // relaxed: a work counter, no data is published through it
-    const std::uint64_t items = runs * shares.size();
     const auto start = std::chrono::steady_clock::now();
-    auto worker = [&] {
-        for (;;) {
-            const std::uint64_t i = next.fetch_add(1, std::memory_order_relaxed);
-            if (i >= items) return;
-            const std::size_t s = i / runs;
-            const std::uint64_t run = i % runs;
-            const run_result r = simulate(gates, shares[s], rpm, minutes, 0x7a7e'0000'0000ULL + s * 1'000'000'000ULL + run);
-            const std::lock_guard lock(merge);
-            for (std::size_t g = 0; g < gates.size(); ++g) {
-                for (std::size_t c = 0; c < cadences_min.size(); ++c) {
-                    const std::int64_t f = r.first_fail[g][c];
-                    for (std::size_t h = 0; h < horizons_min.size(); ++h) {
-                        if (f != never && f <= horizons_min[h]) ++fails[s][g][c][h];
-                    }
+    parallel_for(runs * shares.size(), threads, [&](std::uint64_t i) {
+        const std::size_t s = i / runs;
+        const std::uint64_t run = i % runs;
+        const run_result r = simulate(gates, shares[s], rpm, minutes, 0x7a7e'0000'0000ULL + s * 1'000'000'000ULL + run);
+        const std::lock_guard lock(merge);
+        for (std::size_t g = 0; g < gates.size(); ++g) {
+            for (std::size_t c = 0; c < cadences_min.size(); ++c) {
+                const std::int64_t f = r.first_fail[g][c];
+                for (std::size_t h = 0; h < horizons_min.size(); ++h) {
+                    if (f != never && f <= horizons_min[h]) ++fails[s][g][c][h];
                 }
             }
-            for (std::size_t a = 0; a < 2; ++a) {
-                totals[s][a][0] += static_cast<double>(r.totals[a].requests);
-                totals[s][a][1] += static_cast<double>(r.totals[a].refusals);
-                totals[s][a][2] += static_cast<double>(r.totals[a].errors);
-                totals[s][a][3] += static_cast<double>(r.totals[a].thumbs_down_arrivals);
-            }
-            if ((i + 1) % 2000 == 0) {
-                const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                std::fprintf(stderr, "%llu / %llu runs, %.0f s\n", static_cast<unsigned long long>(i + 1),
-                             static_cast<unsigned long long>(items), el);
-            }
         }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
-    for (auto& t : pool) t.join();
+        for (std::size_t a = 0; a < 2; ++a) {
+            totals[s][a][0] += static_cast<double>(r.totals[a].requests);
+            totals[s][a][1] += static_cast<double>(r.totals[a].refusals);
+            totals[s][a][2] += static_cast<double>(r.totals[a].errors);
+            totals[s][a][3] += static_cast<double>(r.totals[a].thumbs_down_arrivals);
+        }
+        if ((i + 1) % 2000 == 0) {
+            const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            std::fprintf(stderr, "%llu / %llu runs, %.0f s\n", static_cast<unsigned long long>(i + 1),
+                         static_cast<unsigned long long>(runs * shares.size()), el);
+        }
+    });
+    // Detection at 1.5 x k: [share][gate] detections by the gate and by the oracle.
+    constexpr double detect_ratio = 1.5;
+    std::vector<std::vector<std::array<std::uint64_t, 2>>> detected(
+        shares.size(), std::vector<std::array<std::uint64_t, 2>>(gates.size(), {0, 0}));
+    parallel_for(detect_runs * shares.size(), threads, [&](std::uint64_t i) {
+        const std::size_t s = i / detect_runs;
+        const detection_result r = simulate_detection(gates, shares[s], rpm, detect_ratio,
+                                                      0xde7e'0000'0000ULL + s * 1'000'000'000ULL + i % detect_runs);
+        const std::lock_guard lock(merge);
+        for (std::size_t g = 0; g < gates.size(); ++g) {
+            if (r.gate[g]) ++detected[s][g][0];
+            if (r.oracle[g]) ++detected[s][g][1];
+        }
+    });
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     // The law check: mean counts per run against their expectations. Relative
@@ -305,7 +393,7 @@ int main(int argc, char** argv) {
     std::ostringstream law_table;
     for (std::size_t s = 0; s < shares.size(); ++s) {
         for (std::size_t a = 0; a < 2; ++a) {
-            const arm_law law = boundary_laws(gates, shares[s], rpm)[a];
+            const arm_law law = laws_at(gates, shares[s], rpm, 1.0)[a];
             const double n = law.requests_per_minute * static_cast<double>(minutes);
             // Thumbs-down arrivals by the end: each request served at u minutes
             // before the end arrives in time with probability F(u).
@@ -377,11 +465,35 @@ int main(int argc, char** argv) {
     }
     md << "\nCells over target: " << over << " of " << gates.size() * shares.size() * cadences_min.size() * horizons_min.size()
        << ". Highest upper bound relative to alpha: " << fixed(worst_ub_ratio, 2) << " x, " << worst << ".\n\n"
-       << "## Law check (mean per run against expectation, tolerance 5 standard errors)\n\n"
+       << "## Detection at 1.5 x k against the sequential oracle\n\n"
+       << "Every rate gate's candidate at 1.5 x its k, checks every 5 min for 8 h, " << detect_runs
+       << " runs per canary share (same law). The oracle is the one-point likelihood-ratio e-process at the true "
+       << "ratio with the gate's threshold 1/alpha and minimum events: the gate's grid mixture if it knew the "
+       << "alternative in advance. The gap between them is what not knowing the alternative costs; the oracle's "
+       << "own shortfall is what looking at any time with this statistic costs. Detection probabilities with "
+       << "Clopper-Pearson 95 % intervals.\n\n"
+       << "| gate | canary share | gate as shipped | oracle |\n|---|---|---|---|\n";
+    std::ostringstream detect_csv;
+    detect_csv << "gate,canary_share,ratio_over_k,runs,detected_gate,detected_oracle\n";
+    for (std::size_t g = 0; g < gates.size(); ++g) {
+        for (std::size_t s = 0; s < shares.size(); ++s) {
+            md << "| " << gates[g].config.display_name() << " | " << fixed(100 * shares[s], 0) << " % |";
+            for (const std::uint64_t d : detected[s][g]) {
+                const auto ci = stats::clopper_pearson_interval(d, detect_runs, 0.05);
+                md << " " << fixed(100 * static_cast<double>(d) / static_cast<double>(detect_runs), 2) << " % ("
+                   << fixed(100 * ci.lower, 2) << "-" << fixed(100 * ci.upper, 2) << ") |";
+            }
+            md << "\n";
+            detect_csv << gates[g].config.display_name() << ',' << shares[s] << ',' << detect_ratio << ','
+                       << detect_runs << ',' << detected[s][g][0] << ',' << detected[s][g][1] << '\n';
+        }
+    }
+    md << "\n## Law check (mean per run against expectation, tolerance 5 standard errors)\n\n"
        << "| canary share | arm | count | simulated | expected | |\n|---|---|---|---|---|---|\n"
-       << law_table.str() << "\nWall time in the run loop: " << fixed(wall, 0) << " s on " << threads << " threads.\n";
+       << law_table.str() << "\nWall time in the run loops: " << fixed(wall, 0) << " s on " << threads << " threads.\n";
     std::ofstream(out_dir / "rate_certification.md") << md.str();
     std::ofstream(out_dir / "rate_certification.csv") << csv.str();
+    std::ofstream(out_dir / "rate_detection.csv") << detect_csv.str();
     std::printf("%s", md.str().c_str());
     if (!law_ok) {
         std::fprintf(stderr, "canarygate_rate_certification: simulated counts disagree with the law (see the table)\n");
