@@ -2,7 +2,7 @@
 // Per-request evidence versus batch mode under candidate-only window noise.
 //
 //   canarygate_batch_calibration --out DIR [--runs N=1000] [--detect-runs M=200]
-//                                [--threads T=2] [--rpm R=600] [--smoke]
+//                                [--threads T=2] [--smoke]
 //
 // The lesson's run-to-run variation (up to 15 %) as the scenario generator
 // models it: the candidate's latency, TTFT and cost share one mean-one
@@ -22,7 +22,6 @@
 // 2. detection at 1.5 x k: probability by 8 h, median / 90th-percentile delay.
 // Writes DIR/batch_mode.md and DIR/batch_mode.csv.
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -33,7 +32,6 @@
 #include <optional>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "canarygate/calibration.hpp"
@@ -41,11 +39,13 @@
 #include "canarygate/policy.hpp"
 #include "canarygate/testing/scenario.hpp"
 #include "canarygate/testing/window_builder.hpp"
+#include "simulation_support.hpp"
 
 namespace {
 
 using namespace canarygate;
 using namespace canarygate::testing;
+using namespace canarygate_bench;
 
 constexpr std::int64_t step_min = 5;
 constexpr std::int64_t horizon_min = 8 * 60;
@@ -149,55 +149,23 @@ run_result simulate(const cell& c, const std::vector<detector>& dets, double alp
     return out;
 }
 
-std::string fixed3(double x) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.3f", x);
-    return buf;
-}
+std::string pct(double x) { return percent(x, 2); }
 
-std::string pct(double x) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f %%", 100 * x);
-    return buf;
-}
-
-std::string minutes(std::vector<double> v, double p) {
-    if (v.empty()) return "-";
-    std::sort(v.begin(), v.end());
-    const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.0f", v[std::clamp<std::size_t>(rank, 1, v.size()) - 1]);
-    return buf;
-}
+// The nearest-rank p-quantile of delays in minutes ("-" if none).
+std::string minutes(const std::vector<double>& v, double p) { return fixed(detail::nearest_rank_quantile(v, p), 0); }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::filesystem::path out_dir;
-    std::uint64_t runs = 1000;
-    std::uint64_t detect_runs = 200;
-    unsigned threads = 2;
-    bool smoke = false;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        const bool has_value = i + 1 < argc;
-        if (a == "--out" && has_value) out_dir = argv[++i];
-        else if (a == "--runs" && has_value) runs = std::stoull(argv[++i]);
-        else if (a == "--detect-runs" && has_value) detect_runs = std::stoull(argv[++i]);
-        else if (a == "--threads" && has_value) threads = static_cast<unsigned>(std::max(1UL, std::stoul(argv[++i])));
-        else if (a == "--smoke") smoke = true;
-        else {
-            std::fprintf(stderr,
-                         "usage: canarygate_batch_calibration --out DIR [--runs N=1000] [--detect-runs M=200] "
-                         "[--threads T=2] [--smoke]\n");
-            return 2;
-        }
-    }
-    if (out_dir.empty()) {
-        std::fprintf(stderr, "canarygate_batch_calibration: --out DIR is required\n");
-        return 2;
-    }
-    if (smoke) runs = detect_runs = 2;
+    run_options opt(1000, 200);
+    CLI::App app{"Per-request evidence versus batch mode under candidate-only window noise",
+                 "canarygate_batch_calibration"};
+    opt.add_to(app);
+    CLI11_PARSE(app, argc, argv);
+    const std::filesystem::path& out_dir = opt.out;
+    const unsigned threads = opt.threads;
+    const std::uint64_t runs = opt.smoke ? 2 : opt.runs;
+    const std::uint64_t detect_runs = opt.smoke ? 2 : opt.detect_runs;
     std::filesystem::create_directories(out_dir);
 
     const auto dets = detectors();
@@ -235,21 +203,13 @@ int main(int argc, char** argv) {
         cells[c].results.resize(cells[c].runs);
         for (std::uint64_t r = 0; r < cells[c].runs; ++r) items.push_back({c, r});
     }
-    std::atomic<std::size_t> next{0};
     const auto start = std::chrono::steady_clock::now();
-    auto worker = [&]() {
-        while (true) {
-            // relaxed: the counter only hands out tickets; each result slot has one writer,
-            // and join() orders the writes before the report reads them.
-            const std::size_t i = next.fetch_add(1, std::memory_order_relaxed);
-            if (i >= items.size()) return;
-            cell& c = cells[items[i].cell];
-            c.results[items[i].run] = simulate(c, dets, alpha_fail, c.seed + items[i].run);
-        }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
-    for (auto& t : pool) t.join();
+    // Each result slot has one writer; parallel_for's joins order the writes
+    // before the report reads them.
+    parallel_for(items.size(), threads, [&](std::size_t i) {
+        cell& c = cells[items[i].cell];
+        c.results[items[i].run] = simulate(c, dets, alpha_fail, c.seed + items[i].run);
+    });
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     std::ofstream csv(out_dir / "batch_mode.csv");
@@ -267,7 +227,7 @@ int main(int argc, char** argv) {
        << "P99 (over all windows) grows. Measured on 48 h of candidate traffic, the P99 inflation is";
     for (std::size_t n = 0; n < noises.size(); ++n) {
         if (noises[n] == 0.0) continue;
-        md << " x" << fixed3(inflation[n].first) << " (latency) and x" << fixed3(inflation[n].second)
+        md << " x" << fixed(inflation[n].first, 3) << " (latency) and x" << fixed(inflation[n].second, 3)
            << " (TTFT) at noise " << noises[n] << ";";
     }
     md << " under noise the latency and TTFT gates are judged in their own runs with the latency factor "

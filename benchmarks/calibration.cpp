@@ -32,7 +32,6 @@
 // Writes DIR/calibration.md, DIR/calibration.csv and DIR/detection_limits.md.
 // Not a Google Benchmark: a plain program; CTest smoke-runs it with --smoke.
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -44,7 +43,6 @@
 #include <mutex>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <boost/math/distributions/binomial.hpp>
@@ -57,11 +55,16 @@
 #include "canarygate/stats/fixed_sample.hpp"
 #include "canarygate/testing/scenario.hpp"
 #include "canarygate/testing/window_builder.hpp"
+#include "simulation_support.hpp"
 
 namespace {
 
 using namespace canarygate;
 using namespace canarygate::testing;
+using canarygate::detail::clopper_pearson_upper;
+using canarygate::detail::nearest_rank_quantile;
+using canarygate_bench::fixed;
+using canarygate_bench::percent;
 namespace nv = canarygate::naive;
 
 // ---- what is measured --------------------------------------------------------
@@ -298,24 +301,6 @@ double shape_boundary_length_ratio(double sigma) {
 
 // ---- statistics of the results ----------------------------------------------------
 
-double cp_upper(std::uint64_t k, std::uint64_t n) { return detail::clopper_pearson_upper(k, n, 0.05); }
-
-double quantile_of(std::vector<double> v, double p) {
-    if (v.empty()) return std::nan("");
-    std::sort(v.begin(), v.end());
-    const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
-    return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
-}
-
-// x with `decimals` digits after the point ("-" for NaN). A literal format
-// string: -Wformat-nonliteral (from -Wformat=2) checks every call.
-std::string fixed(double x, int decimals) {
-    if (std::isnan(x)) return "-";
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, x);
-    return buf;
-}
-
 // x with two significant digits ("-" for NaN).
 std::string significant2(double x) {
     if (std::isnan(x)) return "-";
@@ -324,7 +309,7 @@ std::string significant2(double x) {
     return buf;
 }
 
-std::string pct(double x) { return std::isnan(x) ? "-" : fixed(100 * x, 2) + " %"; }
+std::string pct(double x) { return percent(x, 2); }
 
 // ---- detection limits ------------------------------------------------------------
 
@@ -387,54 +372,33 @@ std::string detection_limits(double rpm, double gate_alpha) {
     return md.str();
 }
 
-struct options {
-    std::filesystem::path out;
-    std::uint64_t runs = 2000;
-    std::uint64_t detect_runs = 500;
-    unsigned threads = 2;
+struct options : canarygate_bench::run_options {
+    options() : run_options(2000, 500) {}
     double rpm = 600;
     std::int64_t horizon_hours = 24;
-    bool smoke = false;
     bool limits_only = false;
 };
-
-int usage() {
-    std::fprintf(stderr,
-                 "usage: canarygate_calibration --out DIR [--runs N=2000] [--detect-runs M=500] [--threads T=2]\n"
-                 "                              [--horizon-hours H=24] [--rpm R=600] [--smoke] [--limits-only]\n");
-    return 2;
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
     options opt;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                std::fprintf(stderr, "%s needs a value\n", a.c_str());
-                std::exit(usage());
-            }
-            return argv[++i];
-        };
-        if (a == "--out") opt.out = value();
-        else if (a == "--runs") opt.runs = std::stoull(value());
-        else if (a == "--detect-runs") opt.detect_runs = std::stoull(value());
-        else if (a == "--threads") opt.threads = static_cast<unsigned>(std::stoul(value()));
-        else if (a == "--horizon-hours") opt.horizon_hours = std::stoll(value());
-        else if (a == "--rpm") opt.rpm = std::stod(value());
-        else if (a == "--smoke") opt.smoke = true;
-        else if (a == "--limits-only") opt.limits_only = true;
-        else return usage();
-    }
-    if (opt.out.empty()) return usage();
+    CLI::App app{"The calibration benchmark: false alarms, detection and detection limits of the gates",
+                 "canarygate_calibration"};
+    opt.add_to(app);
+    app.add_option("--horizon-hours", opt.horizon_hours, "longest horizon of the false-alarm cells")
+        ->check(canarygate_bench::whole_number_in(1, 24 * 365))
+        ->capture_default_str();
+    app.add_option("--rpm", opt.rpm, "requests per minute, both arms")
+        ->check(canarygate_bench::positive_number)
+        ->capture_default_str();
+    app.add_flag("--limits-only", opt.limits_only, "write detection_limits.md only (seconds)");
+    CLI11_PARSE(app, argc, argv);
     if (opt.smoke) {
         opt.runs = std::min<std::uint64_t>(opt.runs, 4);
         opt.detect_runs = std::min<std::uint64_t>(opt.detect_runs, 4);
         opt.horizon_hours = 1;
     }
-    if (opt.threads == 0) opt.threads = 1;
     std::filesystem::create_directories(opt.out);
 
     const layout& L = the_layout();
@@ -525,38 +489,29 @@ int main(int argc, char** argv) {
         return jobs[a.job].spec.horizons_min.back() * static_cast<std::int64_t>(jobs[a.job].spec.cadences_min.size()) >
                jobs[b.job].spec.horizons_min.back() * static_cast<std::int64_t>(jobs[b.job].spec.cadences_min.size());
     });
-    std::atomic<std::size_t> next{0};
     std::mutex print_mutex;
     double done_cost = 0;
     const auto start = std::chrono::steady_clock::now();
     std::fprintf(stderr, "calibration: %zu jobs, %zu work items, %u threads, runs %llu (null) / %llu (detection)\n",
                  jobs.size(), items.size(), opt.threads, static_cast<unsigned long long>(opt.runs),
                  static_cast<unsigned long long>(opt.detect_runs));
-    auto worker = [&]() {
-        while (true) {
-            const std::size_t i = next.fetch_add(1, std::memory_order_relaxed);  // relaxed: only a ticket
-            if (i >= items.size()) return;
-            const item it = items[i];
-            job& jb = jobs[it.job];
-            for (std::uint64_t r = it.first; r < it.first + it.count; ++r) {
-                auto res = simulate(jb.spec, jb.seed_base + r);
-                // Each (job, run) slot has one writer: no lock needed for the results.
-                for (std::size_t c = 0; c < res.size(); ++c) jb.results[c][r] = std::move(res[c]);
-            }
-            const std::lock_guard<std::mutex> lock(print_mutex);
-            done_cost += static_cast<double>(it.count) * static_cast<double>(jb.spec.horizons_min.back()) *
-                         (1.0 + 0.3 * static_cast<double>(jb.spec.cadences_min.size()));
-            const double elapsed =
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-            const double frac = done_cost / total_cost;
-            std::fprintf(stderr, "\r  %5.1f %% done, %6.0f s elapsed, ~%6.0f s left   ", 100 * frac, elapsed,
-                         elapsed / frac * (1 - frac));
-            std::fflush(stderr);
+    canarygate_bench::parallel_for(items.size(), opt.threads, [&](std::size_t i) {
+        const item it = items[i];
+        job& jb = jobs[it.job];
+        for (std::uint64_t r = it.first; r < it.first + it.count; ++r) {
+            auto res = simulate(jb.spec, jb.seed_base + r);
+            // Each (job, run) slot has one writer: no lock needed for the results.
+            for (std::size_t c = 0; c < res.size(); ++c) jb.results[c][r] = std::move(res[c]);
         }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < opt.threads; ++t) pool.emplace_back(worker);
-    for (auto& t : pool) t.join();
+        const std::lock_guard<std::mutex> lock(print_mutex);
+        done_cost += static_cast<double>(it.count) * static_cast<double>(jb.spec.horizons_min.back()) *
+                     (1.0 + 0.3 * static_cast<double>(jb.spec.cadences_min.size()));
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double frac = done_cost / total_cost;
+        std::fprintf(stderr, "\r  %5.1f %% done, %6.0f s elapsed, ~%6.0f s left   ", 100 * frac, elapsed,
+                     elapsed / frac * (1 - frac));
+        std::fflush(stderr);
+    });
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::fprintf(stderr, "\ncalibration: done in %.0f s\n", wall);
 
@@ -601,7 +556,7 @@ int main(int argc, char** argv) {
                     std::uint64_t fails = 0;
                     for (const auto& r : jb.results[c]) fails += (r.fail_min[d] != never && r.fail_min[d] <= h) ? 1U : 0U;
                     const double rate = static_cast<double>(fails) / static_cast<double>(jb.runs);
-                    const double ub = cp_upper(fails, jb.runs);
+                    const double ub = clopper_pearson_upper(fails, jb.runs);
                     const bool ok = det.kind == "naive" || (rate <= det.alpha && ub <= 1.5 * det.alpha);
                     md << " " << pct(rate) << " (ub " << pct(ub) << ")" << (ok ? "" : " **over**") << " |";
                     csv << "null,\"" << jb.scenario << "\"," << jb.share << "," << jb.spec.cadences_min[c] << ","
@@ -635,7 +590,7 @@ int main(int argc, char** argv) {
                 csv << "null_fixed_end,\"" << jb.scenario << "\"," << jb.share << "," << jb.spec.cadences_min.front()
                     << "," << jb.spec.horizons_min[h] / 60 << ",\"" << L.nm[m].name << " fixed z at end\",naive,0.05,"
                     << jb.runs << "," << rej << "," << static_cast<double>(rej) / static_cast<double>(jb.runs) << ","
-                    << cp_upper(rej, jb.runs) << ",,,,\n";
+                    << clopper_pearson_upper(rej, jb.runs) << ",,,,\n";
             }
             md << " (" << jb.spec.horizons_min.size() << " horizons); ";
         }
@@ -654,11 +609,12 @@ int main(int argc, char** argv) {
                 }
                 const std::string nm = g < L.gates ? L.detectors[g].name : "policy (every gate passes)";
                 md << "| " << nm << " | " << pct(static_cast<double>(t.size()) / static_cast<double>(jb.runs)) << " | "
-                   << fixed(quantile_of(t, 0.5), 0) << " | " << fixed(quantile_of(t, 0.9), 0) << " |\n";
+                   << fixed(nearest_rank_quantile(t, 0.5), 0) << " | " << fixed(nearest_rank_quantile(t, 0.9), 0)
+                   << " |\n";
                 csv << "time_to_pass,\"" << jb.scenario << "\"," << jb.share << "," << jb.spec.cadences_min[1] << ","
                     << jb.spec.horizons_min.back() / 60 << ",\"" << nm << "\",pass,," << jb.runs << "," << t.size()
                     << "," << static_cast<double>(t.size()) / static_cast<double>(jb.runs) << ",,"
-                    << quantile_of(t, 0.5) << "," << quantile_of(t, 0.9) << ",,\n";
+                    << nearest_rank_quantile(t, 0.5) << "," << nearest_rank_quantile(t, 0.9) << ",,\n";
             }
             md << "\n";
         }
@@ -696,22 +652,21 @@ int main(int argc, char** argv) {
                     }
                 }
                 const double p = static_cast<double>(tmin.size()) / static_cast<double>(jb->runs);
-                md << " " << pct(p) << "; " << fixed(quantile_of(tmin, 0.5), 0) << " / "
-                   << fixed(quantile_of(tmin, 0.9), 0) << " min [" << fixed(quantile_of(treq, 0.5), 0) << " / "
-                   << fixed(quantile_of(treq, 0.9), 0) << "] |";
+                const double min50 = nearest_rank_quantile(tmin, 0.5), min90 = nearest_rank_quantile(tmin, 0.9);
+                const double req50 = nearest_rank_quantile(treq, 0.5), req90 = nearest_rank_quantile(treq, 0.9);
+                md << " " << pct(p) << "; " << fixed(min50, 0) << " / " << fixed(min90, 0) << " min ["
+                   << fixed(req50, 0) << " / " << fixed(req90, 0) << "] |";
                 csv << "detection,\"" << jb->scenario << "\"," << share << ",5," << detect_horizon / 60 << ",\""
                     << L.detectors[d].name << "\"," << L.detectors[d].kind << "," << L.detectors[d].alpha << ","
-                    << jb->runs << "," << tmin.size() << "," << p << "," << cp_upper(tmin.size(), jb->runs) << ","
-                    << quantile_of(tmin, 0.5) << "," << quantile_of(tmin, 0.9) << "," << quantile_of(treq, 0.5) << ","
-                    << quantile_of(treq, 0.9) << "\n";
+                    << jb->runs << "," << tmin.size() << "," << p << "," << clopper_pearson_upper(tmin.size(), jb->runs)
+                    << "," << min50 << "," << min90 << "," << req50 << "," << req90 << "\n";
                 if (jb->scenario == "1.5 x k" && d < L.gates &&
                     (L.detectors[d].name == "latency_p99" || L.detectors[d].name == "cost" ||
                      L.detectors[d].name == "refusal_rate")) {
                     headline.push_back(L.detectors[d].name + " at 1.5 x k, share " + pct(share) + ": " + pct(p) +
                                        " detected by " + std::to_string(detect_horizon / 60) + " h, median " +
-                                       fixed(quantile_of(tmin, 0.5), 0) + " min (" +
-                                       fixed(quantile_of(treq, 0.5), 0) + " canary requests), p90 " +
-                                       fixed(quantile_of(tmin, 0.9), 0) + " min" + (p >= 0.95 ? "" : " **below 95 %**"));
+                                       fixed(min50, 0) + " min (" + fixed(req50, 0) + " canary requests), p90 " +
+                                       fixed(min90, 0) + " min" + (p >= 0.95 ? "" : " **below 95 %**"));
                 }
             }
             md << "\n";
