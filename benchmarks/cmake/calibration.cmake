@@ -30,3 +30,14 @@ target_link_libraries(canarygate_rate_certification PRIVATE canarygate::canaryga
 add_test(NAME rate_certification_smoke
     COMMAND canarygate_rate_certification --smoke --threads 1 --out "${CMAKE_CURRENT_BINARY_DIR}/rate_certification_smoke")
 set_tests_properties(rate_certification_smoke PROPERTIES LABELS benchmark)
+
+# Bad command lines are rejected with a message naming the option and value
+# (simulation_support.hpp); the regular expressions are the whole check.
+add_test(NAME simulation_cli_rejects_negative_runs
+    COMMAND canarygate_rate_certification --runs -5 --out "${CMAKE_CURRENT_BINARY_DIR}/never_written")
+set_tests_properties(simulation_cli_rejects_negative_runs PROPERTIES LABELS benchmark
+    PASS_REGULAR_EXPRESSION "--runs: must be a whole number in \\[1, 1000000000\\], got '-5'")
+add_test(NAME simulation_cli_rejects_bad_rpm
+    COMMAND canarygate_calibration --rpm nan --out "${CMAKE_CURRENT_BINARY_DIR}/never_written")
+set_tests_properties(simulation_cli_rejects_bad_rpm PROPERTIES LABELS benchmark
+    PASS_REGULAR_EXPRESSION "--rpm: must be a finite number > 0, got 'nan'")
