@@ -34,9 +34,9 @@
 #include <string>
 #include <vector>
 
-#include "canarygate/calibration.hpp"
-#include "canarygate/gates.hpp"
-#include "canarygate/policy.hpp"
+#include "canarygate/gates/calibration.hpp"
+#include "canarygate/gates/gates_old.hpp"
+#include "canarygate/gates/policy.hpp"
 #include "canarygate/testing/scenario.hpp"
 #include "canarygate/testing/window_builder.hpp"
 #include "simulation_support.hpp"

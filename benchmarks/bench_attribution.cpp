@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "ratio_reporter.hpp"
-#include "canarygate/attribution.hpp"
+#include "canarygate/record/attribution.hpp"
 
 namespace {
 

@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "ratio_reporter.hpp"
-#include "canarygate/codec.hpp"
-#include "canarygate/json.hpp"
+#include "canarygate/window/codec.hpp"
+#include "canarygate/integration/json.hpp"
 #include "test_codec_fixtures.hpp"
 
 namespace {

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "ratio_reporter.hpp"
-#include "canarygate/histogram.hpp"
+#include "canarygate/core/histogram.hpp"
 
 namespace {
 

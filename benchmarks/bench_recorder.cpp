@@ -32,7 +32,7 @@
 #include <cstdint>
 
 #include "ratio_reporter.hpp"
-#include "canarygate/recorder.hpp"
+#include "canarygate/record/recorder.hpp"
 
 #if defined(CANARYGATE_BENCH_RECORDER_DSO)
 // Compiled a second time into a shared object: the same record() call, but
@@ -64,7 +64,7 @@ extern "C" __attribute__((visibility("default"))) bool canarygate_bench_dso_reco
 #include <boost/accumulators/statistics/stats.hpp>
 #include <boost/histogram.hpp>
 
-#include "canarygate/collector.hpp"
+#include "canarygate/window/collector.hpp"
 
 #if defined(CANARYGATE_BENCH_PROMETHEUS_CPP)
 #include <prometheus/counter.h>

@@ -10,7 +10,7 @@
 //    checks every 1 / 5 / 15 min and horizons 1 / 8 / 24 h (nested: one 24 h
 //    run answers all three horizons; one event stream feeds all three
 //    cadences), N runs per cell, rate and one-sided Clopper-Pearson 95 %
-//    upper bound; the naive comparators (canarygate/naive.hpp) in the same
+//    upper bound; the naive comparators (canarygate/testing/naive.hpp) in the same
 //    runs.
 // 2. Detection at true ratio / k in {1.1, 1.25, 1.5, 2, 3} and the lesson's
 //    named regressions, checks every 5 min for 8 h, M runs per cell:
@@ -48,10 +48,10 @@
 #include <boost/math/distributions/binomial.hpp>
 #include <boost/math/distributions/normal.hpp>
 
-#include "canarygate/calibration.hpp"
-#include "canarygate/gates.hpp"
-#include "canarygate/naive.hpp"
-#include "canarygate/policy.hpp"
+#include "canarygate/gates/calibration.hpp"
+#include "canarygate/gates/gates_old.hpp"
+#include "canarygate/testing/naive.hpp"
+#include "canarygate/gates/policy.hpp"
 #include "canarygate/stats/fixed_sample.hpp"
 #include "canarygate/testing/scenario.hpp"
 #include "canarygate/testing/window_builder.hpp"

@@ -44,9 +44,9 @@
 
 #include <boost/math/distributions/lognormal.hpp>
 
-#include "canarygate/calibration.hpp"
-#include "canarygate/gates.hpp"
-#include "canarygate/policy.hpp"
+#include "canarygate/gates/calibration.hpp"
+#include "canarygate/gates/gates_old.hpp"
+#include "canarygate/gates/policy.hpp"
 #include "canarygate/stats/fixed_sample.hpp"
 #include "canarygate/testing/scenario.hpp"
 #include "simulation_support.hpp"

@@ -15,7 +15,7 @@
 #include <span>
 #include <vector>
 
-#include "canarygate/codec.hpp"
+#include "canarygate/window/codec.hpp"
 
 namespace {
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <string_view>
 
-#include "canarygate/codec.hpp"
-#include "canarygate/json.hpp"
+#include "canarygate/window/codec.hpp"
+#include "canarygate/integration/json.hpp"
 
 namespace {
 

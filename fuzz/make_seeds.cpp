@@ -12,9 +12,9 @@
 #include <utility>
 #include <vector>
 
-#include "canarygate/codec.hpp"
-#include "canarygate/json.hpp"
-#include "test_codec_fixtures.hpp"
+#include "canarygate/window/codec.hpp"
+#include "canarygate/integration/json.hpp"
+#include "support/codec_fixtures.hpp"
 
 namespace {
 

@@ -5,7 +5,7 @@
 Run from the repository root:  python3 tools/gen_bucket_tables.py
 
 Writes
-  include/canarygate/detail/bucket_tables.hpp   lookup tables for scales 0..8
+  include/canarygate/core/detail/bucket_tables.hpp   lookup tables for scales 0..8
   tests/generated/bucket_boundaries.hpp         independent reference thresholds
 
 Everything is computed with the standard library's `decimal` module at 80
@@ -76,7 +76,7 @@ def write_tables(path):
     out.append("")
     out.append("#include <cstdint>")
     out.append("")
-    out.append('#include "canarygate/config.hpp"')
+    out.append('#include "canarygate/core/config.hpp"')
     out.append("")
     out.append("CANARYGATE_NAMESPACE_BEGIN")
     out.append("namespace detail {")
@@ -167,5 +167,5 @@ def write_boundaries(path, scale=5, lo_exp=16, hi_exp=41):
 
 
 if __name__ == "__main__":
-    write_tables(os.path.join(ROOT, "include/canarygate/detail/bucket_tables.hpp"))
+    write_tables(os.path.join(ROOT, "include/canarygate/core/detail/bucket_tables.hpp"))
     write_boundaries(os.path.join(ROOT, "tests/generated/bucket_boundaries.hpp"))

@@ -1,21 +1,30 @@
 // SPDX-License-Identifier: MIT
 /// \file
-/// Umbrella header: everything in the core library. Optional integrations
-/// (json.hpp needs nlohmann-json; prometheus.hpp) and the testing kit are
-/// included separately.
+/// Umbrella: every header without an optional dependency. That is the
+/// recorder side (canarygate/record.hpp), the statistics, gates, policies and
+/// A/A calibration, and the Prometheus text exposition. Not included: the
+/// JSON integration (`canarygate/integration/json.hpp`, needs nlohmann-json:
+/// CMake target canarygate::json) and the testing kit (`canarygate/testing/`).
 #pragma once
 
-#include "canarygate/attribution.hpp"
-#include "canarygate/clock.hpp"
-#include "canarygate/codec.hpp"
-#include "canarygate/collector.hpp"
-#include "canarygate/config.hpp"
-#include "canarygate/gates.hpp"
-#include "canarygate/histogram.hpp"
-#include "canarygate/metrics.hpp"
-#include "canarygate/outcome.hpp"
-#include "canarygate/policy.hpp"
-#include "canarygate/pricing.hpp"
-#include "canarygate/recorder.hpp"
-#include "canarygate/snapshot.hpp"
-#include "canarygate/version.hpp"
+#include "canarygate/gates/calibration.hpp"
+#include "canarygate/gates/default_policy.hpp"
+#include "canarygate/gates/gate.hpp"
+#include "canarygate/gates/gate_common.hpp"
+#include "canarygate/gates/mean_gate.hpp"
+#include "canarygate/gates/policy.hpp"
+#include "canarygate/gates/quantile_gate.hpp"
+#include "canarygate/gates/rate_gate.hpp"
+#include "canarygate/gates/shape_gate.hpp"
+#include "canarygate/gates/signal.hpp"
+#include "canarygate/gates/verdict.hpp"
+#include "canarygate/integration/prometheus.hpp"
+#include "canarygate/record.hpp"
+#include "canarygate/stats/beta_binomial.hpp"
+#include "canarygate/stats/betting.hpp"
+#include "canarygate/stats/fixed_sample.hpp"
+#include "canarygate/stats/invert.hpp"
+#include "canarygate/stats/normal_mixture.hpp"
+#include "canarygate/stats/quantile_bound.hpp"
+#include "canarygate/stats/sequential_ks.hpp"
+#include "canarygate/stats/srm.hpp"

@@ -4,7 +4,7 @@
 /// top-level CMakeLists.txt, so the two cannot drift apart.
 #pragma once
 
-#include "canarygate/config.hpp"
+#include "canarygate/core/config.hpp"
 
 #define CANARYGATE_VERSION_MAJOR 0
 #define CANARYGATE_VERSION_MINOR 1

@@ -36,6 +36,7 @@ foreach(file IN ITEMS
         "${CMAKEDIR}/canarygateConfig.cmake"
         "${CMAKEDIR}/canarygateConfigVersion.cmake"
         "${CMAKEDIR}/canarygateTargets.cmake"
+        "${CMAKEDIR}/canarygateJsonTargets.cmake"
         "${PKGCONFIGDIR}/canarygate.pc"
         "${INCLUDEDIR}/canarygate/canarygate.hpp"
         ${headers})

@@ -5,7 +5,7 @@
 /// (p0 that changes from window to window, e.g. during a traffic ramp).
 #pragma once
 
-#include "canarygate/config.hpp"
+#include "canarygate/core/config.hpp"
 #include "canarygate/stats/detail/math.hpp"
 
 #include <array>

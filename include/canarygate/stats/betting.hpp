@@ -31,7 +31,7 @@
 /// ln(1 + lambda y) - lambda y >= -psi(lambda) y^2.  QED
 #pragma once
 
-#include "canarygate/config.hpp"
+#include "canarygate/core/config.hpp"
 #include "canarygate/stats/detail/math.hpp"
 
 #include <cmath>

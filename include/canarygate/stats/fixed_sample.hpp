@@ -5,7 +5,7 @@
 /// looks; the gates use the anytime-valid tests of the other headers.
 #pragma once
 
-#include "canarygate/config.hpp"
+#include "canarygate/core/config.hpp"
 #include "canarygate/stats/detail/math.hpp"
 
 #include <boost/math/distributions/binomial.hpp>
@@ -56,6 +56,25 @@ struct proportion_interval {
     const double upper =
         successes == trials ? 1.0 : binomial::find_upper_bound_on_p(n, k, alpha / 2.0);
     return proportion_interval{lower, upper};
+}
+
+/// One-sided Clopper–Pearson upper bound at confidence 1 − alpha: the
+/// largest rate p with P(Binomial(trials, p) <= successes) >= alpha. 1 for
+/// trials = 0. What a simulation reports beside an observed false-alarm rate.
+[[nodiscard]] inline double clopper_pearson_upper(std::uint64_t successes, std::uint64_t trials,
+                                                  double alpha = 0.05) {
+    if (trials == 0) return 1.0;
+    return clopper_pearson_interval(successes, trials, 2 * alpha).upper;
+}
+
+/// The nearest-rank p-quantile of the values that are not NaN (NaN when
+/// none is): the ceil(p n)-th smallest, at least the first.
+[[nodiscard]] inline double nearest_rank_quantile(std::vector<double> values, double p) {
+    values.erase(std::remove_if(values.begin(), values.end(), [](double v) { return std::isnan(v); }), values.end());
+    if (values.empty()) return std::numeric_limits<double>::quiet_NaN();
+    std::sort(values.begin(), values.end());
+    const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(values.size())));
+    return values[std::min(values.size(), std::max<std::size_t>(rank, 1)) - 1];
 }
 
 /// 1-based order-statistic ranks of a distribution-free interval for a

@@ -11,7 +11,7 @@
 /// non-decreasing and the set is (-inf, U].
 #pragma once
 
-#include "canarygate/config.hpp"
+#include "canarygate/core/config.hpp"
 #include "canarygate/stats/detail/math.hpp"
 
 #include <boost/math/tools/roots.hpp>

@@ -16,7 +16,7 @@
 /// most alpha, at any time.
 #pragma once
 
-#include "canarygate/config.hpp"
+#include "canarygate/core/config.hpp"
 #include "canarygate/stats/detail/math.hpp"
 
 #include <boost/math/tools/roots.hpp>

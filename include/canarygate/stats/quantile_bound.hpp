@@ -38,7 +38,7 @@
 /// (statistics.md), rounded outwards by a few ulps.
 #pragma once
 
-#include "canarygate/config.hpp"
+#include "canarygate/core/config.hpp"
 #include "canarygate/stats/detail/math.hpp"
 #include "canarygate/stats/normal_mixture.hpp"
 

@@ -38,7 +38,7 @@
 /// it is clamped to 1 (a radius of 1 holds trivially).
 #pragma once
 
-#include "canarygate/config.hpp"
+#include "canarygate/core/config.hpp"
 #include "canarygate/stats/detail/math.hpp"
 
 #include <boost/math/special_functions/zeta.hpp>

@@ -18,7 +18,7 @@
 /// candidate).
 #pragma once
 
-#include "canarygate/config.hpp"
+#include "canarygate/core/config.hpp"
 #include "canarygate/stats/detail/math.hpp"
 
 #include <boost/math/special_functions/gamma.hpp>

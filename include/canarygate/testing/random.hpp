@@ -10,17 +10,18 @@
 #include <cstdint>
 #include <numbers>
 
-#include "canarygate/config.hpp"
+#include "canarygate/core/config.hpp"
+#include "canarygate/core/mix.hpp"
 
 CANARYGATE_NAMESPACE_BEGIN
-namespace testing {
+namespace testkit {
 
 /// xoshiro256** (Blackman & Vigna), seeded through splitmix64. Not for
 /// cryptography; period 2^256 − 1; passes BigCrush.
 class random_source {
 public:
     explicit constexpr random_source(std::uint64_t seed) noexcept {
-        for (auto& word : state_) word = splitmix64(seed);
+        for (auto& word : state_) word = splitmix64_next(seed);
     }
 
     /// 64 uniformly distributed bits.
@@ -77,15 +78,8 @@ public:
     }
 
 private:
-    static constexpr std::uint64_t splitmix64(std::uint64_t& x) noexcept {
-        std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-    }
-
     std::uint64_t state_[4] = {};
 };
 
-}  // namespace testing
+}  // namespace testkit
 CANARYGATE_NAMESPACE_END

@@ -23,12 +23,12 @@
 ///
 /// Example:
 /// \code
-///   canarygate::testing::scenario_config cfg;
+///   canarygate::testkit::scenario_config cfg;
 ///   cfg.candidate_regression.cost = 1.25;         // the lesson's +25 % cost
-///   canarygate::testing::scenario s(cfg, 7);
-///   s.run(8 * canarygate::testing::hour_ns,
-///         [&](const canarygate::testing::request_event& r) { /* record it */ },
-///         [&](const canarygate::testing::feedback_arrival& f) { /* attribute it */ });
+///   canarygate::testkit::scenario s(cfg, 7);
+///   s.run(8 * canarygate::testkit::hour_ns,
+///         [&](const canarygate::testkit::request_event& r) { /* record it */ },
+///         [&](const canarygate::testkit::feedback_arrival& f) { /* attribute it */ });
 /// \endcode
 #pragma once
 
@@ -42,16 +42,15 @@
 #include <utility>
 #include <vector>
 
-#include "canarygate/config.hpp"
-#include "canarygate/outcome.hpp"
+#include "canarygate/core/clock.hpp"
+#include "canarygate/core/config.hpp"
+#include "canarygate/core/error.hpp"
+#include "canarygate/record/event.hpp"
+#include "canarygate/record/outcome.hpp"
 #include "canarygate/testing/random.hpp"
 
 CANARYGATE_NAMESPACE_BEGIN
-namespace testing {
-
-inline constexpr std::int64_t second_ns = 1'000'000'000;
-inline constexpr std::int64_t minute_ns = 60 * second_ns;
-inline constexpr std::int64_t hour_ns = 60 * minute_ns;
+namespace testkit {
 
 /// Arrival of all traffic (both arms together).
 struct traffic_model {
@@ -120,22 +119,6 @@ struct scenario_config {
     double shadow_share = 0.0;
 };
 
-enum class arm_role : std::uint8_t { baseline, candidate, shadow };
-
-struct request_event {
-    std::int64_t time_ns;
-    arm_role arm;
-    std::uint64_t request_id;
-    request_outcome outcome;
-};
-
-struct feedback_arrival {
-    std::int64_t time_ns;
-    arm_role arm;
-    std::uint64_t request_id;
-    feedback_kind kind;
-};
-
 /// A traffic generator. Deterministic for a given configuration and seed.
 /// Not thread-safe; cheap to construct (run many in parallel, one each).
 class scenario {
@@ -198,9 +181,8 @@ private:
     };
 
     void validate() const {
-        auto fail = [](const std::string& field, double value, const char* rule) {
-            detail::throw_invalid_argument("canarygate::testing::scenario: " + field + " = " +
-                                           std::to_string(value) + " " + rule);
+        auto fail = [](const std::string& field, auto value, const char* rule) {
+            detail::throw_bad_field("canarygate::testkit::scenario", field, value, rule);
         };
         auto probability = [&](const char* field, double p) {
             if (!(p >= 0.0 && p <= 1.0)) fail(field, p, "must be in [0, 1]");
@@ -216,15 +198,15 @@ private:
         if (!(t.diurnal_amplitude >= 0.0 && t.diurnal_amplitude < 1.0)) {
             fail("traffic.diurnal_amplitude", t.diurnal_amplitude, "must be in [0, 1)");
         }
-        if (config_.stages.empty()) fail("stages.size()", 0, "must be at least 1");
+        if (config_.stages.empty()) fail("stages.size()", config_.stages.size(), "must be at least 1");
         if (config_.stages.front().start_ns != 0) {
-            fail("stages[0].start_ns", static_cast<double>(config_.stages.front().start_ns), "must be 0");
+            fail("stages[0].start_ns", config_.stages.front().start_ns, "must be 0");
         }
         for (std::size_t i = 0; i < config_.stages.size(); ++i) {
             const auto& s = config_.stages[i];
             probability(("stages[" + std::to_string(i) + "].candidate_share").c_str(), s.candidate_share);
             if (i > 0 && s.start_ns <= config_.stages[i - 1].start_ns) {
-                fail("stages[" + std::to_string(i) + "].start_ns", static_cast<double>(s.start_ns),
+                fail("stages[" + std::to_string(i) + "].start_ns", s.start_ns,
                      "must be after the previous stage's start");
             }
             if (s.candidate_share * config_.split_mismatch > 1.0) {
@@ -235,7 +217,7 @@ private:
         const auto& m = config_.model;
         positive("model.output_tokens_median", m.output_tokens_median);
         nonnegative("model.output_tokens_sigma", m.output_tokens_sigma);
-        if (m.max_tokens == 0) fail("model.max_tokens", 0, "must be at least 1");
+        if (m.max_tokens == 0) fail("model.max_tokens", m.max_tokens, "must be at least 1");
         probability("model.max_tokens_probability", m.max_tokens_probability);
         positive("model.input_tokens_median", m.input_tokens_median);
         nonnegative("model.input_tokens_sigma", m.input_tokens_sigma);
@@ -275,7 +257,7 @@ private:
                     m.thumbs_down_share * r.thumbs_down);
         nonnegative("candidate_window_noise", config_.candidate_window_noise);
         if (config_.noise_window_ns <= 0) {
-            fail("noise_window_ns", static_cast<double>(config_.noise_window_ns), "must be positive");
+            fail("noise_window_ns", config_.noise_window_ns, "must be positive");
         }
         positive("split_mismatch", config_.split_mismatch);
         probability("shadow_share", config_.shadow_share);
@@ -391,5 +373,5 @@ private:
     std::priority_queue<pending_feedback_event, std::vector<pending_feedback_event>, std::greater<>> pending_;
 };
 
-}  // namespace testing
+}  // namespace testkit
 CANARYGATE_NAMESPACE_END

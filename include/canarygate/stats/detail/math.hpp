@@ -5,7 +5,8 @@
 /// incomplete beta function that does not underflow.
 #pragma once
 
-#include "canarygate/config.hpp"
+#include "canarygate/core/config.hpp"
+#include "canarygate/core/error.hpp"
 
 #include <boost/math/special_functions/beta.hpp>
 #include <boost/math/special_functions/erf.hpp>
@@ -26,15 +27,7 @@ namespace stats::detail {
 /// Reports a violated precondition: throws std::invalid_argument whose message
 /// names the function, the argument and its value (aborts when exceptions are
 /// disabled).
-[[noreturn]] inline void fail_argument(const char* message) {
-#if CANARYGATE_HAS_EXCEPTIONS()
-    throw std::invalid_argument(message);
-#else
-    std::fputs(message, stderr);
-    std::fputc('\n', stderr);
-    std::abort();
-#endif
-}
+[[noreturn]] inline void fail_argument(const char* message) { canarygate::detail::throw_invalid_argument(message); }
 
 [[noreturn]] inline void fail_argument(const char* where, const char* name, double value,
                                        const char* requirement) {

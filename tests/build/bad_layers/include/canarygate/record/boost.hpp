@@ -1,0 +1,3 @@
+// Fixture: Boost in the record layer.
+#pragma once
+#include <boost/math/tools/roots.hpp>

@@ -1,0 +1,3 @@
+// Fixture: the upward include the old metrics.hpp had.
+#pragma once
+#include "canarygate/window/snapshot.hpp"

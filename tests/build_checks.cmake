@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: MIT
+#
+# Checks of the library's build rather than its behaviour (label `build`),
+# switched on per preset: they do not depend on the compiler's code
+# generation, so one preset runs each.
+#   CANARYGATE_CHECK_HEADERS       every public header compiles on its own
+#   CANARYGATE_CHECK_LAYERS        a header includes only its own layer and those below
+#   CANARYGATE_CHECK_NO_EXCEPTIONS every public header compiles with -fno-exceptions,
+#                                  and a program built so aborts with the message
+#   CANARYGATE_CHECK_FORMAT        the tree is formatted as .clang-format says
+# Included by tests/CMakeLists.txt.
+option(CANARYGATE_CHECK_HEADERS "Test that every public header compiles on its own" ON)
+option(CANARYGATE_CHECK_LAYERS "Test the include rule between layers" ON)
+option(CANARYGATE_CHECK_NO_EXCEPTIONS "Test the headers without exceptions" OFF)
+option(CANARYGATE_CHECK_FORMAT "Test that the tree is clang-formatted" OFF)
+
+# --- Every public header compiles on its own ------------------------------------
+# all_verify_interface_header_sets is not part of ALL; building it from a test
+# puts the check in the preset's test run.
+get_target_property(canarygate_verify_headers canarygate VERIFY_INTERFACE_HEADER_SETS)
+if(CANARYGATE_CHECK_HEADERS AND canarygate_verify_headers)
+    add_test(NAME header_self_containment
+        COMMAND "${CMAKE_COMMAND}" --build "${PROJECT_BINARY_DIR}"
+                --target all_verify_interface_header_sets --config $<CONFIG>)
+    # RUN_SERIAL: a build uses every core and must not share the build tree.
+    set_tests_properties(header_self_containment PROPERTIES LABELS build RUN_SERIAL TRUE)
+endif()
+
+# --- Layers ----------------------------------------------------------------------
+if(CANARYGATE_CHECK_LAYERS)
+    add_test(NAME layering
+        COMMAND "${CMAKE_COMMAND}" "-DINCLUDE_DIR=${PROJECT_SOURCE_DIR}/include"
+                -P "${CMAKE_CURRENT_SOURCE_DIR}/build/check_layers.cmake")
+    set_tests_properties(layering PROPERTIES LABELS build)
+    # The checker itself, on a tree holding the upward includes the flat
+    # layout had (metrics.hpp and attribution.hpp -> snapshot.hpp,
+    # calibration.hpp -> testing/, a detail header -> snapshot.hpp) and one
+    # violation of every other kind: it must find each of the 8.
+    add_test(NAME layering_detects_violations
+        COMMAND "${CMAKE_COMMAND}" "-DINCLUDE_DIR=${CMAKE_CURRENT_SOURCE_DIR}/build/bad_layers/include"
+                -DEXPECT_VIOLATIONS=8 -P "${CMAKE_CURRENT_SOURCE_DIR}/build/check_layers.cmake")
+    set_tests_properties(layering_detects_violations PROPERTIES LABELS build)
+endif()
+
+# --- Without exceptions ------------------------------------------------------------
+if(CANARYGATE_CHECK_NO_EXCEPTIONS)
+    # One translation unit per public header, compiled with -fno-exceptions.
+    get_target_property(canarygate_header_files canarygate HEADER_SET)
+    get_target_property(canarygate_json_header_files canarygate_json HEADER_SET)
+    set(no_exceptions_sources "")
+    foreach(header IN LISTS canarygate_header_files canarygate_json_header_files)
+        file(RELATIVE_PATH relative "${PROJECT_SOURCE_DIR}/include" "${header}")
+        string(MAKE_C_IDENTIFIER "${relative}" stem)
+        set(source "${CMAKE_CURRENT_BINARY_DIR}/no_exceptions/${stem}.cpp")
+        file(CONFIGURE OUTPUT "${source}" CONTENT "#include <${relative}>\n")
+        list(APPEND no_exceptions_sources "${source}")
+    endforeach()
+    add_library(canarygate_no_exceptions_headers OBJECT EXCLUDE_FROM_ALL ${no_exceptions_sources})
+    target_link_libraries(canarygate_no_exceptions_headers PRIVATE canarygate::json)
+    target_compile_options(canarygate_no_exceptions_headers PRIVATE -fno-exceptions)
+    add_test(NAME headers_without_exceptions
+        COMMAND "${CMAKE_COMMAND}" --build "${PROJECT_BINARY_DIR}"
+                --target canarygate_no_exceptions_headers --config $<CONFIG>)
+    set_tests_properties(headers_without_exceptions PROPERTIES LABELS build RUN_SERIAL TRUE)
+
+    # A program built without exceptions: records, judges, and reports a bad
+    # configuration by aborting with the message (what an exception would carry).
+    add_executable(no_exceptions_program build/no_exceptions_program.cpp)
+    target_link_libraries(no_exceptions_program PRIVATE canarygate::canarygate)
+    target_compile_options(no_exceptions_program PRIVATE -fno-exceptions)
+    add_test(NAME no_exceptions_runs COMMAND no_exceptions_program)
+    set_tests_properties(no_exceptions_runs PROPERTIES LABELS build
+        PASS_REGULAR_EXPRESSION "decision: fail \\(fail: cost ratio")
+    add_test(NAME no_exceptions_aborts_with_message
+        COMMAND "${CMAKE_COMMAND}" "-DPROGRAM=$<TARGET_FILE:no_exceptions_program>"
+                -P "${CMAKE_CURRENT_SOURCE_DIR}/build/expect_abort.cmake")
+    set_tests_properties(no_exceptions_aborts_with_message PROPERTIES LABELS build)
+endif()
+
+# --- Formatting ----------------------------------------------------------------------
+if(CANARYGATE_CHECK_FORMAT)
+    find_program(CANARYGATE_CLANG_FORMAT NAMES clang-format-14 clang-format
+        DOC "clang-format (Debian package clang-format), for the test formatting")
+    mark_as_advanced(CANARYGATE_CLANG_FORMAT)
+    add_test(NAME formatting
+        COMMAND "${CMAKE_COMMAND}" "-DCLANG_FORMAT=${CANARYGATE_CLANG_FORMAT}" "-DSOURCE_DIR=${PROJECT_SOURCE_DIR}"
+                -P "${CMAKE_CURRENT_SOURCE_DIR}/build/check_format.cmake")
+    set_tests_properties(formatting PROPERTIES LABELS build)
+endif()

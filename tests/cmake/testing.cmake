@@ -1,1 +1,0 @@
-canarygate_add_test(test_scenario)

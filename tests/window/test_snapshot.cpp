@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+// Snapshots: exact wide counters, merge across replicas (commutative,
+// associative, strong guarantee on error, scale mismatch handled by
+// downscaling), and the outcome taxonomy they are keyed by.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <string_view>
+
+#include "canarygate/record/outcome.hpp"
+#include "canarygate/window/snapshot.hpp"
+
+using canarygate::arm_snapshot;
+using canarygate::exp_histogram;
+using canarygate::snapshot;
+using canarygate::wide_uint;
+using Catch::Matchers::Contains;
+
+namespace {
+
+snapshot replica(std::uint64_t seed, std::int64_t start, std::int64_t end, int scale = 5) {
+    std::mt19937_64 rng(seed);
+    std::lognormal_distribution<double> latency(std::log(6e8), 0.5);
+    snapshot s(start, end);
+    for (const char* arm : {"baseline", "candidate"}) {
+        auto& a = s.arm(arm, std::string(arm) == "candidate" ? "sha256:c4nd" : "sha256:ba5e");
+        exp_histogram h(canarygate::latency_ns_layout.downscaled(scale));
+        std::uint64_t sum = 0;
+        const std::uint64_t n = 100 + rng() % 900;
+        for (std::uint64_t i = 0; i < n; ++i) {
+            const auto v = static_cast<std::uint64_t>(latency(rng));
+            h.record(v);
+            sum += v;
+        }
+        a.add_counter(canarygate::series::requests, n);
+        a.add_counter(canarygate::series::latency_sum, sum);
+        a.add_histogram(canarygate::series::latency, h);
+    }
+    s.add_counter("feedback.unknown_id", rng() % 5);
+    return s;
+}
+
+// The named histogram, failing the test (not dereferencing null) when absent.
+const exp_histogram& hist(const arm_snapshot* arm, std::string_view name) {
+    REQUIRE(arm != nullptr);
+    const exp_histogram* h = arm->histogram(name);
+    REQUIRE(h != nullptr);
+    return *h;
+}
+
+const arm_snapshot& arm_of(const snapshot& s, std::string_view role) {
+    const arm_snapshot* a = s.find_arm(role);
+    REQUIRE(a != nullptr);
+    return *a;
+}
+
+}  // namespace
+
+TEST_CASE("wide_uint is exact past 64 bits", "[snapshot]") {
+    wide_uint a(~std::uint64_t{0});
+    a += 1;
+    CHECK(a.high == 1);
+    CHECK(a.low == 0);
+    CHECK(a.to_string() == "18446744073709551616");
+    CHECK(wide_uint(~std::uint64_t{0}, ~std::uint64_t{0}).to_string() ==
+          "340282366920938463463374607431768211455");
+    CHECK(wide_uint(12345).to_string() == "12345");
+    CHECK(wide_uint(0).to_string() == "0");
+    a -= 1;  // borrows from the high word
+    CHECK(a == wide_uint(~std::uint64_t{0}));
+    a -= wide_uint(1, 0);  // wraps modulo 2^128 like an unsigned integer
+    CHECK(a == wide_uint(~std::uint64_t{0}, ~std::uint64_t{0}));
+    CHECK(wide_uint(1, 0) > wide_uint(~std::uint64_t{0}));
+    CHECK(wide_uint(3, 5).to_double() == Approx(3 * 18446744073709551616.0));
+    CHECK(wide_uint(7).fits_u64());
+    CHECK_FALSE(wide_uint(1, 0).fits_u64());
+}
+
+TEST_CASE("merging replicas is exact, commutative and associative", "[snapshot]") {
+    const auto a = replica(1, 0, 300'000'000'000);
+    const auto b = replica(2, 1'000'000'000, 301'000'000'000);
+    const auto c = replica(3, 2'000'000'000, 302'000'000'000);
+    snapshot ab = a;
+    ab.merge(b);
+    snapshot ba = b;
+    ba.merge(a);
+    CHECK(ab == ba);
+    snapshot ab_c = ab;
+    ab_c.merge(c);
+    snapshot bc = b;
+    bc.merge(c);
+    snapshot a_bc = a;
+    a_bc.merge(bc);
+    CHECK(ab_c == a_bc);
+    CHECK(ab_c.sources() == 3);
+    CHECK(ab_c.window_start_ns() == 0);
+    CHECK(ab_c.window_end_ns() == 302'000'000'000);
+    const auto& cand = arm_of(ab_c, "candidate");
+    CHECK(cand.model_version() == "sha256:c4nd");
+    CHECK(cand.counter(canarygate::series::requests) ==
+          arm_of(a, "candidate").counter(canarygate::series::requests) +
+              arm_of(b, "candidate").counter(canarygate::series::requests) +
+              arm_of(c, "candidate").counter(canarygate::series::requests));
+    CHECK(hist(&cand, canarygate::series::latency).count() ==
+          cand.counter(canarygate::series::requests).low);
+    CHECK(ab_c.counter("feedback.unknown_id") ==
+          a.counter("feedback.unknown_id") + b.counter("feedback.unknown_id") +
+              c.counter("feedback.unknown_id"));
+}
+
+TEST_CASE("an empty accumulator takes the window of the first snapshot", "[snapshot]") {
+    snapshot fleet;
+    CHECK(fleet.sources() == 0);
+    const auto a = replica(4, 500, 900);
+    fleet.merge(a);
+    CHECK(fleet == a);
+}
+
+TEST_CASE("a replica at a coarser scale is merged by downscaling the finer side", "[snapshot]") {
+    const auto fine = replica(5, 0, 10, 5);
+    const auto coarse = replica(6, 0, 10, 3);
+    snapshot merged = fine;
+    merged.merge(coarse);
+    const auto& h = hist(merged.find_arm("baseline"), canarygate::series::latency);
+    CHECK(h.layout().scale() == 3);
+    auto expected = hist(fine.find_arm("baseline"), canarygate::series::latency).downscale(3);
+    expected.merge(hist(coarse.find_arm("baseline"), canarygate::series::latency));
+    CHECK(h == expected);
+    // And in the other order.
+    snapshot other = coarse;
+    other.merge(fine);
+    CHECK(other == merged);
+}
+
+TEST_CASE("incompatible merges fail clearly and change nothing", "[snapshot]") {
+    auto a = replica(7, 0, 10);
+    const auto before = a;
+    snapshot b(0, 10);
+    b.arm("baseline", "sha256:ba5e")
+        .add_histogram(canarygate::series::latency, exp_histogram(canarygate::histogram_layout(5, 10, 41)));
+    CHECK_THROWS_WITH((void)a.merge(b), Contains("'latency_ns' ranges differ"));
+    CHECK(a == before);
+
+    arm_snapshot x("candidate", "v1");
+    const arm_snapshot y("candidate", "v2");
+    CHECK_THROWS_WITH(x.merge(y), Contains("'candidate'@'v1' vs 'candidate'@'v2'"));
+    CHECK_THROWS_WITH((void)snapshot(10, 5), Contains("window_end_ns = 5"));
+}
+
+TEST_CASE("missing series read as zero; arms stay sorted", "[snapshot]") {
+    snapshot s(0, 1);
+    s.arm("shadow");
+    s.arm("baseline");
+    s.arm("candidate", "b");
+    s.arm("candidate", "a");
+    REQUIRE(s.arms().size() == 4);
+    CHECK(s.arms()[0].arm() == "baseline");
+    CHECK(s.arms()[1].model_version() == "a");
+    CHECK(s.arms()[2].model_version() == "b");
+    CHECK(s.arms()[3].arm() == "shadow");
+    CHECK(&s.arm("candidate", "a") == &s.arms()[1]);  // found, not duplicated
+    CHECK(s.arms()[0].counter("anything") == wide_uint{});
+    CHECK(s.arms()[0].histogram("anything") == nullptr);
+    CHECK(s.find_arm("nobody") == nullptr);
+}
+
+TEST_CASE("outcome taxonomy", "[outcome]") {
+    using canarygate::outcome;
+    for (std::size_t i = 0; i < canarygate::outcome_count; ++i) {
+        const auto o = static_cast<outcome>(i);
+        CHECK(canarygate::outcome_from_name(canarygate::name(o)) == o);
+    }
+    CHECK(canarygate::name(static_cast<outcome>(200)) == "invalid");
+    CHECK_FALSE(canarygate::outcome_from_name("refusal").has_value());
+    CHECK(canarygate::is_refusal(outcome::refusal_classifier));
+    CHECK_FALSE(canarygate::is_refusal(outcome::server_error));
+    CHECK(canarygate::is_error(outcome::timeout));
+    CHECK_FALSE(canarygate::is_error(outcome::client_error));
+    CHECK_FALSE(canarygate::is_error(outcome::aborted));
+    CHECK(canarygate::name(canarygate::feedback_kind::thumbs_down) == "thumbs_down");
+}
+
+TEST_CASE("subtracting an earlier cumulative snapshot leaves the increment", "[snapshot]") {
+    const auto first = replica(8, 0, 60);
+    const auto second = replica(9, 60, 120);
+    snapshot cumulative = first;
+    cumulative.merge(second);
+    snapshot increment = cumulative;
+    increment.subtract(first);
+    CHECK(increment.window_start_ns() == 60);
+    CHECK(increment.window_end_ns() == 120);
+    for (const auto& arm : second.arms()) {
+        const auto& got = increment.arm(arm.arm(), arm.model_version());
+        CHECK(got.counters() == arm.counters());
+        CHECK(hist(&got, canarygate::series::latency) == hist(&arm, canarygate::series::latency));
+    }
+    CHECK(increment.counter("feedback.unknown_id") == second.counter("feedback.unknown_id"));
+
+    // Not an earlier state: refused, nothing changed.
+    snapshot wrong = first;
+    const auto before = wrong;
+    CHECK_THROWS_WITH((void)wrong.subtract(cumulative), Contains("would go negative") || Contains("ends at"));
+    CHECK(wrong == before);
+    snapshot later_end = second;
+    CHECK_THROWS_WITH((void)later_end.subtract(replica(10, 0, 500)), Contains("ends at 500 ns"));
+    snapshot missing(0, 200);
+    CHECK_THROWS_WITH((void)missing.subtract(first), Contains("missing from the later snapshot"));
+}
