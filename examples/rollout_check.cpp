@@ -15,7 +15,7 @@
 
 int main(int argc, char** argv) {
     namespace cg = canarygate;
-    namespace t = canarygate::testing;
+    namespace t = canarygate::testkit;
     const double cost_ratio = argc > 1 ? std::strtod(argv[1], nullptr) : 1.6;
     if (!(cost_ratio > 0 && cost_ratio < 100)) {
         std::fprintf(stderr, "canarygate_rollout_check: cost multiplier '%s' must be in (0, 100)\n", argv[1]);
@@ -37,20 +37,20 @@ int main(int argc, char** argv) {
     const cg::policy policy(policy_config);
     cg::policy_state state;
 
-    constexpr std::int64_t check = 15 * t::minute_ns;
+    constexpr std::int64_t check = 15 * cg::minute_ns;
     cg::policy_report report;
     std::int64_t now = 0;
-    for (now = check; now <= 8 * t::hour_ns; now += check) {
+    for (now = check; now <= 8 * cg::hour_ns; now += check) {
         scenario.run(
             now,
-            [&](const t::request_event& r) { rec.record(arms[r.arm == t::arm_role::candidate ? 1 : 0], r.outcome); },
-            [&](const t::feedback_arrival& f) {
-                rec.record_feedback(arms[f.arm == t::arm_role::candidate ? 1 : 0], f.kind);
+            [&](const cg::request_event& r) { rec.record(arms[r.arm == cg::arm_role::candidate ? 1 : 0], r.outcome); },
+            [&](const cg::feedback_arrival& f) {
+                rec.record_feedback(arms[f.arm == cg::arm_role::candidate ? 1 : 0], f.kind);
             });
         collector.clock().set(now);
         collector.tick();
         report = policy.evaluate(state, collector.cumulative(), 0.10);
-        std::printf("t=%3lld min  %-8s %s\n", static_cast<long long>(now / t::minute_ns),
+        std::printf("t=%3lld min  %-8s %s\n", static_cast<long long>(now / cg::minute_ns),
                     std::string(cg::name(report.decision)).c_str(), report.summary.c_str());
         if (report.decision == cg::verdict::fail || report.decision == cg::verdict::invalid) break;
     }

@@ -235,12 +235,14 @@ private:
 };
 
 /// A sink over plain (non-atomic) counters, for one thread that owns them:
-/// the single-threaded recording path (window/event_window.hpp) and
-/// benchmarks run the metrics' own code through it. Scalars accumulate as
-/// exact `wide_uint` (never wrap), array counters as u64.
-class plain_sink {
+/// the single-threaded recording path (window/event_window.hpp) and the
+/// benchmarks' floor run the metrics' own code through it. `Scalar` is
+/// std::uint64_t (as in a shard: modulo 2^64) or wide_uint (exact for any
+/// number of records); array counters are u64.
+template <class Scalar>
+class basic_plain_sink {
 public:
-    constexpr plain_sink(wide_uint* scalars, std::uint64_t* arrays) noexcept
+    constexpr basic_plain_sink(Scalar* scalars, std::uint64_t* arrays) noexcept
         : scalars_(scalars), arrays_(arrays) {}
     /// Adds d to scalar counter i.
     CANARYGATE_ALWAYS_INLINE constexpr void add(std::size_t i, std::uint64_t d) const noexcept {
@@ -251,15 +253,18 @@ public:
         arrays_[i] += d;
     }
     /// The same sink shifted to one metric's counters.
-    [[nodiscard]] CANARYGATE_ALWAYS_INLINE constexpr plain_sink offset(std::size_t scalar_offset,
-                                                                      std::size_t array_offset) const noexcept {
+    [[nodiscard]] CANARYGATE_ALWAYS_INLINE constexpr basic_plain_sink offset(
+        std::size_t scalar_offset, std::size_t array_offset) const noexcept {
         return {scalars_ + scalar_offset, arrays_ + array_offset};
     }
 
 private:
-    wide_uint* scalars_;
+    Scalar* scalars_;
     std::uint64_t* arrays_;
 };
+
+/// Exact plain sink: scalars as wide_uint.
+using plain_sink = basic_plain_sink<wide_uint>;
 
 // --- The default metrics -----------------------------------------------------------
 

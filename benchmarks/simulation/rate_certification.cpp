@@ -11,7 +11,7 @@
 // increment (requests, events, thumbs-down arrivals), so their law can be
 // drawn at the level of counts, ~100x faster than request by request: 40,000
 // 24-hour runs per canary share fit in minutes (wall time in run.txt). The
-// counts follow the law of canarygate::testing::scenario with its default
+// counts follow the law of canarygate::testkit::scenario with its default
 // response_model exactly: Poisson arrivals split between the arms (so
 // independent per-arm Poisson counts, drawn per minute), each request a
 // refusal with probability r * k or an error with probability e * k
@@ -19,7 +19,7 @@
 // 0.03 of which a share 0.2 * k is a thumbs-down, arriving after a log-normal
 // delay (median 600 s, sigma 1.2) from a uniform time within its minute. Both arms sit exactly on
 // the boundary (candidate rates = k x baseline), the worst case of every gate's null. The gates are
-// the ones of default_policy(), driven through evaluate_gate() with the policy's Bonferroni shares,
+// the ones of default_policy(), driven through rate_gate::evaluate() with the policy's Bonferroni shares,
 // as the policy drives them.
 //
 // A second part measures detection at 1.5 x k (1 % and 10 % canaries, checks
@@ -45,7 +45,8 @@
 #include <boost/math/distributions/lognormal.hpp>
 
 #include "canarygate/gates/calibration.hpp"
-#include "canarygate/gates/gates_old.hpp"
+#include "canarygate/gates/default_policy.hpp"
+#include "canarygate/gates/gate.hpp"
 #include "canarygate/gates/policy.hpp"
 #include "canarygate/stats/fixed_sample.hpp"
 #include "canarygate/testing/scenario.hpp"
@@ -60,23 +61,23 @@ constexpr std::int64_t never = -1;
 const std::vector<std::int64_t> cadences_min = {1, 5, 15};
 const std::vector<std::int64_t> horizons_min = {60, 8 * 60, 24 * 60};
 
-struct rate_gate {
-    gate_config config;
+struct certified_gate {
+    canarygate::rate_gate gate;
     double alpha;       // the policy's Bonferroni share
     double alpha_pass;  // the policy's pass level
     gate_tuning tuning;
 };
 
-std::vector<rate_gate> rate_gates() {
+std::vector<certified_gate> rate_gates() {
     policy_config cfg = default_policy();
     // Intervals are reporting only (decisions do not depend on them) and
     // replay every stored window at each check: off, as in calibration.cpp.
     cfg.tuning.intervals = false;
     const policy p(cfg);
-    std::vector<rate_gate> out;
+    std::vector<certified_gate> out;
     for (std::size_t g = 0; g < cfg.gates.size(); ++g) {
-        if (cfg.gates[g].is_rate())
-            out.push_back({cfg.gates[g], p.gate_alpha()[g], cfg.alpha_pass, cfg.tuning});
+        if (const auto* rate = std::get_if<canarygate::rate_gate>(&cfg.gates[g].kind()))
+            out.push_back({*rate, p.gate_alpha()[g], cfg.alpha_pass, cfg.tuning});
     }
     return out;
 }
@@ -109,7 +110,7 @@ struct arm_law {
 // which the law check below caught.
 void draw_arm(const arm_law& law, std::int64_t minutes, std::mt19937_64& rng,
               std::vector<arm_minute>& out) {
-    const testing::response_model m;
+    const testkit::response_model m;
     const double other = 1.0 - law.refusal - law.error;
     const double rate = law.requests_per_minute;
     auto poisson = [&](double mean) { return std::poisson_distribution<std::uint64_t>(mean); };
@@ -169,15 +170,15 @@ struct run_result {
 // Baseline and candidate laws with every rate gate's candidate at `r_over_k`
 // times its k (1: exactly at the boundary); each multiplier acts on its own
 // counter.
-std::array<arm_law, 2> laws_at(const std::vector<rate_gate>& gates, double share, double rpm,
+std::array<arm_law, 2> laws_at(const std::vector<certified_gate>& gates, double share, double rpm,
                                double r_over_k) {
-    const testing::response_model m;
+    const testkit::response_model m;
     double k_error = 1, k_refusal = 1, k_down = 1;
     for (const auto& g : gates) {
-        const double ratio = g.config.multiplier * r_over_k;
-        if (g.config.metric == signal::error_rate) k_error = ratio;
-        if (g.config.metric == signal::refusal_rate) k_refusal = ratio;
-        if (g.config.metric == signal::feedback_rate) k_down = ratio;
+        const double ratio = g.gate.config().multiplier * r_over_k;
+        if (g.gate.metric() == signal::error_rate) k_error = ratio;
+        if (g.gate.metric() == signal::refusal_rate) k_refusal = ratio;
+        if (g.gate.metric() == signal::feedback_rate) k_down = ratio;
     }
     return {arm_law{rpm * (1 - share), m.refusal_rate, m.error_rate,
                     m.feedback_probability * m.thumbs_down_share},
@@ -185,7 +186,7 @@ std::array<arm_law, 2> laws_at(const std::vector<rate_gate>& gates, double share
                     m.feedback_probability * std::min(1.0, m.thumbs_down_share * k_down)}};
 }
 
-run_result simulate(const std::vector<rate_gate>& gates, double share, double rpm,
+run_result simulate(const std::vector<certified_gate>& gates, double share, double rpm,
                     std::int64_t minutes, std::uint64_t seed) {
     std::mt19937_64 rng(seed);
     const std::array<arm_law, 2> laws = laws_at(gates, share, rpm, 1.0);
@@ -198,16 +199,15 @@ run_result simulate(const std::vector<rate_gate>& gates, double share, double rp
     out.first_fail.assign(gates.size(), std::vector<std::int64_t>(cadences_min.size(), never));
     for (std::size_t c = 0; c < cadences_min.size(); ++c) {
         const std::int64_t step = cadences_min[c];
-        std::vector<gate_state> states(gates.size());
+        std::vector<canarygate::rate_gate::state> states(gates.size());
         for (std::int64_t t = step; t <= minutes; t += step) {
             const arm_snapshot b = increment(arms[0], t - step, t);
             const arm_snapshot cand = increment(arms[1], t - step, t);
             for (std::size_t g = 0; g < gates.size(); ++g) {
                 if (out.first_fail[g][c] != never)
                     continue;  // a rollout counts once, at its first fail
-                const gate_result r =
-                    evaluate_gate(gates[g].config, states[g], b, cand, gates[g].alpha,
-                                  gates[g].alpha_pass, gates[g].tuning);
+                const gate_result r = gates[g].gate.evaluate(states[g], b, cand, gates[g].alpha,
+                                                             gates[g].alpha_pass, gates[g].tuning);
                 if (r.decision == verdict::fail) out.first_fail[g][c] = t;
             }
         }
@@ -227,7 +227,7 @@ struct detection_result {
     std::vector<bool> gate, oracle;  // per rate gate
 };
 
-detection_result simulate_detection(const std::vector<rate_gate>& gates, double share, double rpm,
+detection_result simulate_detection(const std::vector<certified_gate>& gates, double share, double rpm,
                                     double r_over_k, std::uint64_t seed) {
     constexpr std::int64_t minutes = 8 * 60;
     constexpr std::int64_t step = 5;
@@ -240,24 +240,24 @@ detection_result simulate_detection(const std::vector<rate_gate>& gates, double 
 
     detection_result out{std::vector<bool>(gates.size(), false),
                          std::vector<bool>(gates.size(), false)};
-    std::vector<gate_state> states(gates.size());
+    std::vector<canarygate::rate_gate::state> states(gates.size());
     std::vector<stats::rate_ratio_e_process<1>> oracle;
     std::vector<double> oracle_candidate_events(gates.size(), 0.0);
     for (const auto& g : gates)
-        oracle.emplace_back(g.config.multiplier, std::array<double, 1>{r_over_k});
+        oracle.emplace_back(g.gate.config().multiplier, std::array<double, 1>{r_over_k});
     for (std::int64_t t = step; t <= minutes; t += step) {
         const arm_snapshot b = increment(arms[0], t - step, t);
         const arm_snapshot cand = increment(arms[1], t - step, t);
         for (std::size_t g = 0; g < gates.size(); ++g) {
-            const rate_gate& gate = gates[g];
+            const certified_gate& gate = gates[g];
             if (!out.gate[g]) {
-                const gate_result r = evaluate_gate(gate.config, states[g], b, cand, gate.alpha,
-                                                    gate.alpha_pass, gate.tuning);
+                const gate_result r =
+                    gate.gate.evaluate(states[g], b, cand, gate.alpha, gate.alpha_pass, gate.tuning);
                 out.gate[g] = r.decision == verdict::fail;
             }
             if (!out.oracle[g]) {
-                const double ce = detail::rate_events(gate.config, cand);
-                const double be = detail::rate_events(gate.config, b);
+                const double ce = detail::rate_events(gate.gate.metric(), gate.gate.config().feedback, cand);
+                const double be = detail::rate_events(gate.gate.metric(), gate.gate.config().feedback, b);
                 const double nc = cand.counter(series::requests).to_double();
                 const double nb = b.counter(series::requests).to_double();
                 if (ce + be > 0 && nc > 0 && nb > 0) {
@@ -267,7 +267,7 @@ detection_result simulate_detection(const std::vector<rate_gate>& gates, double 
                 oracle_candidate_events[g] += ce;
                 out.oracle[g] =
                     oracle[g].log_e_value() >= std::log(1.0 / gate.alpha) &&
-                    oracle_candidate_events[g] >= static_cast<double>(gate.config.min_events);
+                    oracle_candidate_events[g] >= static_cast<double>(gate.gate.config().min_events);
             }
         }
     }
@@ -294,7 +294,7 @@ int main(int argc, char** argv) {
     const double rpm = 600;
     std::filesystem::create_directories(out_dir);
 
-    const std::vector<rate_gate> gates = rate_gates();
+    const std::vector<certified_gate> gates = rate_gates();
     const std::vector<double> shares = {0.01, 0.10};
     const std::int64_t minutes = horizons_min.back();
     // fails[share][gate][cadence][horizon]
@@ -356,7 +356,7 @@ int main(int argc, char** argv) {
     // The law check: mean counts per run against their expectations. Relative
     // tolerance 5 standard errors of a Poisson total (each total is a sum of
     // independent Poisson-like counts), so a wiring mistake fails loudly.
-    const testing::response_model m;
+    const testkit::response_model m;
     bool law_ok = true;
     std::ostringstream law_table;
     for (std::size_t s = 0; s < shares.size(); ++s) {
@@ -392,14 +392,14 @@ int main(int argc, char** argv) {
 
     std::ostringstream md, csv;
     md << "# Rate gates: false alarms at the null boundary, certified\n\n"
-       << "Generated by `benchmarks/rate_certification.cpp` (see `run.txt` for the command and "
+       << "Generated by `benchmarks/simulation/rate_certification.cpp` (see `run.txt` for the command and "
           "wall time). "
        << runs << " runs per cell, every rate gate of default_policy() exactly at its boundary "
        << "(candidate rate = k x baseline), 600 requests/min, checks every 1 / 5 / 15 min, "
           "horizons 1 / 8 / 24 h. "
        << "Counts are drawn per minute from the law of the scenario generator (see the program's "
           "header); the "
-       << "gates are driven through evaluate_gate() with their Bonferroni shares. A run counts "
+       << "gates are driven through rate_gate::evaluate() with their Bonferroni shares. A run counts "
           "once, at its first "
        << "fail. `ub` is the one-sided Clopper-Pearson 95 % upper bound; target: rate <= alpha and "
           "ub <= 1.5 alpha.\n\n"
@@ -413,26 +413,26 @@ int main(int argc, char** argv) {
         for (std::size_t s = 0; s < shares.size(); ++s) {
             for (std::size_t c = 0; c < cadences_min.size(); ++c) {
                 const double alpha = gates[g].alpha;
-                md << "| " << gates[g].config.display_name() << " | " << fixed(alpha, 5) << " | "
+                md << "| " << gates[g].gate.name() << " | " << fixed(alpha, 5) << " | "
                    << fixed(100 * shares[s], 0) << " % | " << cadences_min[c] << " min |";
                 bool row_ok = true;
                 for (std::size_t h = 0; h < horizons_min.size(); ++h) {
                     const std::uint64_t f = fails[s][g][c][h];
                     const double rate = static_cast<double>(f) / static_cast<double>(runs);
-                    const double ub = detail::clopper_pearson_upper(f, runs);
+                    const double ub = stats::clopper_pearson_upper(f, runs);
                     const bool ok = rate <= alpha && ub <= 1.5 * alpha;
                     row_ok = row_ok && ok;
                     if (!ok) ++over;
                     if (ub / alpha > worst_ub_ratio) {
                         worst_ub_ratio = ub / alpha;
-                        worst = gates[g].config.display_name() + ", " + fixed(100 * shares[s], 0) +
+                        worst = gates[g].gate.name() + ", " + fixed(100 * shares[s], 0) +
                                 " % canary, every " + std::to_string(cadences_min[c]) + " min, " +
                                 std::to_string(horizons_min[h] / 60) + " h: " + pct(rate) +
                                 " (ub " + pct(ub) + ")";
                     }
                     md << " " << pct(rate) << " (ub " << pct(ub) << ")" << (ok ? "" : " **over**")
                        << " |";
-                    csv << gates[g].config.display_name() << ',' << alpha << ',' << shares[s] << ','
+                    csv << gates[g].gate.name() << ',' << alpha << ',' << shares[s] << ','
                         << cadences_min[c] << ',' << horizons_min[h] << ',' << runs << ',' << f
                         << ',' << rate << ',' << ub << '\n';
                 }
@@ -460,7 +460,7 @@ int main(int argc, char** argv) {
     detect_csv << "gate,canary_share,ratio_over_k,runs,detected_gate,detected_oracle\n";
     for (std::size_t g = 0; g < gates.size(); ++g) {
         for (std::size_t s = 0; s < shares.size(); ++s) {
-            md << "| " << gates[g].config.display_name() << " | " << fixed(100 * shares[s], 0)
+            md << "| " << gates[g].gate.name() << " | " << fixed(100 * shares[s], 0)
                << " % |";
             for (const std::uint64_t d : detected[s][g]) {
                 const auto ci = stats::clopper_pearson_interval(d, detect_runs, 0.05);
@@ -470,7 +470,7 @@ int main(int argc, char** argv) {
                    << ") |";
             }
             md << "\n";
-            detect_csv << gates[g].config.display_name() << ',' << shares[s] << ',' << detect_ratio
+            detect_csv << gates[g].gate.name() << ',' << shares[s] << ',' << detect_ratio
                        << ',' << detect_runs << ',' << detected[s][g][0] << ',' << detected[s][g][1]
                        << '\n';
         }

@@ -215,30 +215,17 @@ void bm_owner_resolve(benchmark::State& state) {
 }
 BENCHMARK(bm_owner_resolve)->Name("owner/resolve");
 
-void print_ratio(const ratio_reporter& r, const char* name, const char* base, const char* what) {
-    const double t = r.time_of(name).cpu;
-    const double b = r.time_of(base).cpu;
-    if (std::isnan(t) || std::isnan(b)) return;  // filtered out
-    std::printf("  %-17s %8.2f ns/op  %6.2fx %s\n", name, t, t / b, what);
+void report(const ratio_reporter& reporter) {
+    std::printf("\nratios of CPU time per operation, same run:\n");
+    reporter.print_ratio("hash/id", "floor", "floor");
+    reporter.print_ratio("remember/key", "floor", "floor (plain thread-local store)");
+    reporter.print_ratio("remember/id", "floor", "floor");
+    reporter.print_ratio("mutex_map/key", "remember/key", "remember/key");
+    reporter.print_ratio("mutex_map/string", "remember/id", "remember/id");
+    reporter.print_ratio("owner/drain", "remember/key",
+                "remember/key (push + its share of drain)");
+    reporter.print_ratio("owner/resolve", "remember/id", "remember/id");
 }
+CANARYGATE_PERF_REPORT(report);
 
 }  // namespace
-
-int main(int argc, char** argv) {
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    ratio_reporter reporter;
-    benchmark::RunSpecifiedBenchmarks(&reporter);
-    benchmark::Shutdown();
-
-    std::printf("\nratios of CPU time per operation, same run:\n");
-    print_ratio(reporter, "hash/id", "floor", "floor");
-    print_ratio(reporter, "remember/key", "floor", "floor (plain thread-local store)");
-    print_ratio(reporter, "remember/id", "floor", "floor");
-    print_ratio(reporter, "mutex_map/key", "remember/key", "remember/key");
-    print_ratio(reporter, "mutex_map/string", "remember/id", "remember/id");
-    print_ratio(reporter, "owner/drain", "remember/key",
-                "remember/key (push + its share of drain)");
-    print_ratio(reporter, "owner/resolve", "remember/id", "remember/id");
-    return 0;
-}

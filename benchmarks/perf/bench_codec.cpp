@@ -31,7 +31,7 @@
 #include "ratio_reporter.hpp"
 #include "canarygate/window/codec.hpp"
 #include "canarygate/integration/json.hpp"
-#include "test_codec_fixtures.hpp"
+#include "support/codec_fixtures.hpp"
 
 namespace {
 
@@ -151,15 +151,7 @@ void bm_json_parse(benchmark::State& state) {
 }
 BENCHMARK(bm_json_parse)->Name("json/parse")->Arg(0)->Arg(1);
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    ratio_reporter reporter;
-    benchmark::RunSpecifiedBenchmarks(&reporter);
-    benchmark::Shutdown();
-
+void report(const ratio_reporter& reporter) {
     for (const std::int64_t which : {0, 1}) {
         const workload& w = data(which);
         const std::string arg = "/" + std::to_string(which);
@@ -182,5 +174,7 @@ int main(int argc, char** argv) {
                         "merge", merge_ns, copy_ns, (merge_ns - copy_ns) / copy_ns);
         }
     }
-    return 0;
 }
+CANARYGATE_PERF_REPORT(report);
+
+}  // namespace

@@ -166,22 +166,15 @@ void bm_floor_hot(benchmark::State& state) {
 BENCHMARK(bm_floor_hot)->Name("floor/hot");
 
 // The recorder's own metric code (validation, exact bucket index, limbs)
-// through a plain, non-atomic sink: record/writer against this is what the
-// relaxed atomics and the shard lookup cost.
-struct plain_sink {
-    std::uint64_t* scalars;
-    std::uint64_t* arrays;
-    void add(std::size_t i, std::uint64_t d) const noexcept { scalars[i] += d; }
-    void add_array(std::size_t i, std::uint64_t d) const noexcept { arrays[i] += d; }
-    [[nodiscard]] plain_sink offset(std::size_t s, std::size_t a) const noexcept {
-        return {scalars + s, arrays + a};
-    }
-};
+// through a plain, non-atomic sink over u64 counters laid out as in a shard:
+// record/writer against this is what the relaxed atomics and the shard
+// lookup cost.
+using plain_sink = cg::basic_plain_sink<std::uint64_t>;
 
 void bm_floor_same_code(benchmark::State& state) {
     const auto& data = outcomes();
     std::uint64_t* arm = floor_arm.data();
-    const plain_sink sink{arm, arm + cg::recorder::arm_scalar_count};
+    const plain_sink sink(arm, arm + cg::recorder::arm_scalar_count);
     std::size_t i = 0;
     for (auto _ : state) {
         benchmark::DoNotOptimize(cg::default_metrics::record<cg::recorder_traits>(sink, data[i]));
@@ -569,15 +562,7 @@ void print_real_ratio(const char* label, double t, double base, const char* base
     std::printf("  %-42s %9.2f ns  %6.2fx %s\n", label, t, t / base, base_name);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    ratio_reporter reporter;
-    benchmark::RunSpecifiedBenchmarks(&reporter);
-    benchmark::Shutdown();
-
+void report(const ratio_reporter& reporter) {
     const auto t = [&](const std::string& name) { return reporter.time_of(name); };
     std::printf(
         "\nfull-outcome record (latency, TTFT, tokens, cost, outcome: 20 counter updates), same "
@@ -624,6 +609,8 @@ int main(int argc, char** argv) {
         cg::recorder::arm_stride * sizeof(std::uint64_t), cg::recorder::shard_bytes,
         cg::recorder_traits::max_arms, cg::recorder::pool_bytes, cg::recorder_traits::max_shards);
     std::printf("hardware threads: %u\n", std::thread::hardware_concurrency());
-    return 0;
 }
+CANARYGATE_PERF_REPORT(report);
+
+}  // namespace
 #endif

@@ -173,15 +173,7 @@ void print_accuracy() {
                 100 * std::fabs(p2 - exact) / exact);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    ratio_reporter reporter;
-    benchmark::RunSpecifiedBenchmarks(&reporter);
-    benchmark::Shutdown();
-
+void report(const ratio_reporter& reporter) {
     const double floor = reporter.time_of("floor").cpu;
     std::printf("\nratios to the floor (plain counter increment, %.2f ns/op CPU, same run):\n", floor);
     for (const char* name : {"index/table", "index/log", "index/frexp", "record/u64",
@@ -196,5 +188,7 @@ int main(int argc, char** argv) {
         std::printf("  index/log is %.2fx index/table\n", index_log / index_table);
     }
     print_accuracy();
-    return 0;
 }
+CANARYGATE_PERF_REPORT(report);
+
+}  // namespace
