@@ -6,8 +6,6 @@
 // lands, this is the project's main job.
 //
 // Usage: canarygate_demo [--requests N] [--seed S] [--candidate-slowdown F]
-#include <canarygate/canarygate.hpp>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -18,6 +16,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <canarygate/canarygate.hpp>
 
 namespace {
 
@@ -78,7 +78,8 @@ std::uint64_t draw_latency_ns(std::mt19937_64& rng, double tail_scale) {
     std::lognormal_distribution<double> body(std::log(0.6), 0.45);
     std::uniform_real_distribution<double> u(0.0, 1.0);
     double seconds = body(rng);
-    if (u(rng) < 0.04) seconds = std::min(tail_scale * 2.0 * std::pow(1.0 - u(rng), -1 / 1.6), 1200.0);
+    if (u(rng) < 0.04)
+        seconds = std::min(tail_scale * 2.0 * std::pow(1.0 - u(rng), -1 / 1.6), 1200.0);
     return static_cast<std::uint64_t>(std::llround(seconds * 1e9));
 }
 
@@ -104,16 +105,17 @@ int main(int argc, char** argv) {
     }
 
     const double bound = canarygate::latency_ns_layout.relative_error();
-    std::printf("canarygate %d.%d.%d demo: %llu requests per arm, seed %llu, candidate tail x%.2f\n",
-                canarygate::version.major, canarygate::version.minor, canarygate::version.patch,
-                static_cast<unsigned long long>(opt.requests),
-                static_cast<unsigned long long>(opt.seed), opt.candidate_slowdown);
-    std::printf("histogram: %s, %zu buckets, %zu bytes of counters per arm, guaranteed relative "
-                "error %.3f %%\n\n",
-                canarygate::latency_ns_layout.describe().c_str(),
-                canarygate::latency_ns_layout.bucket_count(),
-                (canarygate::latency_ns_layout.bucket_count() + 2) * sizeof(std::uint64_t),
-                100 * bound);
+    std::printf(
+        "canarygate %d.%d.%d demo: %llu requests per arm, seed %llu, candidate tail x%.2f\n",
+        canarygate::version.major, canarygate::version.minor, canarygate::version.patch,
+        static_cast<unsigned long long>(opt.requests), static_cast<unsigned long long>(opt.seed),
+        opt.candidate_slowdown);
+    std::printf(
+        "histogram: %s, %zu buckets, %zu bytes of counters per arm, guaranteed relative "
+        "error %.3f %%\n\n",
+        canarygate::latency_ns_layout.describe().c_str(),
+        canarygate::latency_ns_layout.bucket_count(),
+        (canarygate::latency_ns_layout.bucket_count() + 2) * sizeof(std::uint64_t), 100 * bound);
     std::printf("%-10s %-6s %14s %14s %10s %10s  %s\n", "arm", "q", "exact (ms)", "estimate (ms)",
                 "error", "bound", "true value lies in (ms)");
 
@@ -123,8 +125,8 @@ int main(int argc, char** argv) {
         auto& arm = arms[a];
         std::sort(arm.exact.begin(), arm.exact.end());
         for (const double q : {0.5, 0.95, 0.99, 0.999}) {
-            const auto rank = static_cast<std::size_t>(
-                std::floor(q * static_cast<double>(arm.exact.size() - 1)));
+            const auto rank =
+                static_cast<std::size_t>(std::floor(q * static_cast<double>(arm.exact.size() - 1)));
             const double exact = static_cast<double>(arm.exact[rank]);
             const auto est = arm.histogram.quantile(q);
             const double error = std::fabs(est.value - exact) / exact;

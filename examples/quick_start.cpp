@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The README's quick start: record latencies, read P99 with its guarantee.
-#include <canarygate/canarygate.hpp>
-
 #include <cstdint>
 #include <cstdio>
+
+#include <canarygate/canarygate.hpp>
 
 int main() {
     canarygate::exp_histogram latency;  // integer nanoseconds, 1.08 % relative error

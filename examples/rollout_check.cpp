@@ -6,24 +6,26 @@
 // policy must roll it back, name the cost gate, and never blame another.
 //
 // Usage: canarygate_rollout_check [cost multiplier, default 1.6]
-#include <canarygate/canarygate.hpp>
-#include <canarygate/testing/scenario.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+
+#include <canarygate/canarygate.hpp>
+#include <canarygate/testing/scenario.hpp>
 
 int main(int argc, char** argv) {
     namespace cg = canarygate;
     namespace t = canarygate::testkit;
     const double cost_ratio = argc > 1 ? std::strtod(argv[1], nullptr) : 1.6;
     if (!(cost_ratio > 0 && cost_ratio < 100)) {
-        std::fprintf(stderr, "canarygate_rollout_check: cost multiplier '%s' must be in (0, 100)\n", argv[1]);
+        std::fprintf(stderr, "canarygate_rollout_check: cost multiplier '%s' must be in (0, 100)\n",
+                     argv[1]);
         return 2;
     }
 
     cg::recorder rec;
-    const cg::arm_id arms[] = {rec.add_arm("baseline", "model-a"), rec.add_arm("candidate", "model-b")};
+    const cg::arm_id arms[] = {rec.add_arm("baseline", "model-a"),
+                               rec.add_arm("candidate", "model-b")};
     cg::basic_collector<cg::recorder, cg::manual_clock> collector(rec);
 
     t::scenario_config traffic;
@@ -43,7 +45,9 @@ int main(int argc, char** argv) {
     for (now = check; now <= 8 * cg::hour_ns; now += check) {
         scenario.run(
             now,
-            [&](const cg::request_event& r) { rec.record(arms[r.arm == cg::arm_role::candidate ? 1 : 0], r.outcome); },
+            [&](const cg::request_event& r) {
+                rec.record(arms[r.arm == cg::arm_role::candidate ? 1 : 0], r.outcome);
+            },
             [&](const cg::feedback_arrival& f) {
                 rec.record_feedback(arms[f.arm == cg::arm_role::candidate ? 1 : 0], f.kind);
             });
@@ -55,7 +59,8 @@ int main(int argc, char** argv) {
         if (report.decision == cg::verdict::fail || report.decision == cg::verdict::invalid) break;
     }
     std::printf("\nevidence at the last check:\n");
-    for (const auto& g : report.gates) std::printf("  %-9s %s\n", std::string(cg::name(g.decision)).c_str(), g.reason.c_str());
+    for (const auto& g : report.gates)
+        std::printf("  %-9s %s\n", std::string(cg::name(g.decision)).c_str(), g.reason.c_str());
 
     // Self-check, so this example fails its test if the pipeline misjudges.
     bool only_cost_failed = report.decision == cg::verdict::fail;

@@ -10,12 +10,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
-#include "canarygate/window/codec.hpp"
+#include <nlohmann/json.hpp>
+
 #include "canarygate/integration/json.hpp"
+#include "canarygate/window/codec.hpp"
 
 namespace {
 
@@ -40,6 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const canarygate::snapshot back = canarygate::parse_snapshot(written, limits);
     if (!(back == s)) fail("parse_snapshot(dump(s)) != s");
     if (nlohmann::json(back).dump() != written) fail("JSON writer is not deterministic");
-    if (!(canarygate::decode(canarygate::encode(s), limits) == s)) fail("binary round trip of a JSON snapshot");
+    if (!(canarygate::decode(canarygate::encode(s), limits) == s))
+        fail("binary round trip of a JSON snapshot");
     return 0;
 }

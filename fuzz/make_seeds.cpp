@@ -7,13 +7,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "canarygate/window/codec.hpp"
+#include <nlohmann/json.hpp>
+
 #include "canarygate/integration/json.hpp"
+#include "canarygate/window/codec.hpp"
 #include "support/codec_fixtures.hpp"
 
 namespace {
@@ -40,7 +41,8 @@ std::vector<std::pair<std::string, canarygate::snapshot>> seed_snapshots() {
     seeds.emplace_back("latency_window", codec_fixtures::typical_window(1, true));
     seeds.emplace_back("full_window", codec_fixtures::typical_window(2));
     canarygate::snapshot merged;
-    merged.merge(codec_fixtures::typical_window(3, true)).merge(codec_fixtures::typical_window(4, true));
+    merged.merge(codec_fixtures::typical_window(3, true))
+        .merge(codec_fixtures::typical_window(4, true));
     seeds.emplace_back("merged", merged);
     return seeds;
 }

@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "cannot read %s\n", file.c_str());
             return 2;
         }
-        const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
+                                      std::istreambuf_iterator<char>());
         // A fresh copy of exactly the file's size, so ASan sees reads past the end.
         std::vector<std::uint8_t> input(bytes.begin(), bytes.end());
         LLVMFuzzerTestOneInput(input.data(), input.size());

@@ -27,8 +27,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "ratio_reporter.hpp"
 #include "canarygate/record/attribution.hpp"
+#include "ratio_reporter.hpp"
 
 namespace {
 
@@ -222,8 +222,7 @@ void report(const ratio_reporter& reporter) {
     reporter.print_ratio("remember/id", "floor", "floor");
     reporter.print_ratio("mutex_map/key", "remember/key", "remember/key");
     reporter.print_ratio("mutex_map/string", "remember/id", "remember/id");
-    reporter.print_ratio("owner/drain", "remember/key",
-                "remember/key (push + its share of drain)");
+    reporter.print_ratio("owner/drain", "remember/key", "remember/key (push + its share of drain)");
     reporter.print_ratio("owner/resolve", "remember/id", "remember/id");
 }
 CANARYGATE_PERF_REPORT(report);

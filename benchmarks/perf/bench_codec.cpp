@@ -24,13 +24,14 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "ratio_reporter.hpp"
-#include "canarygate/window/codec.hpp"
+#include <nlohmann/json.hpp>
+
 #include "canarygate/integration/json.hpp"
+#include "canarygate/window/codec.hpp"
+#include "ratio_reporter.hpp"
 #include "support/codec_fixtures.hpp"
 
 namespace {
@@ -51,7 +52,9 @@ const workload& data(std::int64_t which) {
     }();
     static const workload busy = [] {
         workload w{codec_fixtures::typical_window(1, false, 3000, 300'000),
-                   codec_fixtures::typical_window(2, false, 3000, 300'000), {}, {}};
+                   codec_fixtures::typical_window(2, false, 3000, 300'000),
+                   {},
+                   {}};
         w.bytes = canarygate::encode(w.a);
         w.json_text = nlohmann::json(w.a).dump();
         return w;
@@ -157,9 +160,10 @@ void report(const ratio_reporter& reporter) {
         const std::string arg = "/" + std::to_string(which);
         const double memcpy_ns = reporter.time_of("memcpy" + arg).cpu;
         const double copy_ns = reporter.time_of("copy" + arg).cpu;
-        std::printf("\n%s window: %zu bytes binary, %zu bytes JSON; CPU time per snapshot, same run:\n",
-                    which == 0 ? "typical (30 + 3,000 requests)" : "busy (3,000 + 300,000 requests)",
-                    w.bytes.size(), w.json_text.size());
+        std::printf(
+            "\n%s window: %zu bytes binary, %zu bytes JSON; CPU time per snapshot, same run:\n",
+            which == 0 ? "typical (30 + 3,000 requests)" : "busy (3,000 + 300,000 requests)",
+            w.bytes.size(), w.json_text.size());
         std::printf("  %-13s %10.0f ns  %8.0f MB/s\n", "memcpy", memcpy_ns,
                     static_cast<double>(w.bytes.size()) / memcpy_ns * 1e3);
         for (const char* name : {"encode", "encode/fresh", "decode", "json/dump", "json/parse"}) {

@@ -14,9 +14,6 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
-#include <boost/accumulators/accumulators.hpp>
-#include <boost/accumulators/statistics/extended_p_square.hpp>
-#include <boost/accumulators/statistics/stats.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -25,8 +22,12 @@
 #include <string>
 #include <vector>
 
-#include "ratio_reporter.hpp"
+#include <boost/accumulators/accumulators.hpp>
+#include <boost/accumulators/statistics/extended_p_square.hpp>
+#include <boost/accumulators/statistics/stats.hpp>
+
 #include "canarygate/core/histogram.hpp"
+#include "ratio_reporter.hpp"
 
 namespace {
 
@@ -87,14 +88,17 @@ void run_index_benchmark(benchmark::State& state, IndexFunction index_of) {
 }
 
 void bm_index_table(benchmark::State& state) {
-    run_index_benchmark(state, [](std::uint64_t v) { return canarygate::detail::bucket_index(v, 5); });
+    run_index_benchmark(state,
+                        [](std::uint64_t v) { return canarygate::detail::bucket_index(v, 5); });
 }
 BENCHMARK(bm_index_table)->Name("index/table");
 
 void bm_index_log(benchmark::State& state) {
     const double inverse_log_base = 32.0 / std::log(2.0);
     run_index_benchmark(state, [inverse_log_base](std::uint64_t v) {
-        return static_cast<std::int64_t>(std::ceil(std::log(static_cast<double>(v)) * inverse_log_base)) - 1;
+        return static_cast<std::int64_t>(
+                   std::ceil(std::log(static_cast<double>(v)) * inverse_log_base)) -
+               1;
     });
 }
 BENCHMARK(bm_index_log)->Name("index/log");
@@ -155,8 +159,8 @@ BENCHMARK(bm_p2_record)->Name("p2/record");
 void print_accuracy() {
     auto sorted = latency_data();
     std::sort(sorted.begin(), sorted.end());
-    const double exact =
-        static_cast<double>(sorted[static_cast<std::size_t>(0.99 * static_cast<double>(sorted.size() - 1))]);
+    const double exact = static_cast<double>(
+        sorted[static_cast<std::size_t>(0.99 * static_cast<double>(sorted.size() - 1))]);
     canarygate::exp_histogram h;
     p2_accumulator acc(boost::accumulators::extended_p_square_probabilities = p2_probabilities);
     for (const auto v : latency_data()) {
@@ -175,9 +179,10 @@ void print_accuracy() {
 
 void report(const ratio_reporter& reporter) {
     const double floor = reporter.time_of("floor").cpu;
-    std::printf("\nratios to the floor (plain counter increment, %.2f ns/op CPU, same run):\n", floor);
-    for (const char* name : {"index/table", "index/log", "index/frexp", "record/u64",
-                             "record/double", "p2/record"}) {
+    std::printf("\nratios to the floor (plain counter increment, %.2f ns/op CPU, same run):\n",
+                floor);
+    for (const char* name :
+         {"index/table", "index/log", "index/frexp", "record/u64", "record/double", "p2/record"}) {
         const double t = reporter.time_of(name).cpu;
         if (std::isnan(t)) continue;  // filtered out
         std::printf("  %-14s %7.2f ns/op  %5.2fx floor\n", name, t, t / floor);

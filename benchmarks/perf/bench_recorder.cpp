@@ -31,8 +31,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "ratio_reporter.hpp"
 #include "canarygate/record/recorder.hpp"
+#include "ratio_reporter.hpp"
 
 #if defined(CANARYGATE_BENCH_RECORDER_DSO)
 // Compiled a second time into a shared object: the same record() call, but

@@ -78,4 +78,4 @@ struct report_registration {
 /// Registers `function` (void(const ratio_reporter&)) to run after the
 /// benchmarks of the program it is linked into.
 #define CANARYGATE_PERF_REPORT(function) \
-    static const ::perf::report_registration canarygate_perf_report_##function{function}
+    static const ::perf::report_registration canarygate_perf_report_##function { function }

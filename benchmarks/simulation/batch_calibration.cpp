@@ -91,7 +91,9 @@ struct cell {
     std::uint64_t seed;
     std::vector<run_result> results;
 
-    [[nodiscard]] bool judges(const detector& d) const { return !judged || *judged == d.gate.metric(); }
+    [[nodiscard]] bool judges(const detector& d) const {
+        return !judged || *judged == d.gate.metric();
+    }
 };
 
 // P99 of the candidate's latency and TTFT under window noise `noise` over
@@ -105,12 +107,13 @@ std::pair<double, double> p99_inflation(double noise) {
         scenario sc(cfg, 99);
         std::vector<double> latency;
         std::vector<double> ttft;
-        sc.run(48 * hour_ns,
-               [&](const request_event& e) {
-                   latency.push_back(static_cast<double>(e.outcome.latency_ns));
-                   ttft.push_back(static_cast<double>(e.outcome.ttft_ns));
-               },
-               [](const feedback_arrival&) {});
+        sc.run(
+            48 * hour_ns,
+            [&](const request_event& e) {
+                latency.push_back(static_cast<double>(e.outcome.latency_ns));
+                ttft.push_back(static_cast<double>(e.outcome.ttft_ns));
+            },
+            [](const feedback_arrival&) {});
         auto q99 = [](std::vector<double>& v) {
             const auto rank = static_cast<std::ptrdiff_t>(0.99 * static_cast<double>(v.size()));
             std::nth_element(v.begin(), v.begin() + rank, v.end());
@@ -123,7 +126,8 @@ std::pair<double, double> p99_inflation(double noise) {
     return {noisy.first / quiet.first, noisy.second / quiet.second};
 }
 
-run_result simulate(const cell& c, const std::vector<detector>& dets, double alpha_fail, std::uint64_t seed) {
+run_result simulate(const cell& c, const std::vector<detector>& dets, double alpha_fail,
+                    std::uint64_t seed) {
     scenario_config cfg;
     cfg.stages = {stage{0, c.share}};
     cfg.candidate_window_noise = c.noise;
@@ -136,15 +140,18 @@ run_result simulate(const cell& c, const std::vector<detector>& dets, double alp
     for (const auto& d : dets) states.push_back(d.gate.make_state());
     gate_tuning tuning;
     tuning.intervals = false;
-    run_result out{std::vector<std::int64_t>(dets.size(), never), std::vector<std::int64_t>(dets.size(), never)};
+    run_result out{std::vector<std::int64_t>(dets.size(), never),
+                   std::vector<std::int64_t>(dets.size(), never)};
     for (std::int64_t t = step_min; t <= horizon_min; t += step_min) {
-        sc.run(t * minute_ns, [&](const request_event& e) { builder.add(e); },
-               [&](const feedback_arrival& e) { builder.add(e); });
+        sc.run(
+            t * minute_ns, [&](const request_event& e) { builder.add(e); },
+            [&](const feedback_arrival& e) { builder.add(e); });
         const snapshot inc = builder.take((t - step_min) * minute_ns, t * minute_ns);
         for (std::size_t d = 0; d < dets.size(); ++d) {
             if (out.fail_min[d] != never || !c.judges(dets[d])) continue;
-            const auto r = dets[d].gate.evaluate(states[d], *inc.find_arm("baseline"), *inc.find_arm("candidate"),
-                                                 alpha_fail, 0.05, tuning, t * minute_ns);
+            const auto r = dets[d].gate.evaluate(states[d], *inc.find_arm("baseline"),
+                                                 *inc.find_arm("candidate"), alpha_fail, 0.05,
+                                                 tuning, t * minute_ns);
             if (r.decision == verdict::fail) out.fail_min[d] = t;
             if (r.decision == verdict::pass && out.pass_min[d] == never) out.pass_min[d] = t;
         }
@@ -155,7 +162,9 @@ run_result simulate(const cell& c, const std::vector<detector>& dets, double alp
 std::string pct(double x) { return percent(x, 2); }
 
 // The nearest-rank p-quantile of delays in minutes ("-" if none).
-std::string minutes(const std::vector<double>& v, double p) { return fixed(stats::nearest_rank_quantile(v, p), 0); }
+std::string minutes(const std::vector<double>& v, double p) {
+    return fixed(stats::nearest_rank_quantile(v, p), 0);
+}
 
 }  // namespace
 
@@ -175,7 +184,8 @@ int main(int argc, char** argv) {
     const double alpha_fail = policy(default_policy()).gate_alpha().front();
     const std::vector<double> noises = {0.0, 0.15, 0.3};
     std::vector<std::pair<double, double>> inflation;  // per noise: latency, TTFT
-    for (const double noise : noises) inflation.push_back(noise == 0.0 ? std::pair{1.0, 1.0} : p99_inflation(noise));
+    for (const double noise : noises)
+        inflation.push_back(noise == 0.0 ? std::pair{1.0, 1.0} : p99_inflation(noise));
     std::vector<cell> cells;
     std::uint64_t seed = 7'000'000'000;
     for (const double share : {0.01, 0.10}) {
@@ -186,14 +196,29 @@ int main(int argc, char** argv) {
                 continue;
             }
             cells.push_back({"boundary", share, noises[n], 1.0, signal::cost, 1.5, runs, seed, {}});
-            cells.push_back({"boundary", share, noises[n], 1.0, signal::latency, 1.5 / inflation[n].first, runs,
-                             seed + 1'000'000, {}});
-            cells.push_back({"boundary", share, noises[n], 1.0, signal::ttft, 1.5 / inflation[n].second, runs,
-                             seed + 2'000'000, {}});
+            cells.push_back({"boundary",
+                             share,
+                             noises[n],
+                             1.0,
+                             signal::latency,
+                             1.5 / inflation[n].first,
+                             runs,
+                             seed + 1'000'000,
+                             {}});
+            cells.push_back({"boundary",
+                             share,
+                             noises[n],
+                             1.0,
+                             signal::ttft,
+                             1.5 / inflation[n].second,
+                             runs,
+                             seed + 2'000'000,
+                             {}});
             seed += 3'000'000;
         }
         for (const double noise : {0.0, 0.15}) {
-            cells.push_back({"detection", share, noise, 1.5, std::nullopt, 2.25, detect_runs, seed, {}});
+            cells.push_back(
+                {"detection", share, noise, 1.5, std::nullopt, 2.25, detect_runs, seed, {}});
             seed += 1'000'000;
         }
     }
@@ -213,30 +238,42 @@ int main(int argc, char** argv) {
         cell& c = cells[items[i].cell];
         c.results[items[i].run] = simulate(c, dets, alpha_fail, c.seed + items[i].run);
     });
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     std::ofstream csv(out_dir / "batch_mode.csv");
-    csv << "table,canary_share,noise_sd,ratio_over_k,detector,runs,fails,fail_rate,fail_cp_upper_95,passes,pass_rate,"
+    csv << "table,canary_share,noise_sd,ratio_over_k,detector,runs,fails,fail_rate,fail_cp_upper_"
+           "95,passes,pass_rate,"
            "median_fail_min,p90_fail_min\n";
     std::ostringstream md;
     md << "# Batch mode under candidate-only window noise\n\n"
-       << "Generated by `benchmarks/simulation/batch_calibration.cpp` (command in `run.txt`). Traffic " << 600
-       << " requests/min; the candidate's latency, TTFT and cost share a mean-one log-normal factor per 5-minute "
-       << "window (sd = noise; 0.15 is the lesson's run-to-run variation). Each gate alone at its default k and its "
-       << "default_policy() share alpha_fail = " << alpha_fail << "; alpha_pass 0.05; checks every 5 min for 8 h; "
+       << "Generated by `benchmarks/simulation/batch_calibration.cpp` (command in `run.txt`). "
+          "Traffic "
+       << 600
+       << " requests/min; the candidate's latency, TTFT and cost share a mean-one log-normal "
+          "factor per 5-minute "
+       << "window (sd = noise; 0.15 is the lesson's run-to-run variation). Each gate alone at its "
+          "default k and its "
+       << "default_policy() share alpha_fail = " << alpha_fail
+       << "; alpha_pass 0.05; checks every 5 min for 8 h; "
        << "batch mode with 5-minute batches (batch_window_ns).\n\n"
        << "## False fails and false passes at the boundary (true ratio exactly k)\n\n"
-       << "The noise is mean one, so mean cost stays at k; but it widens the candidate's tail, so the marginal "
-       << "P99 (over all windows) grows. Measured on 48 h of candidate traffic, the P99 inflation is";
+       << "The noise is mean one, so mean cost stays at k; but it widens the candidate's tail, so "
+          "the marginal "
+       << "P99 (over all windows) grows. Measured on 48 h of candidate traffic, the P99 inflation "
+          "is";
     for (std::size_t n = 0; n < noises.size(); ++n) {
         if (noises[n] == 0.0) continue;
-        md << " x" << fixed(inflation[n].first, 3) << " (latency) and x" << fixed(inflation[n].second, 3)
-           << " (TTFT) at noise " << noises[n] << ";";
+        md << " x" << fixed(inflation[n].first, 3) << " (latency) and x"
+           << fixed(inflation[n].second, 3) << " (TTFT) at noise " << noises[n] << ";";
     }
-    md << " under noise the latency and TTFT gates are judged in their own runs with the latency factor "
+    md << " under noise the latency and TTFT gates are judged in their own runs with the latency "
+          "factor "
        << "1.5 / inflation, which puts their marginal P99 ratio at k.\n\n"
-       << "Fail: rate (one-sided Clopper-Pearson 95 % upper bound); target <= alpha_fail. Pass: share of runs that "
-       << "ever passed although the ratio is exactly k; target <= alpha_pass = 0.05 (the pass side is "
+       << "Fail: rate (one-sided Clopper-Pearson 95 % upper bound); target <= alpha_fail. Pass: "
+          "share of runs that "
+       << "ever passed although the ratio is exactly k; target <= alpha_pass = 0.05 (the pass side "
+          "is "
        << "asymptotic in both modes).\n\n";
     for (const double share : {0.01, 0.10}) {
         md << "### canary share " << pct(share) << ", " << runs << " runs per cell\n\n| detector |";
@@ -248,7 +285,8 @@ int main(int argc, char** argv) {
             md << "| " << dets[d].name << " |";
             for (const double noise : noises) {
                 const auto c = std::find_if(cells.begin(), cells.end(), [&](const cell& x) {
-                    return x.table == "boundary" && x.share == share && x.noise == noise && x.judges(dets[d]);
+                    return x.table == "boundary" && x.share == share && x.noise == noise &&
+                           x.judges(dets[d]);
                 });
                 std::uint64_t fails = 0, passes = 0;
                 for (const auto& r : c->results) {
@@ -258,18 +296,22 @@ int main(int argc, char** argv) {
                 const double rate = static_cast<double>(fails) / static_cast<double>(c->runs);
                 const double ub = stats::clopper_pearson_upper(fails, c->runs, 0.05);
                 const double pass_rate = static_cast<double>(passes) / static_cast<double>(c->runs);
-                md << " " << pct(rate) << " (ub " << pct(ub) << ")" << (rate > alpha_fail ? " **over**" : "") << " | "
-                   << pct(pass_rate) << (pass_rate > 0.05 ? " **over**" : "") << " |";
-                csv << "boundary," << share << "," << noise << ",1,\"" << dets[d].name << "\"," << c->runs << ","
-                    << fails << "," << rate << "," << ub << "," << passes << "," << pass_rate << ",,\n";
+                md << " " << pct(rate) << " (ub " << pct(ub) << ")"
+                   << (rate > alpha_fail ? " **over**" : "") << " | " << pct(pass_rate)
+                   << (pass_rate > 0.05 ? " **over**" : "") << " |";
+                csv << "boundary," << share << "," << noise << ",1,\"" << dets[d].name << "\","
+                    << c->runs << "," << fails << "," << rate << "," << ub << "," << passes << ","
+                    << pass_rate << ",,\n";
             }
             md << "\n";
         }
         md << "\n";
     }
     md << "## Detection at 1.5 x k (" << detect_runs << " runs per cell)\n\n"
-       << "Probability of a fail by 8 h; median / 90th-percentile minutes to it among detected runs. Latency "
-       << "factor 2.25 in every cell, so under noise the marginal P99 ratio is that much above 1.5 x k (the "
+       << "Probability of a fail by 8 h; median / 90th-percentile minutes to it among detected "
+          "runs. Latency "
+       << "factor 2.25 in every cell, so under noise the marginal P99 ratio is that much above 1.5 "
+          "x k (the "
        << "inflation above).\n\n";
     for (const double share : {0.01, 0.10}) {
         md << "### canary share " << pct(share) << "\n\n| detector |";
@@ -291,9 +333,11 @@ int main(int argc, char** argv) {
                     if (r.fail_min[d] != never) t.push_back(static_cast<double>(r.fail_min[d]));
                 }
                 const double p = static_cast<double>(t.size()) / static_cast<double>(c->runs);
-                md << " " << pct(p) << "; " << minutes(t, 0.5) << " / " << minutes(t, 0.9) << " min |";
-                csv << "detection," << share << "," << c->noise << ",1.5,\"" << dets[d].name << "\"," << c->runs << ","
-                    << t.size() << "," << p << ",,,," << minutes(t, 0.5) << "," << minutes(t, 0.9) << "\n";
+                md << " " << pct(p) << "; " << minutes(t, 0.5) << " / " << minutes(t, 0.9)
+                   << " min |";
+                csv << "detection," << share << "," << c->noise << ",1.5,\"" << dets[d].name
+                    << "\"," << c->runs << "," << t.size() << "," << p << ",,,," << minutes(t, 0.5)
+                    << "," << minutes(t, 0.9) << "\n";
             }
             md << "\n";
         }

@@ -31,6 +31,8 @@
 //
 // Writes DIR/calibration.md, DIR/calibration.csv and DIR/detection_limits.md.
 // Not a Google Benchmark: a plain program; CTest smoke-runs it with --smoke.
+#include "canarygate/gates/calibration.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -48,12 +50,11 @@
 #include <boost/math/distributions/binomial.hpp>
 #include <boost/math/distributions/normal.hpp>
 
-#include "canarygate/gates/calibration.hpp"
 #include "canarygate/gates/default_policy.hpp"
 #include "canarygate/gates/gate.hpp"
-#include "canarygate/testing/naive.hpp"
 #include "canarygate/gates/policy.hpp"
 #include "canarygate/stats/fixed_sample.hpp"
+#include "canarygate/testing/naive.hpp"
 #include "canarygate/testing/scenario.hpp"
 #include "canarygate/window/event_window.hpp"
 #include "simulation_support.hpp"
@@ -83,15 +84,19 @@ std::vector<naive_metric> naive_metrics() {
         spec.quantile = q;
         return naive_metric{std::move(n), spec, k};
     };
-    return {m("latency_p99", signal::latency, 0.99, 1.5), m("cost", signal::cost, 0.5, 1.2),
-            m("error_rate", signal::error_rate, 0.5, 2.0), m("refusal_rate", signal::refusal_rate, 0.5, 2.0),
-            m("output_length_p90", signal::output_length, 0.9, 1.5), m("feedback_rate", signal::feedback_rate, 0.5, 1.5)};
+    return {m("latency_p99", signal::latency, 0.99, 1.5),
+            m("cost", signal::cost, 0.5, 1.2),
+            m("error_rate", signal::error_rate, 0.5, 2.0),
+            m("refusal_rate", signal::refusal_rate, 0.5, 2.0),
+            m("output_length_p90", signal::output_length, 0.9, 1.5),
+            m("feedback_rate", signal::feedback_rate, 0.5, 1.5)};
 }
 
 // Naive comparator variants, per metric.
 enum naive_kind : std::size_t { argo = 0, guarded, repeated_z, kayenta, naive_kinds };
 constexpr const char* naive_kind_name[naive_kinds] = {
-    "window>k (Argo failureLimit 0)", "window>k, >=20 req/window, 3 failed checks (Flagger threshold 3)",
+    "window>k (Argo failureLimit 0)",
+    "window>k, >=20 req/window, 3 failed checks (Flagger threshold 3)",
     "repeated one-sided z, alpha 0.05", "Kayenta Mann-Whitney 98%"};
 constexpr const char* naive_kind_short[naive_kinds] = {"argo", "flagger3", "repeated_z", "kayenta"};
 
@@ -118,13 +123,16 @@ struct layout {
         gate_alpha = p.gate_alpha();
         gates = policy_cfg.gates.size();
         for (std::size_t g = 0; g < gates; ++g) {
-            detectors.push_back({policy_cfg.gates[g].name() + (policy_cfg.gates[g].critical() ? "" : " (advisory)"),
-                                 "gate", gate_alpha[g], std::string(name(policy_cfg.gates[g].metric()))});
+            detectors.push_back(
+                {policy_cfg.gates[g].name() + (policy_cfg.gates[g].critical() ? "" : " (advisory)"),
+                 "gate", gate_alpha[g], std::string(name(policy_cfg.gates[g].metric()))});
         }
         policy_fail = detectors.size();
-        detectors.push_back({"policy: roll back (critical gate fails)", "policy", policy_cfg.alpha_fail, "policy"});
+        detectors.push_back(
+            {"policy: roll back (critical gate fails)", "policy", policy_cfg.alpha_fail, "policy"});
         policy_any = detectors.size();
-        detectors.push_back({"policy: roll back or hold (any gate fails)", "policy", policy_cfg.alpha_fail, "policy"});
+        detectors.push_back({"policy: roll back or hold (any gate fails)", "policy",
+                             policy_cfg.alpha_fail, "policy"});
         naive_begin = detectors.size();
         for (const auto& m : nm) {
             for (std::size_t v = 0; v < naive_kinds; ++v) {
@@ -147,10 +155,11 @@ const layout& the_layout() {
 constexpr std::int64_t never = -1;
 
 struct cadence_result {
-    std::vector<std::int64_t> fail_min;      // per detector, minutes, or never
-    std::vector<double> fail_requests;       // candidate requests at the failing check
-    std::vector<std::int64_t> pass_min;      // gates + policy_fail slot (policy pass), or never
-    std::vector<std::vector<bool>> end_reject;  // [horizon][naive metric]: one fixed test at the horizon
+    std::vector<std::int64_t> fail_min;  // per detector, minutes, or never
+    std::vector<double> fail_requests;   // candidate requests at the failing check
+    std::vector<std::int64_t> pass_min;  // gates + policy_fail slot (policy pass), or never
+    std::vector<std::vector<bool>>
+        end_reject;  // [horizon][naive metric]: one fixed test at the horizon
     bool srm_invalid = false;
 };
 
@@ -206,18 +215,20 @@ std::vector<cadence_result> simulate(const run_spec& spec, std::uint64_t seed) {
         ky_cfg[m].metric = L.nm[m].spec;
         ky_cfg[m].allowed_increase = L.nm[m].k;
     }
-    const double z05 = boost::math::quantile(boost::math::complement(boost::math::normal_distribution<double>(), 0.05));
+    const double z05 = boost::math::quantile(
+        boost::math::complement(boost::math::normal_distribution<double>(), 0.05));
     scenario sc(spec.scenario, seed);
     const double share = spec.scenario.stages.front().candidate_share;
     const std::int64_t end_min = spec.horizons_min.back();
     for (std::int64_t t = 1; t <= end_min; ++t) {
-        sc.run(t * minute_ns,
-               [&](const request_event& e) {
-                   for (auto& r : runs) r.builder.add(e);
-               },
-               [&](const feedback_arrival& e) {
-                   for (auto& r : runs) r.builder.add(e);
-               });
+        sc.run(
+            t * minute_ns,
+            [&](const request_event& e) {
+                for (auto& r : runs) r.builder.add(e);
+            },
+            [&](const feedback_arrival& e) {
+                for (auto& r : runs) r.builder.add(e);
+            });
         for (auto& r : runs) {
             if (t % r.step_min != 0) continue;
             const snapshot inc = r.builder.take((t - r.step_min) * minute_ns, t * minute_ns);
@@ -237,20 +248,24 @@ std::vector<cadence_result> simulate(const run_spec& spec, std::uint64_t seed) {
                     mark_fail(g);
                     any = true;
                 }
-                if (rep.gates[g].decision == verdict::pass && r.out.pass_min[g] == never) r.out.pass_min[g] = t;
+                if (rep.gates[g].decision == verdict::pass && r.out.pass_min[g] == never)
+                    r.out.pass_min[g] = t;
             }
             if (rep.decision == verdict::fail) mark_fail(L.policy_fail);
             if (any) mark_fail(L.policy_any);
-            if (rep.decision == verdict::pass && r.out.pass_min[L.gates] == never) r.out.pass_min[L.gates] = t;
+            if (rep.decision == verdict::pass && r.out.pass_min[L.gates] == never)
+                r.out.pass_min[L.gates] = t;
             if (rep.decision == verdict::invalid) r.out.srm_invalid = true;
             for (std::size_t m = 0; m < M; ++m) {
-                if (nv::evaluate(argo_cfg[m], r.argo[m], b, c).decision == verdict::fail) mark_fail(L.naive_index(m, argo));
+                if (nv::evaluate(argo_cfg[m], r.argo[m], b, c).decision == verdict::fail)
+                    mark_fail(L.naive_index(m, argo));
                 if (nv::evaluate(guarded_cfg[m], r.guarded[m], b, c).decision == verdict::fail) {
                     mark_fail(L.naive_index(m, guarded));
                 }
                 const auto z = nv::evaluate(rz_cfg[m], r.rz[m], b, c);
                 if (z.decision == verdict::fail) mark_fail(L.naive_index(m, repeated_z));
-                if (nv::evaluate(ky_cfg[m], r.ky[m], b, c).decision == verdict::fail) mark_fail(L.naive_index(m, kayenta));
+                if (nv::evaluate(ky_cfg[m], r.ky[m], b, c).decision == verdict::fail)
+                    mark_fail(L.naive_index(m, kayenta));
                 for (std::size_t h = 0; h < spec.horizons_min.size(); ++h) {
                     if (spec.horizons_min[h] == t) r.out.end_reject[h][m] = z.candidate_value > z05;
                 }
@@ -320,7 +335,9 @@ std::string pct(double x) { return percent(x, 2); }
 double neyman_pearson_power(std::uint64_t n, double p0, double p1, double alpha) {
     const boost::math::binomial_distribution<double> null(static_cast<double>(n), p0);
     const boost::math::binomial_distribution<double> alt(static_cast<double>(n), p1);
-    auto above = [](const auto& d, double c) { return boost::math::cdf(boost::math::complement(d, c)); };
+    auto above = [](const auto& d, double c) {
+        return boost::math::cdf(boost::math::complement(d, c));
+    };
     double c = std::floor(static_cast<double>(n) * p0);
     while (above(null, c) > alpha) c += 1;
     while (c > 0 && above(null, c - 1) <= alpha) c -= 1;
@@ -337,29 +354,41 @@ std::string detection_limits(double rpm, double gate_alpha) {
     cfg.stages = {stage{0, 0.0}};
     scenario sc(cfg, 424242);
     std::vector<double> latency;
-    sc.run(24 * hour_ns, [&](const request_event& e) { latency.push_back(static_cast<double>(e.outcome.latency_ns)); },
-           [](const feedback_arrival&) {});
+    sc.run(
+        24 * hour_ns,
+        [&](const request_event& e) {
+            latency.push_back(static_cast<double>(e.outcome.latency_ns));
+        },
+        [](const feedback_arrival&) {});
     std::sort(latency.begin(), latency.end());
-    const double q99 = latency[static_cast<std::size_t>(0.99 * static_cast<double>(latency.size()))];
+    const double q99 =
+        latency[static_cast<std::size_t>(0.99 * static_cast<double>(latency.size()))];
     const double p99_alt =
-        static_cast<double>(latency.end() - std::upper_bound(latency.begin(), latency.end(), q99 / 1.5)) /
+        static_cast<double>(latency.end() -
+                            std::upper_bound(latency.begin(), latency.end(), q99 / 1.5)) /
         static_cast<double>(latency.size());
     const double refusal = response_model{}.refusal_rate;
     std::ostringstream md;
     md << "# Detection limits: what any valid test can do by 8 h\n\n"
-       << "Generated by `benchmarks/simulation/calibration.cpp` (`--limits-only`, see `run.txt`). For a regression at "
-       << "1.5 x k, the most powerful level-alpha test at the 8-hour horizon that is told the baseline exactly "
-       << "(Neyman-Pearson, randomised) detects with the probability below. Any valid test, sequential or not, "
-       << "detects by 8 h with at most this probability: its rejection by then is an event of null probability "
-       << "<= alpha. canarygate's gates do not know the baseline and may be checked at any time, so they stay "
+       << "Generated by `benchmarks/simulation/calibration.cpp` (`--limits-only`, see `run.txt`). "
+          "For a regression at "
+       << "1.5 x k, the most powerful level-alpha test at the 8-hour horizon that is told the "
+          "baseline exactly "
+       << "(Neyman-Pearson, randomised) detects with the probability below. Any valid test, "
+          "sequential or not, "
+       << "detects by 8 h with at most this probability: its rejection by then is an event of null "
+          "probability "
+       << "<= alpha. canarygate's gates do not know the baseline and may be checked at any time, "
+          "so they stay "
        << "below these bounds.\n\n"
        << "- P99 gate (k 1.5): a candidate 2.25 x slower everywhere has " << pct(p99_alt)
        << " of its requests above 1.5 x the baseline P99 (measured on " << latency.size()
-       << " simulated baseline requests, 24 h of the default scenario), against 1 % at the null boundary.\n"
-       << "- Refusal gate (k 2): baseline refusal rate " << pct(refusal) << ", candidate " << pct(2 * refusal)
-       << " at the null boundary and " << pct(3 * refusal) << " at 1.5 x k.\n\n"
-       << "| gate | canary share | canary requests in 8 h | bound at the gate's alpha share " << fixed(gate_alpha, 4)
-       << " | bound at alpha 0.05 |\n|---|---|---|---|---|\n";
+       << " simulated baseline requests, 24 h of the default scenario), against 1 % at the null "
+          "boundary.\n"
+       << "- Refusal gate (k 2): baseline refusal rate " << pct(refusal) << ", candidate "
+       << pct(2 * refusal) << " at the null boundary and " << pct(3 * refusal) << " at 1.5 x k.\n\n"
+       << "| gate | canary share | canary requests in 8 h | bound at the gate's alpha share "
+       << fixed(gate_alpha, 4) << " | bound at alpha 0.05 |\n|---|---|---|---|---|\n";
     for (const double share : {0.01, 0.10}) {
         const auto n = static_cast<std::uint64_t>(std::llround(rpm * 480 * share));
         md << "| latency_p99 | " << pct(share) << " | " << n << " | "
@@ -369,7 +398,8 @@ std::string detection_limits(double rpm, double gate_alpha) {
            << pct(neyman_pearson_power(n, 2 * refusal, 3 * refusal, gate_alpha)) << " | "
            << pct(neyman_pearson_power(n, 2 * refusal, 3 * refusal, 0.05)) << " |\n";
     }
-    md << "\nCompare with the detection tables of `calibration.md` (share of rollouts failed by 8 h at 1.5 x k).\n";
+    md << "\nCompare with the detection tables of `calibration.md` (share of rollouts failed by 8 "
+          "h at 1.5 x k).\n";
     return md.str();
 }
 
@@ -384,8 +414,9 @@ struct options : canarygate_bench::run_options {
 
 int main(int argc, char** argv) {
     options opt;
-    CLI::App app{"The calibration benchmark: false alarms, detection and detection limits of the gates",
-                 "canarygate_calibration"};
+    CLI::App app{
+        "The calibration benchmark: false alarms, detection and detection limits of the gates",
+        "canarygate_calibration"};
     opt.add_to(app);
     app.add_option("--horizon-hours", opt.horizon_hours, "longest horizon of the false-alarm cells")
         ->check(canarygate_bench::whole_number_in(1, 24 * 365))
@@ -416,7 +447,8 @@ int main(int argc, char** argv) {
     horizons.erase(std::remove_if(horizons.begin(), horizons.end(),
                                   [&](std::int64_t h) { return h > opt.horizon_hours * 60; }),
                    horizons.end());
-    if (horizons.empty() || horizons.back() != opt.horizon_hours * 60) horizons.push_back(opt.horizon_hours * 60);
+    if (horizons.empty() || horizons.back() != opt.horizon_hours * 60)
+        horizons.push_back(opt.horizon_hours * 60);
     const std::vector<std::int64_t> null_cadences = {1, 5, 15};
     const std::int64_t detect_horizon = std::min<std::int64_t>(8 * 60, opt.horizon_hours * 60);
     const double shape_r = shape_boundary_length_ratio(response_model{}.output_tokens_sigma);
@@ -435,32 +467,50 @@ int main(int argc, char** argv) {
     };
     for (const double share : {0.01, 0.10}) {
         // Null: every gate at its boundary except shape (length x1.5 violates it).
-        job b{"null", "boundary (every gate at ratio k)", share, {traffic(share, opt.rpm), null_cadences, horizons},
-              opt.runs, seed, {}, applies({"output_shape"}, false)};
+        job b{"null",   "boundary (every gate at ratio k)",
+              share,    {traffic(share, opt.rpm), null_cadences, horizons},
+              opt.runs, seed,
+              {},       applies({"output_shape"}, false)};
         at_ratio(b.spec.scenario, 1.0);
         // Shape and policy boundary: length x1.194 (KS 0.1); length quantiles inside.
-        job s{"null", "policy boundary (length x" + fixed(shape_r, 3) + ": KS at 0.1)", share,
-              {traffic(share, opt.rpm), null_cadences, horizons}, opt.runs, seed + 1'000'000, {},
-              std::vector<bool>(D, false)};
+        job s{"null",   "policy boundary (length x" + fixed(shape_r, 3) + ": KS at 0.1)",
+              share,    {traffic(share, opt.rpm), null_cadences, horizons},
+              opt.runs, seed + 1'000'000,
+              {},       std::vector<bool>(D, false)};
         at_ratio(s.spec.scenario, 1.0, shape_r);
         s.detectors_apply = applies({}, true);
         // The naive comparators for length look at p90 with k 1.5: inside their null here; judged in "boundary".
-        for (std::size_t d = L.naive_begin; d < D; ++d) s.detectors_apply[d] = L.detectors[d].metric != "output_length_p90";
-        job one{"null", "ratio 1 (identical versions)", share, {traffic(share, opt.rpm), null_cadences, horizons},
-                opt.runs, seed + 2'000'000, {}, applies({}, true)};
+        for (std::size_t d = L.naive_begin; d < D; ++d)
+            s.detectors_apply[d] = L.detectors[d].metric != "output_length_p90";
+        job one{"null",   "ratio 1 (identical versions)",
+                share,    {traffic(share, opt.rpm), null_cadences, horizons},
+                opt.runs, seed + 2'000'000,
+                {},       applies({}, true)};
         jobs.push_back(std::move(b));
         jobs.push_back(std::move(s));
         jobs.push_back(std::move(one));
         seed += 3'000'000;
         for (const double r : {1.1, 1.25, 1.5, 2.0, 3.0}) {
-            job d{"detection", significant2(r) + " x k", share, {traffic(share, opt.rpm), {5}, {detect_horizon}},
-                  opt.detect_runs, seed, {}, applies({}, false)};
+            job d{"detection",
+                  significant2(r) + " x k",
+                  share,
+                  {traffic(share, opt.rpm), {5}, {detect_horizon}},
+                  opt.detect_runs,
+                  seed,
+                  {},
+                  applies({}, false)};
             at_ratio(d.spec.scenario, r);
             jobs.push_back(std::move(d));
             seed += 1'000'000;
         }
-        job n{"detection", "named: +25 % cost, +50 % P99, 2x refusals, length x1.5, thumbs-down x1.5", share,
-              {traffic(share, opt.rpm), {5}, {detect_horizon}}, opt.detect_runs, seed, {}, applies({}, false)};
+        job n{"detection",
+              "named: +25 % cost, +50 % P99, 2x refusals, length x1.5, thumbs-down x1.5",
+              share,
+              {traffic(share, opt.rpm), {5}, {detect_horizon}},
+              opt.detect_runs,
+              seed,
+              {},
+              applies({}, false)};
         auto& g = n.spec.scenario.candidate_regression;
         g.cost = 1.25;
         g.latency = 1.5;
@@ -479,23 +529,30 @@ int main(int argc, char** argv) {
     std::vector<item> items;
     double total_cost = 0;  // in simulated canary-hours x cadences, for progress
     for (std::size_t j = 0; j < jobs.size(); ++j) {
-        jobs[j].results.assign(jobs[j].spec.cadences_min.size(), std::vector<cadence_result>(jobs[j].runs));
+        jobs[j].results.assign(jobs[j].spec.cadences_min.size(),
+                               std::vector<cadence_result>(jobs[j].runs));
         const std::uint64_t chunk = 25;
-        for (std::uint64_t f = 0; f < jobs[j].runs; f += chunk) items.push_back({j, f, std::min(chunk, jobs[j].runs - f)});
-        total_cost += static_cast<double>(jobs[j].runs) * static_cast<double>(jobs[j].spec.horizons_min.back()) *
+        for (std::uint64_t f = 0; f < jobs[j].runs; f += chunk)
+            items.push_back({j, f, std::min(chunk, jobs[j].runs - f)});
+        total_cost += static_cast<double>(jobs[j].runs) *
+                      static_cast<double>(jobs[j].spec.horizons_min.back()) *
                       (1.0 + 0.3 * static_cast<double>(jobs[j].spec.cadences_min.size()));
     }
     // Longest items first (null jobs), so the threads finish together.
     std::stable_sort(items.begin(), items.end(), [&](const item& a, const item& b) {
-        return jobs[a.job].spec.horizons_min.back() * static_cast<std::int64_t>(jobs[a.job].spec.cadences_min.size()) >
-               jobs[b.job].spec.horizons_min.back() * static_cast<std::int64_t>(jobs[b.job].spec.cadences_min.size());
+        return jobs[a.job].spec.horizons_min.back() *
+                   static_cast<std::int64_t>(jobs[a.job].spec.cadences_min.size()) >
+               jobs[b.job].spec.horizons_min.back() *
+                   static_cast<std::int64_t>(jobs[b.job].spec.cadences_min.size());
     });
     std::mutex print_mutex;
     double done_cost = 0;
     const auto start = std::chrono::steady_clock::now();
-    std::fprintf(stderr, "calibration: %zu jobs, %zu work items, %u threads, runs %llu (null) / %llu (detection)\n",
-                 jobs.size(), items.size(), opt.threads, static_cast<unsigned long long>(opt.runs),
-                 static_cast<unsigned long long>(opt.detect_runs));
+    std::fprintf(
+        stderr,
+        "calibration: %zu jobs, %zu work items, %u threads, runs %llu (null) / %llu (detection)\n",
+        jobs.size(), items.size(), opt.threads, static_cast<unsigned long long>(opt.runs),
+        static_cast<unsigned long long>(opt.detect_runs));
     canarygate_bench::parallel_for(items.size(), opt.threads, [&](std::size_t i) {
         const item it = items[i];
         job& jb = jobs[it.job];
@@ -505,32 +562,44 @@ int main(int argc, char** argv) {
             for (std::size_t c = 0; c < res.size(); ++c) jb.results[c][r] = std::move(res[c]);
         }
         const std::lock_guard<std::mutex> lock(print_mutex);
-        done_cost += static_cast<double>(it.count) * static_cast<double>(jb.spec.horizons_min.back()) *
+        done_cost += static_cast<double>(it.count) *
+                     static_cast<double>(jb.spec.horizons_min.back()) *
                      (1.0 + 0.3 * static_cast<double>(jb.spec.cadences_min.size()));
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         const double frac = done_cost / total_cost;
-        std::fprintf(stderr, "\r  %5.1f %% done, %6.0f s elapsed, ~%6.0f s left   ", 100 * frac, elapsed,
-                     elapsed / frac * (1 - frac));
+        std::fprintf(stderr, "\r  %5.1f %% done, %6.0f s elapsed, ~%6.0f s left   ", 100 * frac,
+                     elapsed, elapsed / frac * (1 - frac));
         std::fflush(stderr);
     });
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::fprintf(stderr, "\ncalibration: done in %.0f s\n", wall);
 
     // ---- report --------------------------------------------------------------------
     std::ofstream csv(opt.out / "calibration.csv");
-    csv << "table,scenario,canary_share,cadence_min,horizon_h,detector,kind,target_alpha,runs,events,rate,"
-           "cp_upper_95,median_delay_min,p90_delay_min,median_delay_canary_requests,p90_delay_canary_requests\n";
+    csv << "table,scenario,canary_share,cadence_min,horizon_h,detector,kind,target_alpha,runs,"
+           "events,rate,"
+           "cp_upper_95,median_delay_min,p90_delay_min,median_delay_canary_requests,p90_delay_"
+           "canary_requests\n";
     std::ostringstream md;
     md << "# Calibration benchmark\n\n"
-       << "Generated by `benchmarks/simulation/calibration.cpp` (see `run.txt` for the command, machine and wall time). "
+       << "Generated by `benchmarks/simulation/calibration.cpp` (see `run.txt` for the command, "
+          "machine and wall time). "
        << "Traffic: " << opt.rpm << " requests/min in total, canary share 1 % ("
-       << fixed(opt.rpm * 5 * 0.01, 0) << " canary requests per 5 min) and 10 %; default_policy() (9 gates, "
-       << "alpha_fail 0.05 split by Bonferroni: " << fixed(L.gate_alpha.front(), 4) << " per gate); "
+       << fixed(opt.rpm * 5 * 0.01, 0)
+       << " canary requests per 5 min) and 10 %; default_policy() (9 gates, "
+       << "alpha_fail 0.05 split by Bonferroni: " << fixed(L.gate_alpha.front(), 4)
+       << " per gate); "
        << "gate_tuning.intervals = false (decisions do not depend on it).\n\n"
-       << "Rates are per rollout (a run counts once, at its first fail); `ub` is the one-sided Clopper-Pearson 95 % "
-       << "upper bound. Gate target: rate <= its alpha share and ub <= 1.5 x that; policy target: 0.05. "
-       << "Naive comparators have no error control: their nominal level is shown for reference. Naive variants: ";
-    for (std::size_t v = 0; v < naive_kinds; ++v) md << (v ? "; " : "") << "`" << naive_kind_short[v] << "` = " << naive_kind_name[v];
+       << "Rates are per rollout (a run counts once, at its first fail); `ub` is the one-sided "
+          "Clopper-Pearson 95 % "
+       << "upper bound. Gate target: rate <= its alpha share and ub <= 1.5 x that; policy target: "
+          "0.05. "
+       << "Naive comparators have no error control: their nominal level is shown for reference. "
+          "Naive variants: ";
+    for (std::size_t v = 0; v < naive_kinds; ++v)
+        md << (v ? "; " : "") << "`" << naive_kind_short[v] << "` = " << naive_kind_name[v];
     md << " (each with the metric's default k).\n\n";
 
     // Null tables.
@@ -540,32 +609,41 @@ int main(int argc, char** argv) {
     std::string worst_gate_cell, worst_policy_cell;
     for (const auto& jb : jobs) {
         if (jb.table != "null") continue;
-        md << "### " << jb.scenario << ", canary share " << pct(jb.share) << ", " << jb.runs << " runs per cell\n\n";
+        md << "### " << jb.scenario << ", canary share " << pct(jb.share) << ", " << jb.runs
+           << " runs per cell\n\n";
         md << "| detector | target |";
         for (const auto c : jb.spec.cadences_min) {
-            for (const auto h : jb.spec.horizons_min) md << " every " << c << " min, " << h / 60 << " h |";
+            for (const auto h : jb.spec.horizons_min)
+                md << " every " << c << " min, " << h / 60 << " h |";
         }
         md << "\n|---|---|";
-        for (std::size_t i = 0; i < jb.spec.cadences_min.size() * jb.spec.horizons_min.size(); ++i) md << "---|";
+        for (std::size_t i = 0; i < jb.spec.cadences_min.size() * jb.spec.horizons_min.size(); ++i)
+            md << "---|";
         md << "\n";
         for (std::size_t d = 0; d < D; ++d) {
             if (!jb.detectors_apply[d]) continue;
             const auto& det = L.detectors[d];
-            md << "| " << det.name << " | " << (det.kind == "naive" ? "(none)" : fixed(det.alpha, 4)) << " |";
+            md << "| " << det.name << " | "
+               << (det.kind == "naive" ? "(none)" : fixed(det.alpha, 4)) << " |";
             for (std::size_t c = 0; c < jb.spec.cadences_min.size(); ++c) {
                 for (const auto h : jb.spec.horizons_min) {
                     std::uint64_t fails = 0;
-                    for (const auto& r : jb.results[c]) fails += (r.fail_min[d] != never && r.fail_min[d] <= h) ? 1U : 0U;
+                    for (const auto& r : jb.results[c])
+                        fails += (r.fail_min[d] != never && r.fail_min[d] <= h) ? 1U : 0U;
                     const double rate = static_cast<double>(fails) / static_cast<double>(jb.runs);
                     const double ub = clopper_pearson_upper(fails, jb.runs);
-                    const bool ok = det.kind == "naive" || (rate <= det.alpha && ub <= 1.5 * det.alpha);
-                    md << " " << pct(rate) << " (ub " << pct(ub) << ")" << (ok ? "" : " **over**") << " |";
-                    csv << "null,\"" << jb.scenario << "\"," << jb.share << "," << jb.spec.cadences_min[c] << ","
-                        << h / 60 << ",\"" << det.name << "\"," << det.kind << "," << det.alpha << "," << jb.runs
-                        << "," << fails << "," << rate << "," << ub << ",,,,\n";
-                    const std::string cell = det.name + " / " + jb.scenario + " / share " + pct(jb.share) +
-                                             " / every " + std::to_string(jb.spec.cadences_min[c]) + " min / " +
-                                             std::to_string(h / 60) + " h: " + pct(rate) + " (ub " + pct(ub) + ")";
+                    const bool ok =
+                        det.kind == "naive" || (rate <= det.alpha && ub <= 1.5 * det.alpha);
+                    md << " " << pct(rate) << " (ub " << pct(ub) << ")" << (ok ? "" : " **over**")
+                       << " |";
+                    csv << "null,\"" << jb.scenario << "\"," << jb.share << ","
+                        << jb.spec.cadences_min[c] << "," << h / 60 << ",\"" << det.name << "\","
+                        << det.kind << "," << det.alpha << "," << jb.runs << "," << fails << ","
+                        << rate << "," << ub << ",,,,\n";
+                    const std::string cell =
+                        det.name + " / " + jb.scenario + " / share " + pct(jb.share) + " / every " +
+                        std::to_string(jb.spec.cadences_min[c]) + " min / " +
+                        std::to_string(h / 60) + " h: " + pct(rate) + " (ub " + pct(ub) + ")";
                     if (det.kind == "gate" && rate / det.alpha > worst_gate_ratio) {
                         worst_gate_ratio = rate / det.alpha;
                         worst_gate_cell = cell + ", alpha " + fixed(det.alpha, 4);
@@ -579,18 +657,20 @@ int main(int argc, char** argv) {
             md << "\n";
         }
         // One fixed-sample test at the end (the naive z-test looked at once).
-        md << "\nOne fixed-sample one-sided z-test (alpha 0.05) at the horizon only, every-" << jb.spec.cadences_min.front()
-           << "-min increments: ";
+        md << "\nOne fixed-sample one-sided z-test (alpha 0.05) at the horizon only, every-"
+           << jb.spec.cadences_min.front() << "-min increments: ";
         for (std::size_t m = 0; m < L.nm.size(); ++m) {
             if (!jb.detectors_apply[L.naive_index(m, 0)]) continue;
             md << L.nm[m].name << " ";
             for (std::size_t h = 0; h < jb.spec.horizons_min.size(); ++h) {
                 std::uint64_t rej = 0;
                 for (const auto& r : jb.results[0]) rej += r.end_reject[h][m] ? 1U : 0U;
-                md << (h ? "/" : "") << pct(static_cast<double>(rej) / static_cast<double>(jb.runs));
-                csv << "null_fixed_end,\"" << jb.scenario << "\"," << jb.share << "," << jb.spec.cadences_min.front()
-                    << "," << jb.spec.horizons_min[h] / 60 << ",\"" << L.nm[m].name << " fixed z at end\",naive,0.05,"
-                    << jb.runs << "," << rej << "," << static_cast<double>(rej) / static_cast<double>(jb.runs) << ","
+                md << (h ? "/" : "")
+                   << pct(static_cast<double>(rej) / static_cast<double>(jb.runs));
+                csv << "null_fixed_end,\"" << jb.scenario << "\"," << jb.share << ","
+                    << jb.spec.cadences_min.front() << "," << jb.spec.horizons_min[h] / 60 << ",\""
+                    << L.nm[m].name << " fixed z at end\",naive,0.05," << jb.runs << "," << rej
+                    << "," << static_cast<double>(rej) / static_cast<double>(jb.runs) << ","
                     << clopper_pearson_upper(rej, jb.runs) << ",,,,\n";
             }
             md << " (" << jb.spec.horizons_min.size() << " horizons); ";
@@ -601,32 +681,41 @@ int main(int argc, char** argv) {
         // Time to pass at ratio 1.
         if (jb.scenario.rfind("ratio 1", 0) == 0) {
             md << "Time to pass (identical versions), checks every " << jb.spec.cadences_min[1]
-               << " min: share of runs passing by the horizon, median / 90th percentile minutes to the first pass:\n\n"
-               << "| gate | passed by " << jb.spec.horizons_min.back() / 60 << " h | median min | p90 min |\n|---|---|---|---|\n";
+               << " min: share of runs passing by the horizon, median / 90th percentile minutes to "
+                  "the first pass:\n\n"
+               << "| gate | passed by " << jb.spec.horizons_min.back() / 60
+               << " h | median min | p90 min |\n|---|---|---|---|\n";
             for (std::size_t g = 0; g <= L.gates; ++g) {
                 std::vector<double> t;
                 for (const auto& r : jb.results[1]) {
                     if (r.pass_min[g] != never) t.push_back(static_cast<double>(r.pass_min[g]));
                 }
-                const std::string nm = g < L.gates ? L.detectors[g].name : "policy (every gate passes)";
-                md << "| " << nm << " | " << pct(static_cast<double>(t.size()) / static_cast<double>(jb.runs)) << " | "
-                   << fixed(nearest_rank_quantile(t, 0.5), 0) << " | " << fixed(nearest_rank_quantile(t, 0.9), 0)
-                   << " |\n";
-                csv << "time_to_pass,\"" << jb.scenario << "\"," << jb.share << "," << jb.spec.cadences_min[1] << ","
-                    << jb.spec.horizons_min.back() / 60 << ",\"" << nm << "\",pass,," << jb.runs << "," << t.size()
-                    << "," << static_cast<double>(t.size()) / static_cast<double>(jb.runs) << ",,"
-                    << nearest_rank_quantile(t, 0.5) << "," << nearest_rank_quantile(t, 0.9) << ",,\n";
+                const std::string nm =
+                    g < L.gates ? L.detectors[g].name : "policy (every gate passes)";
+                md << "| " << nm << " | "
+                   << pct(static_cast<double>(t.size()) / static_cast<double>(jb.runs)) << " | "
+                   << fixed(nearest_rank_quantile(t, 0.5), 0) << " | "
+                   << fixed(nearest_rank_quantile(t, 0.9), 0) << " |\n";
+                csv << "time_to_pass,\"" << jb.scenario << "\"," << jb.share << ","
+                    << jb.spec.cadences_min[1] << "," << jb.spec.horizons_min.back() / 60 << ",\""
+                    << nm << "\",pass,," << jb.runs << "," << t.size() << ","
+                    << static_cast<double>(t.size()) / static_cast<double>(jb.runs) << ",,"
+                    << nearest_rank_quantile(t, 0.5) << "," << nearest_rank_quantile(t, 0.9)
+                    << ",,\n";
             }
             md << "\n";
         }
     }
 
     // Detection tables.
-    md << "## 2. Detection (checks every 5 min, horizon " << detect_horizon / 60 << " h, " << opt.detect_runs
-       << " runs per cell)\n\n"
-       << "Each cell: probability of a fail by the horizon; median / 90th-percentile delay in minutes and [in canary "
-       << "requests] among the detected runs. Ratios are true candidate/baseline ratios over each gate's own k "
-       << "(P99 k 1.5, cost 1.2, errors and refusals 2, length 1.5, thumbs-down 1.5). The shape gate is judged on "
+    md << "## 2. Detection (checks every 5 min, horizon " << detect_horizon / 60 << " h, "
+       << opt.detect_runs << " runs per cell)\n\n"
+       << "Each cell: probability of a fail by the horizon; median / 90th-percentile delay in "
+          "minutes and [in canary "
+       << "requests] among the detected runs. Ratios are true candidate/baseline ratios over each "
+          "gate's own k "
+       << "(P99 k 1.5, cost 1.2, errors and refusals 2, length 1.5, thumbs-down 1.5). The shape "
+          "gate is judged on "
        << "the length scaling (KS > 0.1 for any length ratio above 1.19).\n\n";
     std::vector<std::string> headline;
     for (const double share : {0.01, 0.10}) {
@@ -635,7 +724,10 @@ int main(int argc, char** argv) {
         for (const auto& jb : jobs) {
             if (jb.table == "detection" && jb.share == share) {
                 cols.push_back(&jb);
-                md << " " << (jb.scenario.rfind("named", 0) == 0 ? std::string("named regressions") : jb.scenario) << " |";
+                md << " "
+                   << (jb.scenario.rfind("named", 0) == 0 ? std::string("named regressions")
+                                                          : jb.scenario)
+                   << " |";
             }
         }
         md << "\n|---|";
@@ -653,21 +745,26 @@ int main(int argc, char** argv) {
                     }
                 }
                 const double p = static_cast<double>(tmin.size()) / static_cast<double>(jb->runs);
-                const double min50 = nearest_rank_quantile(tmin, 0.5), min90 = nearest_rank_quantile(tmin, 0.9);
-                const double req50 = nearest_rank_quantile(treq, 0.5), req90 = nearest_rank_quantile(treq, 0.9);
-                md << " " << pct(p) << "; " << fixed(min50, 0) << " / " << fixed(min90, 0) << " min ["
-                   << fixed(req50, 0) << " / " << fixed(req90, 0) << "] |";
-                csv << "detection,\"" << jb->scenario << "\"," << share << ",5," << detect_horizon / 60 << ",\""
-                    << L.detectors[d].name << "\"," << L.detectors[d].kind << "," << L.detectors[d].alpha << ","
-                    << jb->runs << "," << tmin.size() << "," << p << "," << clopper_pearson_upper(tmin.size(), jb->runs)
-                    << "," << min50 << "," << min90 << "," << req50 << "," << req90 << "\n";
+                const double min50 = nearest_rank_quantile(tmin, 0.5),
+                             min90 = nearest_rank_quantile(tmin, 0.9);
+                const double req50 = nearest_rank_quantile(treq, 0.5),
+                             req90 = nearest_rank_quantile(treq, 0.9);
+                md << " " << pct(p) << "; " << fixed(min50, 0) << " / " << fixed(min90, 0)
+                   << " min [" << fixed(req50, 0) << " / " << fixed(req90, 0) << "] |";
+                csv << "detection,\"" << jb->scenario << "\"," << share << ",5,"
+                    << detect_horizon / 60 << ",\"" << L.detectors[d].name << "\","
+                    << L.detectors[d].kind << "," << L.detectors[d].alpha << "," << jb->runs << ","
+                    << tmin.size() << "," << p << ","
+                    << clopper_pearson_upper(tmin.size(), jb->runs) << "," << min50 << "," << min90
+                    << "," << req50 << "," << req90 << "\n";
                 if (jb->scenario == "1.5 x k" && d < L.gates &&
                     (L.detectors[d].name == "latency_p99" || L.detectors[d].name == "cost" ||
                      L.detectors[d].name == "refusal_rate")) {
-                    headline.push_back(L.detectors[d].name + " at 1.5 x k, share " + pct(share) + ": " + pct(p) +
-                                       " detected by " + std::to_string(detect_horizon / 60) + " h, median " +
-                                       fixed(min50, 0) + " min (" + fixed(req50, 0) + " canary requests), p90 " +
-                                       fixed(min90, 0) + " min" + (p >= 0.95 ? "" : " **below 95 %**"));
+                    headline.push_back(
+                        L.detectors[d].name + " at 1.5 x k, share " + pct(share) + ": " + pct(p) +
+                        " detected by " + std::to_string(detect_horizon / 60) + " h, median " +
+                        fixed(min50, 0) + " min (" + fixed(req50, 0) + " canary requests), p90 " +
+                        fixed(min90, 0) + " min" + (p >= 0.95 ? "" : " **below 95 %**"));
                 }
             }
             md << "\n";
@@ -679,14 +776,18 @@ int main(int argc, char** argv) {
     md << "### Feedback: events per hour\n\n";
     for (const double share : {0.01, 0.10}) {
         const double canary_per_h = opt.rpm * 60 * share;
-        md << "- canary share " << pct(share) << ": " << fixed(canary_per_h, 0) << " canary requests/h, "
+        md << "- canary share " << pct(share) << ": " << fixed(canary_per_h, 0)
+           << " canary requests/h, "
            << fixed(canary_per_h * rm.feedback_probability * rm.thumbs_down_share, 1)
-           << " thumbs-down events/h at the baseline rate (feedback on " << pct(rm.feedback_probability) << " of requests, "
-           << pct(rm.thumbs_down_share) << " of it negative, median delay " << fixed(rm.feedback_delay_median_s / 60, 0)
+           << " thumbs-down events/h at the baseline rate (feedback on "
+           << pct(rm.feedback_probability) << " of requests, " << pct(rm.thumbs_down_share)
+           << " of it negative, median delay " << fixed(rm.feedback_delay_median_s / 60, 0)
            << " min). The gate needs at least 4 candidate events and, with the baseline ~"
-           << fixed((1 - share) / share, 0) << "x larger, a few dozen candidate events to separate 1.5x from 2.25x.\n";
+           << fixed((1 - share) / share, 0)
+           << "x larger, a few dozen candidate events to separate 1.5x from 2.25x.\n";
     }
-    md << "\n## Headline\n\n- worst gate false-alarm cell (rate / its alpha share): " << worst_gate_cell
+    md << "\n## Headline\n\n- worst gate false-alarm cell (rate / its alpha share): "
+       << worst_gate_cell
        << "\n- worst policy cell (any gate, roll back or hold): " << worst_policy_cell << "\n";
     for (const auto& h : headline) md << "- " << h << "\n";
     md << "\nWall time: " << fixed(wall, 0) << " s with " << opt.threads << " threads.\n";

@@ -27,13 +27,15 @@ int main(int argc, char** argv) {
             r.latency_ns = 400'000'000 + static_cast<std::uint64_t>(i) * 1'000'000;
             r.output_tokens = 200 + static_cast<std::uint64_t>(i);
             const bool to_candidate = i % 5 == 0;  // a 20 % canary
-            r.cost_nano_usd = (to_candidate ? 2'000'000 : 1'000'000) + static_cast<std::uint64_t>(i) * 1000;
+            r.cost_nano_usd =
+                (to_candidate ? 2'000'000 : 1'000'000) + static_cast<std::uint64_t>(i) * 1000;
             rec.record(to_candidate ? candidate : baseline, r);
         }
         collector.clock().advance(std::chrono::minutes(1));
         collector.tick();
         if (minute % 5 == 0) report = judge.evaluate(state, collector.cumulative(), 0.2);
     }
-    std::printf("decision: %s (%s)\n", std::string(name(report.decision)).c_str(), report.summary.c_str());
+    std::printf("decision: %s (%s)\n", std::string(name(report.decision)).c_str(),
+                report.summary.c_str());
     return report.decision == verdict::fail ? 0 : 1;
 }

@@ -47,8 +47,7 @@ using counted_histogram = canarygate::basic_exp_histogram<counting_allocator<std
 TEST_CASE("the given allocator holds the counters and recording never allocates", "[allocator]") {
     allocation_log log;
     {
-        counted_histogram h(canarygate::latency_ns_layout,
-                            counting_allocator<std::uint64_t>(&log));
+        counted_histogram h(canarygate::latency_ns_layout, counting_allocator<std::uint64_t>(&log));
         CHECK(log.allocations == 1);
         CHECK(log.bytes == (800 + 2) * sizeof(std::uint64_t));
         for (std::uint64_t v = 1; v < (std::uint64_t{1} << 50); v = v * 3 + 1) h.record(v);

@@ -26,8 +26,8 @@ namespace {
 bool reference_index(long double v, int scale, std::int64_t& out) {
     const long double t = std::log2(v) * std::ldexp(1.0L, scale);
     const long double nearest = std::round(t);
-    const long double tolerance = 64 * std::numeric_limits<long double>::epsilon() *
-                                  std::max(1.0L, std::fabs(t));
+    const long double tolerance =
+        64 * std::numeric_limits<long double>::epsilon() * std::max(1.0L, std::fabs(t));
     if (std::fabs(t - nearest) < tolerance) {
         // Only an exact power of two can sit on an edge; decide it exactly.
         int e = 0;
@@ -63,8 +63,8 @@ TEST_CASE("double edges of a seconds layout", "[index]") {
     constexpr int scale = 5;
     for (const auto& edge : canarygate_test::double_edges) {
         // Largest double <= b^i, built exactly from its parts.
-        const double below = std::ldexp(1.0 + std::ldexp(static_cast<double>(edge.mantissa), -52),
-                                        edge.exponent);
+        const double below =
+            std::ldexp(1.0 + std::ldexp(static_cast<double>(edge.mantissa), -52), edge.exponent);
         const double above = std::nextafter(below, 2 * below);
         CAPTURE(edge.index, below);
         CHECK(bucket_index_normal(below, scale) == edge.index - 1);
@@ -120,9 +120,8 @@ TEST_CASE("random integers and doubles against long double log2", "[index]") {
                 ++compared;
             }
             // A double in [2^-60, 2^60), including non-integers.
-            const double x =
-                std::ldexp(1.0 + std::ldexp(static_cast<double>(rng() >> 12), -52),
-                           static_cast<int>(rng() % 121) - 60);
+            const double x = std::ldexp(1.0 + std::ldexp(static_cast<double>(rng() >> 12), -52),
+                                        static_cast<int>(rng() % 121) - 60);
             if (reference_index(static_cast<long double>(x), scale, expected)) {
                 REQUIRE(bucket_index_normal(x, scale) == expected);
                 ++compared;

@@ -81,7 +81,8 @@ TEST_CASE("subtraction undoes merge and refuses to go negative", "[ops]") {
 TEST_CASE("downscale equals recording at the coarser scale", "[ops]") {
     for (int coarse = 0; coarse <= 5; ++coarse) {
         const auto fine = random_histogram(6, 20000);
-        const auto direct = random_histogram(6, 20000, canarygate::latency_ns_layout.downscaled(coarse));
+        const auto direct =
+            random_histogram(6, 20000, canarygate::latency_ns_layout.downscaled(coarse));
         CAPTURE(coarse);
         CHECK(fine.downscale(coarse) == direct);
         CHECK(fine.downscale(coarse).count() == fine.count());
@@ -219,8 +220,9 @@ TEST_CASE("min and max bounds", "[ops]") {
 TEST_CASE("add_to_bucket matches record", "[ops]") {
     exp_histogram a;
     exp_histogram b;
-    for (const std::uint64_t v : {std::uint64_t{70000}, std::uint64_t{123456789}, std::uint64_t{1} << 20,
-                                  std::uint64_t{5}, std::uint64_t{1} << 50}) {
+    for (const std::uint64_t v :
+         {std::uint64_t{70000}, std::uint64_t{123456789}, std::uint64_t{1} << 20, std::uint64_t{5},
+          std::uint64_t{1} << 50}) {
         a.record(v, 3);
         b.add_to_bucket(canarygate::detail::bucket_index(v, 5), 3);
     }

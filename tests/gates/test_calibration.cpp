@@ -25,11 +25,13 @@ using namespace canarygate::testkit;
 
 namespace {
 
-aa_report calibrate(const scenario_config& cfg, std::uint64_t seed, const aa_calibration_config& cal_cfg,
-                    std::int64_t horizon) {
+aa_report calibrate(const scenario_config& cfg, std::uint64_t seed,
+                    const aa_calibration_config& cal_cfg, std::int64_t horizon) {
     aa_calibration cal(cal_cfg);
     scenario s(cfg, seed);
-    s.run(horizon, [&](const request_event& e) { cal.add(e); }, [&](const feedback_arrival& f) { cal.add(f); });
+    s.run(
+        horizon, [&](const request_event& e) { cal.add(e); },
+        [&](const feedback_arrival& f) { cal.add(f); });
     return cal.finish(horizon);
 }
 
@@ -75,13 +77,15 @@ TEST_CASE("A/A on noise-free traffic: false alarms within budget, phi ~ 1", "[ca
         CAPTURE(g.name, g.false_alarms, g.noise_floor_99);
         CHECK(stats::clopper_pearson_interval(g.false_alarms, g.runs, 0.01).lower <= g.alpha);
         CHECK(g.end_estimates.size() == 100);
-        if (g.metric != signal::output_shape && g.metric != signal::feedback_rate && g.metric != signal::error_rate) {
+        if (g.metric != signal::output_shape && g.metric != signal::feedback_rate &&
+            g.metric != signal::error_rate) {
             // 7200 pseudo-candidate requests: the ratio estimate is near 1.
             CHECK(g.noise_floor_99 > 0.9);
             CHECK(g.noise_floor_99 < 1.5);
         }
     }
-    for (const signal s : {signal::cost, signal::latency, signal::output_length, signal::refusal_rate}) {
+    for (const signal s :
+         {signal::cost, signal::latency, signal::output_length, signal::refusal_rate}) {
         const auto& d = phi_of(rep, s);
         CAPTURE(name(s), d.phi, d.windows, d.splits);
         REQUIRE(d.windows > 10);
@@ -105,11 +109,13 @@ TEST_CASE("A/A on noise-free traffic: false alarms within budget, phi ~ 1", "[ca
         }
     }
     bool warned = false;
-    for (const auto& w : policy(tight).noise_floor_warnings(nf)) warned = warned || w.find("cost") == 0;
+    for (const auto& w : policy(tight).noise_floor_warnings(nf))
+        warned = warned || w.find("cost") == 0;
     CHECK(warned);
 }
 
-TEST_CASE("noise shared by the whole stream cancels between hash-split pseudo-arms", "[calibration]") {
+TEST_CASE("noise shared by the whole stream cancels between hash-split pseudo-arms",
+          "[calibration]") {
     // The construction of the issue: every request "candidate" with window
     // noise (share 1.0), replayed as one version's traffic. Both pseudo-arms
     // get the same factor in each 5-minute window, so the per-window log
@@ -131,7 +137,8 @@ TEST_CASE("noise shared by the whole stream cancels between hash-split pseudo-ar
     CHECK(std::fabs(lat.phi - 1.0) < phi_tolerance(lat.windows));
 }
 
-TEST_CASE("candidate-only noise in a real A/A deployment: phi > 1 and a higher noise floor", "[calibration]") {
+TEST_CASE("candidate-only noise in a real A/A deployment: phi > 1 and a higher noise floor",
+          "[calibration]") {
     // Replays of an A/A deployment (the same version on the canary's own
     // pods, 10 % of traffic) in recorded_arms mode, 30 deployments pooled
     // with combine(): without noise, and with the lesson's run-to-run
@@ -162,7 +169,8 @@ TEST_CASE("candidate-only noise in a real A/A deployment: phi > 1 and a higher n
     CHECK(n.phi > 1.0 + 3 * phi_tolerance(n.windows));
     CHECK(phi_of(noisy, signal::latency).phi > 1.0 + 3 * phi_tolerance(n.windows));
     // Rates are not touched by the noise factor.
-    CHECK(std::fabs(phi_of(noisy, signal::refusal_rate).phi - 1.0) < phi_tolerance(phi_of(noisy, signal::refusal_rate).windows));
+    CHECK(std::fabs(phi_of(noisy, signal::refusal_rate).phi - 1.0) <
+          phi_tolerance(phi_of(noisy, signal::refusal_rate).windows));
     std::size_t cost_gate = 0;
     while (quiet.gates[cost_gate].metric != signal::cost) ++cost_gate;
     CAPTURE(quiet.gates[cost_gate].noise_floor_99, noisy.gates[cost_gate].noise_floor_99);
@@ -178,8 +186,10 @@ TEST_CASE("candidate-only noise in a real A/A deployment: phi > 1 and a higher n
     for (const auto& line : advice) joined += line + "\n";
     CAPTURE(joined);
     CHECK(advice.size() == 3);
-    CHECK_THAT(joined, Catch::Contains("latency_p99: A/A over-dispersion phi") && Catch::Contains("ttft_p99") &&
-                           Catch::Contains("cost: A/A over-dispersion") && Catch::Contains("set batch_window_ns"));
+    CHECK_THAT(joined, Catch::Contains("latency_p99: A/A over-dispersion phi") &&
+                           Catch::Contains("ttft_p99") &&
+                           Catch::Contains("cost: A/A over-dispersion") &&
+                           Catch::Contains("set batch_window_ns"));
     auto batched = c.policy;
     for (auto& g : batched.gates) {
         if (const auto* cost = std::get_if<mean_gate>(&g.kind())) {

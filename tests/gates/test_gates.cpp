@@ -7,15 +7,14 @@
 
 #include <cmath>
 #include <cstdint>
-#include <optional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <variant>
 
 #include "canarygate/gates/gate.hpp"
 #include "canarygate/testing/scenario.hpp"
 #include "canarygate/window/event_window.hpp"
-
 #include "support/gate_simulation.hpp"
 
 using namespace canarygate;
@@ -29,15 +28,21 @@ TEST_CASE("real regressions are caught", "[gates][detection]") {
     };
     const cell cells[] = {
         {gate_of(signal::cost, 1.2), [](scenario_config& c) { c.candidate_regression.cost = 2.0; }},
-        {gate_of(signal::refusal_rate, 2.0), [](scenario_config& c) { c.candidate_regression.refusal = 5.0; }},
-        {gate_of(signal::error_rate, 2.0), [](scenario_config& c) {
+        {gate_of(signal::refusal_rate, 2.0),
+         [](scenario_config& c) { c.candidate_regression.refusal = 5.0; }},
+        {gate_of(signal::error_rate, 2.0),
+         [](scenario_config& c) {
              c.model.error_rate = 0.02;
              c.candidate_regression.error = 5.0;
          }},
-        {gate_of(signal::latency, 1.5), [](scenario_config& c) { c.candidate_regression.latency = 3.0; }},
-        {gate_of(signal::ttft, 1.5), [](scenario_config& c) { c.candidate_regression.latency = 3.0; }},
-        {gate_of(signal::output_length, 1.5, 0.5), [](scenario_config& c) { c.candidate_regression.output_length = 2.5; }},
-        {gate_of(signal::feedback_rate, 1.5), [](scenario_config& c) {
+        {gate_of(signal::latency, 1.5),
+         [](scenario_config& c) { c.candidate_regression.latency = 3.0; }},
+        {gate_of(signal::ttft, 1.5),
+         [](scenario_config& c) { c.candidate_regression.latency = 3.0; }},
+        {gate_of(signal::output_length, 1.5, 0.5),
+         [](scenario_config& c) { c.candidate_regression.output_length = 2.5; }},
+        {gate_of(signal::feedback_rate, 1.5),
+         [](scenario_config& c) {
              c.model.feedback_probability = 0.2;
              c.model.feedback_delay_median_s = 60;
              c.candidate_regression.thumbs_down = 4.0;
@@ -96,7 +101,9 @@ TEST_CASE("evidence: interval, counts and the reason line", "[gates][evidence]")
     gate_state state = g.make_state();
     gate_result r;
     for (int i = 1; i <= 24; ++i) {
-        s.run(i * 15 * minute_ns, [&](const request_event& e) { builder.add(e); }, [&](const feedback_arrival& f) { builder.add(f); });
+        s.run(
+            i * 15 * minute_ns, [&](const request_event& e) { builder.add(e); },
+            [&](const feedback_arrival& f) { builder.add(f); });
         const snapshot inc = builder.take((i - 1) * 15 * minute_ns, i * 15 * minute_ns);
         r = g.evaluate(state, *inc.find_arm("baseline"), *inc.find_arm("candidate"), 0.05, 0.05);
     }
@@ -135,7 +142,8 @@ TEST_CASE("a decrease gate catches a drop", "[gates]") {
 TEST_CASE("invalid gate configurations name the field", "[gates]") {
     quantile_gate_config q;
     q.multiplier = 0.8;
-    CHECK_THROWS_WITH(quantile_gate(q), Contains("multiplier = 0.8") && Contains("direction::increase"));
+    CHECK_THROWS_WITH(quantile_gate(q),
+                      Contains("multiplier = 0.8") && Contains("direction::increase"));
     q = {};
     q.quantile = 1.0;
     CHECK_THROWS_WITH(quantile_gate(q), Contains("quantile = 1 ") && Contains("'latency_p100'"));
@@ -153,7 +161,8 @@ TEST_CASE("invalid gate configurations name the field", "[gates]") {
     CHECK_THROWS_WITH(mean_gate(m), Contains("is not a mean signal"));
     m = {};
     m.worse = direction::decrease;
-    CHECK_THROWS_WITH(mean_gate(m), Contains("multiplier = 1.2 must be <= 1 for direction::decrease"));
+    CHECK_THROWS_WITH(mean_gate(m),
+                      Contains("multiplier = 1.2 must be <= 1 for direction::decrease"));
     m.multiplier = 0.5;
     CHECK_NOTHROW(mean_gate(m));
     rate_gate_config r;
@@ -179,6 +188,16 @@ TEST_CASE("invalid gate configurations name the field", "[gates]") {
     CHECK_THROWS_WITH(rate_gate(r), Contains("multiplier = inf must be positive and finite"));
 }
 
+TEST_CASE("names: out-of-range values are 'unknown', never a real name", "[gates]") {
+    // "invalid" is a verdict of its own; a corrupt value must not read as it.
+    CHECK(name(verdict::invalid) == "invalid");
+    CHECK(name(verdict::keep_going) == "continue");
+    CHECK(name(verdict::no_regression) == "no_regression_detected");
+    CHECK(name(static_cast<verdict>(verdict_count)) == "unknown");
+    CHECK(name(static_cast<signal>(signal_count)) == "unknown");
+    for (std::size_t i = 0; i < signal_count; ++i) CHECK(name(static_cast<signal>(i)) != "unknown");
+}
+
 TEST_CASE("the closed set of gate kinds forwards to the kind it holds", "[gates]") {
     const gate rate = gate_of(signal::refusal_rate, 2.0);
     const gate shape = gate_of(signal::output_shape, 0.1);
@@ -194,7 +213,8 @@ TEST_CASE("the closed set of gate kinds forwards to the kind it holds", "[gates]
     // A state of another kind is refused, never silently reset.
     gate_state wrong = shape.make_state();
     const arm_snapshot none;
-    CHECK_THROWS_WITH(rate.evaluate(wrong, none, none, 0.05, 0.05), Contains("another kind of gate"));
+    CHECK_THROWS_WITH(rate.evaluate(wrong, none, none, 0.05, 0.05),
+                      Contains("another kind of gate"));
     CHECK(std::get<shape_gate::state>(wrong).checks == 0);
     rate_gate_config up;
     up.metric = signal::feedback_rate;
@@ -212,21 +232,24 @@ TEST_CASE("a delay-weighted feedback gate needs the clock and refuses going back
     auto cfg = small_canary(0.3);
     scenario s(cfg, 5);
     event_window builder;
-    s.run(10 * minute_ns, [&](const request_event& e) { builder.add(e); }, [&](const feedback_arrival& f) { builder.add(f); });
+    s.run(
+        10 * minute_ns, [&](const request_event& e) { builder.add(e); },
+        [&](const feedback_arrival& f) { builder.add(f); });
     const snapshot inc = builder.take(0, 10 * minute_ns);
     rate_gate::state st;
-    CHECK_THROWS_WITH(g.evaluate(st, *inc.find_arm("baseline"), *inc.find_arm("candidate"), 0.05, 0.05),
-                      Contains("needs increment_end_ns"));
+    CHECK_THROWS_WITH(
+        g.evaluate(st, *inc.find_arm("baseline"), *inc.find_arm("candidate"), 0.05, 0.05),
+        Contains("needs increment_end_ns"));
     CHECK(st.checks == 0);
-    const auto r = g.evaluate(st, *inc.find_arm("baseline"), *inc.find_arm("candidate"), 0.05, 0.05, {},
-                              10 * minute_ns);
+    const auto r = g.evaluate(st, *inc.find_arm("baseline"), *inc.find_arm("candidate"), 0.05, 0.05,
+                              {}, 10 * minute_ns);
     // The first increment has no span before it: its own feedback has no
     // exposure yet, and its requests are remembered for later windows.
     REQUIRE(st.served.size() == 1);
     CHECK(st.served.front().candidate > 0);
     CHECK(r.evidence.candidate_samples == static_cast<std::uint64_t>(st.served.front().candidate));
-    CHECK_THROWS_WITH(g.evaluate(st, *inc.find_arm("baseline"), *inc.find_arm("candidate"), 0.05, 0.05, {},
-                                 5 * minute_ns),
+    CHECK_THROWS_WITH(g.evaluate(st, *inc.find_arm("baseline"), *inc.find_arm("candidate"), 0.05,
+                                 0.05, {}, 5 * minute_ns),
                       Contains("before the previous increment's end"));
     CHECK(st.checks == 1);
     CHECK(st.served.size() == 1);

@@ -6,17 +6,17 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <boost/math/distributions/binomial.hpp>
-#include <boost/math/distributions/normal.hpp>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <variant>
 
+#include <boost/math/distributions/binomial.hpp>
+#include <boost/math/distributions/normal.hpp>
+
 #include "canarygate/gates/gate.hpp"
 #include "canarygate/gates/policy.hpp"
 #include "canarygate/window/event_window.hpp"
-
 #include "support/gate_simulation.hpp"
 
 using namespace canarygate;
@@ -27,8 +27,9 @@ namespace {
 
 // One increment: `n_c` candidate and `n_b` baseline requests with the given
 // costs, and `refusals_c` / `refusals_b` of them refused.
-snapshot increment(std::uint64_t n_c, std::uint64_t cost_c, std::uint64_t refusals_c, std::uint64_t n_b,
-                   std::uint64_t cost_b, std::uint64_t refusals_b, std::int64_t end_ns) {
+snapshot increment(std::uint64_t n_c, std::uint64_t cost_c, std::uint64_t refusals_c,
+                   std::uint64_t n_b, std::uint64_t cost_b, std::uint64_t refusals_b,
+                   std::int64_t end_ns) {
     event_window b;
     std::uint64_t id = 0;
     auto add = [&](arm_role arm, std::uint64_t n, std::uint64_t cost, std::uint64_t refusals) {
@@ -48,7 +49,8 @@ snapshot increment(std::uint64_t n_c, std::uint64_t cost_c, std::uint64_t refusa
 
 template <class Gate>
 gate_result feed(const Gate& g, typename Gate::state& st, const snapshot& s, std::int64_t end_ns) {
-    return g.evaluate(st, *s.find_arm("baseline"), *s.find_arm("candidate"), 0.05, 0.05, {}, end_ns);
+    return g.evaluate(st, *s.find_arm("baseline"), *s.find_arm("candidate"), 0.05, 0.05, {},
+                      end_ns);
 }
 
 mean_gate cost_batch_gate(std::int64_t window_ns) {
@@ -79,7 +81,8 @@ std::uint64_t checks_of(const gate_state& s) {
 }  // namespace
 
 TEST_CASE("batch mode: configuration errors name the field", "[gates][batch]") {
-    CHECK_THROWS_WITH(cost_batch_gate(-1), Contains("batch_window_ns = -1") && Contains("must be >= 0"));
+    CHECK_THROWS_WITH(cost_batch_gate(-1),
+                      Contains("batch_window_ns = -1") && Contains("must be >= 0"));
     quantile_gate_config q;
     q.batch_window_ns = minute_ns;
     CHECK_NOTHROW(quantile_gate(q));
@@ -113,7 +116,8 @@ TEST_CASE("batch mode: a batch counts once, when a later batch starts", "[gates]
     // baseline of minute 1.
     feed(g, st, increment(10, 100, 0, 5000, 100, 0, 1 * minute_ns), 1 * minute_ns);
     gate_result r;
-    for (int m = 6; m <= 9; ++m) r = feed(g, st, increment(10, 100, 0, 5000, 100, 0, m * minute_ns), m * minute_ns);
+    for (int m = 6; m <= 9; ++m)
+        r = feed(g, st, increment(10, 100, 0, 5000, 100, 0, m * minute_ns), m * minute_ns);
     CHECK(r.evidence.batches == 0);  // batch 0 had no bound, batch 1 is still open
     REQUIRE(st.batch.open.has_value());
     CHECK(st.batch.open->index == 1);
@@ -145,11 +149,13 @@ TEST_CASE("batch mode: clear regressions fail, equal versions pass", "[gates][ba
             const bool cost = s == signal::cost;
             // Regression: cost x3, refusals 30 % vs 5 %.
             r_bad = feed(g, bad,
-                         increment(40, cost ? 300 : 100, cost ? 0 : 12, 400, 100, cost ? 0 : 20, m * minute_ns),
+                         increment(40, cost ? 300 : 100, cost ? 0 : 12, 400, 100, cost ? 0 : 20,
+                                   m * minute_ns),
                          m * minute_ns);
         }
         for (int m = 1; m <= 24 * 60 && r_same.decision != verdict::pass; ++m) {
-            r_same = feed(g, same, increment(40, 100, 2, 400, 100, 20, m * minute_ns), m * minute_ns);
+            r_same =
+                feed(g, same, increment(40, 100, 2, 400, 100, 20, m * minute_ns), m * minute_ns);
         }
         CAPTURE(name(s), r_bad.reason, r_same.reason);
         CHECK(r_bad.decision == verdict::fail);
@@ -164,28 +170,34 @@ TEST_CASE("batch mode: clear regressions fail, equal versions pass", "[gates][ba
 
 TEST_CASE("batch mode runs inside a policy, on the snapshots' clock", "[gates][batch][policy]") {
     policy_config cfg;
-    cfg.gates = {batch_gate(signal::cost, 1.2, 5 * minute_ns), gate_simulation::gate_of(signal::cost, 1.2)};
+    cfg.gates = {batch_gate(signal::cost, 1.2, 5 * minute_ns),
+                 gate_simulation::gate_of(signal::cost, 1.2)};
     const policy p(cfg);
     policy_state st;
     policy_report report;
     for (int m = 1; m <= 60; ++m) {
         report = p.evaluate_increment(st, increment(10, 100, 0, 990, 100, 0, m * minute_ns), 0.01);
     }
-    CHECK(report.gates[0].evidence.batches == 11);  // batches 1..11 closed (batch 0 had no baseline yet)
+    CHECK(report.gates[0].evidence.batches ==
+          11);  // batches 1..11 closed (batch 0 had no baseline yet)
     CHECK(report.gates[1].evidence.batches == 0);
     // An increment before the open batch is refused before any gate changes.
     const auto checks = checks_of(st.gates[1]);
-    CHECK_THROWS_WITH(p.evaluate_increment(st, increment(10, 100, 0, 990, 100, 0, 2 * minute_ns), 0.01),
-                      Contains("before the open batch"));
+    CHECK_THROWS_WITH(
+        p.evaluate_increment(st, increment(10, 100, 0, 990, 100, 0, 2 * minute_ns), 0.01),
+        Contains("before the open batch"));
     CHECK(checks_of(st.gates[1]) == checks);
 }
 
-TEST_CASE("fixed-sample references: Clopper-Pearson for rates, Fieller for cost, order statistics for quantiles", "[gates][evidence]") {
+TEST_CASE(
+    "fixed-sample references: Clopper-Pearson for rates, Fieller for cost, order statistics for "
+    "quantiles",
+    "[gates][evidence]") {
     // Refusals: 30 of 1000 candidate requests, 150 of 10000 baseline ones.
     const gate refusals = gate_simulation::gate_of(signal::refusal_rate, 2.0);
     gate_state rate_state = refusals.make_state();
-    const auto rate = feed(refusals, rate_state,
-                           increment(1000, 100, 30, 10000, 100, 150, minute_ns), minute_ns);
+    const auto rate =
+        feed(refusals, rate_state, increment(1000, 100, 30, 10000, 100, 150, minute_ns), minute_ns);
     using binomial = boost::math::binomial_distribution<double>;
     const double p_lo = binomial::find_lower_bound_on_p(180, 30, 0.025);
     const double p_hi = binomial::find_upper_bound_on_p(180, 30, 0.025);
@@ -201,8 +213,8 @@ TEST_CASE("fixed-sample references: Clopper-Pearson for rates, Fieller for cost,
     // Cost: candidate values 300..306 (mean 303), baseline 100..106 (mean 103).
     const gate cost_gate = gate_simulation::gate_of(signal::cost, 1.2);
     gate_state cost_state = cost_gate.make_state();
-    const auto cost = feed(cost_gate, cost_state,
-                           increment(700, 300, 0, 7000, 100, 0, minute_ns), minute_ns);
+    const auto cost =
+        feed(cost_gate, cost_state, increment(700, 300, 0, 7000, 100, 0, minute_ns), minute_ns);
     // Offsets 0..6 repeated: population variance 4, so the variances of the
     // means are 4 n / (n - 1) / n = 4 / (n - 1).
     const double vc = 4.0 / 699;
@@ -222,12 +234,12 @@ TEST_CASE("fixed-sample references: Clopper-Pearson for rates, Fieller for cost,
     // bucket's edges divided crosswise.
     const gate p99 = gate_simulation::gate_of(signal::latency, 1.5);
     gate_state q_state = p99.make_state();
-    const auto q = feed(p99, q_state,
-                        increment(700, 300, 0, 7000, 100, 0, minute_ns), minute_ns);
+    const auto q = feed(p99, q_state, increment(700, 300, 0, 7000, 100, 0, minute_ns), minute_ns);
     exp_histogram one(latency_ns_layout);
     one.record(std::uint64_t{500'000'000});
     const auto buckets = one.buckets();
-    const auto slot = static_cast<std::int64_t>(std::find(buckets.begin(), buckets.end(), 1U) - buckets.begin());
+    const auto slot =
+        static_cast<std::int64_t>(std::find(buckets.begin(), buckets.end(), 1U) - buckets.begin());
     const std::int64_t index = one.layout().first_index() + slot;
     const double lo = one.layout().lower_edge(index);
     const double hi = one.layout().upper_edge(index);
@@ -237,12 +249,14 @@ TEST_CASE("fixed-sample references: Clopper-Pearson for rates, Fieller for cost,
     // The shape gate has none.
     const shape_gate shape(shape_gate_config{});
     shape_gate::state shape_state;
-    const auto sh = feed(shape, shape_state, increment(700, 300, 0, 7000, 100, 0, minute_ns), minute_ns);
+    const auto sh =
+        feed(shape, shape_state, increment(700, 300, 0, 7000, 100, 0, minute_ns), minute_ns);
     CHECK(std::isnan(sh.evidence.fixed_lower));
     CHECK(sh.evidence.fixed_method.empty());
 }
 
-TEST_CASE("batch mode on quantile gates: a slow candidate fails, an equal one does not", "[gates][batch]") {
+TEST_CASE("batch mode on quantile gates: a slow candidate fails, an equal one does not",
+          "[gates][batch]") {
     for (const signal s : {signal::latency, signal::output_length}) {
         quantile_gate_config c;
         c.metric = s;
@@ -250,14 +264,17 @@ TEST_CASE("batch mode on quantile gates: a slow candidate fails, an equal one do
         c.batch_window_ns = 5 * minute_ns;
         const gate g = quantile_gate(c);
         auto slow = gate_simulation::small_canary(0.2);
-        if (s == signal::latency) slow.candidate_regression.latency = 3.0;
-        else slow.candidate_regression.output_length = 3.0;
+        if (s == signal::latency)
+            slow.candidate_regression.latency = 3.0;
+        else
+            slow.candidate_regression.output_length = 3.0;
         const auto bad = gate_simulation::run_gate(g, slow, 21, 8 * hour_ns, minute_ns);
         CAPTURE(name(s), bad.last.reason);
         REQUIRE(bad.fail_at.has_value());
         CHECK(bad.last.evidence.batches >= 3);
         CHECK(bad.last.evidence.candidate_events > 0);  // exceedances above the fail threshold
-        const auto same = gate_simulation::run_gate(g, gate_simulation::small_canary(0.2), 22, 4 * hour_ns, minute_ns);
+        const auto same = gate_simulation::run_gate(g, gate_simulation::small_canary(0.2), 22,
+                                                    4 * hour_ns, minute_ns);
         CHECK_FALSE(same.fail_at.has_value());
     }
 }

@@ -20,9 +20,12 @@ TEST_CASE("false fails at the null boundary stay within the budget", "[gates][ca
     };
     const cell cells[] = {
         {gate_of(signal::cost, 1.2), [](scenario_config& c) { c.candidate_regression.cost = 1.2; }},
-        {gate_of(signal::refusal_rate, 2.0), [](scenario_config& c) { c.candidate_regression.refusal = 2.0; }},
-        {gate_of(signal::latency, 1.5), [](scenario_config& c) { c.candidate_regression.latency = 1.5; }},
-        {gate_of(signal::output_length, 1.5, 0.9), [](scenario_config& c) { c.candidate_regression.output_length = 1.5; }},
+        {gate_of(signal::refusal_rate, 2.0),
+         [](scenario_config& c) { c.candidate_regression.refusal = 2.0; }},
+        {gate_of(signal::latency, 1.5),
+         [](scenario_config& c) { c.candidate_regression.latency = 1.5; }},
+        {gate_of(signal::output_length, 1.5, 0.9),
+         [](scenario_config& c) { c.candidate_regression.output_length = 1.5; }},
     };
     constexpr std::uint64_t runs = 150;
     for (const auto& c : cells) {
@@ -39,7 +42,8 @@ TEST_CASE("false fails at the null boundary stay within the budget", "[gates][ca
     }
 }
 
-TEST_CASE("batch mode keeps the budget under candidate-only window noise", "[gates][calibration][batch]") {
+TEST_CASE("batch mode keeps the budget under candidate-only window noise",
+          "[gates][calibration][batch]") {
     // The candidate's latency and cost share a log-normal factor (sd 0.3,
     // mean 1) per 5-minute window, as when its pods run hot or cold: the
     // long-run cost ratio is exactly k, but requests of a window are not
@@ -57,19 +61,23 @@ TEST_CASE("batch mode keeps the budget under candidate-only window noise", "[gat
     std::uint64_t fails_per_request = 0;
     std::uint64_t fails_batch = 0;
     for (std::uint64_t seed = 1; seed <= runs; ++seed) {
-        fails_per_request += run_gate(per_request, cfg, seed, 8 * hour_ns, 5 * minute_ns).fail_at ? 1U : 0U;
+        fails_per_request +=
+            run_gate(per_request, cfg, seed, 8 * hour_ns, 5 * minute_ns).fail_at ? 1U : 0U;
         fails_batch += run_gate(batch, cfg, seed, 8 * hour_ns, 5 * minute_ns).fail_at ? 1U : 0U;
     }
-    std::printf("window noise 0.3, cost at k: per-request %llu, batch %llu false fails in %llu runs (alpha 0.05)\n",
-                static_cast<unsigned long long>(fails_per_request), static_cast<unsigned long long>(fails_batch),
-                static_cast<unsigned long long>(runs));
+    std::printf(
+        "window noise 0.3, cost at k: per-request %llu, batch %llu false fails in %llu runs (alpha "
+        "0.05)\n",
+        static_cast<unsigned long long>(fails_per_request),
+        static_cast<unsigned long long>(fails_batch), static_cast<unsigned long long>(runs));
     check_false_fail_rate(fails_batch, runs, 0.05);
     // The reason batch mode exists: here per-request evidence is clearly
     // above its budget (lower end of a 99 % Clopper-Pearson interval > alpha).
     CHECK_FALSE(test_support::rate_not_above(fails_per_request, runs, 0.05));
 }
 
-TEST_CASE("delay-weighted exposure keeps the feedback gate valid when the split shrinks", "[gates][calibration]") {
+TEST_CASE("delay-weighted exposure keeps the feedback gate valid when the split shrinks",
+          "[gates][calibration]") {
     // 50 % of traffic for 2 h, then 5 %; thumbs-down exactly k = 1.5 x the
     // baseline's, feedback on 20 % of requests after a log-normal delay
     // (median 30 min). Unweighted, the feedback of the 50 % stage arriving in
@@ -92,12 +100,16 @@ TEST_CASE("delay-weighted exposure keeps the feedback gate valid when the split 
     std::uint64_t fails_unweighted = 0;
     std::uint64_t fails_weighted = 0;
     for (std::uint64_t seed = 1; seed <= runs; ++seed) {
-        fails_unweighted += run_gate(unweighted, cfg, seed, 6 * hour_ns, 5 * minute_ns).fail_at ? 1U : 0U;
-        fails_weighted += run_gate(weighted, cfg, seed, 6 * hour_ns, 5 * minute_ns).fail_at ? 1U : 0U;
+        fails_unweighted +=
+            run_gate(unweighted, cfg, seed, 6 * hour_ns, 5 * minute_ns).fail_at ? 1U : 0U;
+        fails_weighted +=
+            run_gate(weighted, cfg, seed, 6 * hour_ns, 5 * minute_ns).fail_at ? 1U : 0U;
     }
-    std::printf("ramp 50 %% -> 5 %%, thumbs-down at k: unweighted %llu, delay-weighted %llu false fails in %llu runs\n",
-                static_cast<unsigned long long>(fails_unweighted), static_cast<unsigned long long>(fails_weighted),
-                static_cast<unsigned long long>(runs));
+    std::printf(
+        "ramp 50 %% -> 5 %%, thumbs-down at k: unweighted %llu, delay-weighted %llu false fails in "
+        "%llu runs\n",
+        static_cast<unsigned long long>(fails_unweighted),
+        static_cast<unsigned long long>(fails_weighted), static_cast<unsigned long long>(runs));
     check_false_fail_rate(fails_weighted, runs, 0.05);
     CHECK(fails_unweighted > runs / 2);
 }

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
-
 #include <variant>
 
 #include "canarygate/gates/default_policy.hpp"
@@ -28,8 +27,8 @@ struct rollout {
 };
 
 // Checks the policy every 15 minutes until a terminal verdict or the horizon.
-rollout run_policy(const policy& p, const scenario_config& cfg, std::uint64_t seed, std::int64_t horizon,
-                   bool cumulative = false) {
+rollout run_policy(const policy& p, const scenario_config& cfg, std::uint64_t seed,
+                   std::int64_t horizon, bool cumulative = false) {
     scenario s(cfg, seed);
     event_window builder;
     policy_state state;
@@ -37,7 +36,9 @@ rollout run_policy(const policy& p, const scenario_config& cfg, std::uint64_t se
     rollout out;
     constexpr std::int64_t step = 15 * minute_ns;
     for (std::int64_t t = step; t <= horizon; t += step) {
-        s.run(t, [&](const request_event& r) { builder.add(r); }, [&](const feedback_arrival& f) { builder.add(f); });
+        s.run(
+            t, [&](const request_event& r) { builder.add(r); },
+            [&](const feedback_arrival& f) { builder.add(f); });
         const snapshot inc = builder.take(t - step, t);
         const bool last_check = t + step > horizon;
         if (cumulative) {
@@ -79,8 +80,9 @@ TEST_CASE("the default policy follows the lesson", "[policy]") {
     }
     CHECK(total == Approx(0.05));
     const auto& gates = p.config().gates;
-    const char* names[] = {"latency_p99",       "ttft_p99",          "cost",         "error_rate",   "refusal_rate",
-                           "output_length_p50", "output_length_p90", "output_shape", "feedback_rate"};
+    const char* names[] = {"latency_p99",       "ttft_p99",     "cost",
+                           "error_rate",        "refusal_rate", "output_length_p50",
+                           "output_length_p90", "output_shape", "feedback_rate"};
     for (std::size_t i = 0; i < gates.size(); ++i) CHECK(gates[i].name() == names[i]);
     CHECK(gates[0].tested_limit() == 1.5);
     CHECK(std::get<quantile_gate>(gates[0].kind()).config().quantile == 0.99);
@@ -120,8 +122,8 @@ TEST_CASE("a critical regression rolls back and says which gate", "[policy]") {
 
 TEST_CASE("a sample-ratio mismatch is invalid, never a fail", "[policy]") {
     auto cfg = canary(0.1);
-    cfg.split_mismatch = 1.5;              // the router sends 15 %, not 10 %
-    cfg.candidate_regression.cost = 2.0;   // even with a real regression
+    cfg.split_mismatch = 1.5;             // the router sends 15 %, not 10 %
+    cfg.candidate_regression.cost = 2.0;  // even with a real regression
     const auto r = run_policy(fast_default(), cfg, 4, 8 * hour_ns);
     REQUIRE(r.last.decision == verdict::invalid);
     CHECK_THAT(r.last.summary, Contains("sample-ratio mismatch"));
@@ -172,7 +174,9 @@ TEST_CASE("a restarted recorder makes the check invalid, then recovers", "[polic
     event_window b;
     scenario s(canary(0.2), 8);
     auto feed = [&](std::int64_t t) {
-        s.run(t, [&](const request_event& r) { b.add(r); }, [&](const feedback_arrival& f) { b.add(f); });
+        s.run(
+            t, [&](const request_event& r) { b.add(r); },
+            [&](const feedback_arrival& f) { b.add(f); });
     };
     feed(hour_ns);
     const snapshot first = b.take(0, hour_ns);
@@ -192,7 +196,8 @@ TEST_CASE("noise-floor warnings and configuration errors", "[policy]") {
     floor[0] = 1.1;   // latency: fine
     const auto w = p.noise_floor_warnings(floor);
     REQUIRE(w.size() == 1);
-    CHECK_THAT(w[0], Contains("cost: multiplier 1.2 is at or below the measured noise floor NF99 = 1.25"));
+    CHECK_THAT(
+        w[0], Contains("cost: multiplier 1.2 is at or below the measured noise floor NF99 = 1.25"));
 
     policy_config bad = default_policy();
     bad.alpha_fail = 0;
@@ -207,5 +212,6 @@ TEST_CASE("noise-floor warnings and configuration errors", "[policy]") {
     bad.gates.clear();
     CHECK_THROWS_WITH(policy(bad), Contains("gates.size() = 0 must be at least 1"));
     policy_state state;
-    CHECK_THROWS_WITH(p.evaluate_increment(state, snapshot(0, 1), 0.0), Contains("candidate_share = 0"));
+    CHECK_THROWS_WITH(p.evaluate_increment(state, snapshot(0, 1), 0.0),
+                      Contains("candidate_share = 0"));
 }

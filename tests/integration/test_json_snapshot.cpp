@@ -7,11 +7,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <string>
 
-#include "canarygate/window/codec.hpp"
+#include <nlohmann/json.hpp>
+
 #include "canarygate/integration/json.hpp"
+#include "canarygate/window/codec.hpp"
 #include "support/codec_fixtures.hpp"
 
 using canarygate::decode_error;
@@ -137,59 +138,87 @@ TEST_CASE("malformed documents are rejected with the JSON Pointer of the bad val
         const char* fragment;
     };
     const std::vector<defect> defects = {
-        {"not an object", [](json& j) { j = json::array(); }, "", "expected an object, found a value of type array"},
-        {"wrong format", [](json& j) { j["format"] = "prometheus"; }, "/format", "expected \"canarygate.snapshot\""},
-        {"future version", [](json& j) { j["version"] = 2; }, "/version", "version 2 is newer than the version this reader knows (1)"},
-        {"version as a string", [](json& j) { j["version"] = "1"; }, "/version", "expected an integer number, found the string \"1\""},
+        {"not an object", [](json& j) { j = json::array(); }, "",
+         "expected an object, found a value of type array"},
+        {"wrong format", [](json& j) { j["format"] = "prometheus"; }, "/format",
+         "expected \"canarygate.snapshot\""},
+        {"future version", [](json& j) { j["version"] = 2; }, "/version",
+         "version 2 is newer than the version this reader knows (1)"},
+        {"version as a string", [](json& j) { j["version"] = "1"; }, "/version",
+         "expected an integer number, found the string \"1\""},
         {"missing key", [](json& j) { j.erase("sources"); }, "", "missing key 'sources'"},
         {"unknown key", [](json& j) { j["arms"][0]["histograms"]["latency_ns"]["overfow"] = 1; },
          "/arms/0/histograms/latency_ns/overfow", "unknown key 'overfow'"},
         {"negative counter", [](json& j) { j["arms"][0]["counters"]["requests"] = -1; },
          "/arms/0/counters/requests", "must not be negative"},
         {"fractional counter", [](json& j) { j["counters"]["dropped"] = 1.5; }, "/counters/dropped",
-         "expected a nonnegative integer (a JSON number, or a decimal string), found the number 1.5"},
-        {"counter with a leading zero", [](json& j) { j["counters"]["dropped"] = "03"; }, "/counters/dropped",
-         "expected a decimal string of at most 2^128 - 1"},
-        {"counter beyond 2^128 - 1", [](json& j) { j["counters"]["dropped"] = "340282366920938463463374607431768211456"; },
+         "expected a nonnegative integer (a JSON number, or a decimal string), found the number "
+         "1.5"},
+        {"counter with a leading zero", [](json& j) { j["counters"]["dropped"] = "03"; },
          "/counters/dropped", "expected a decimal string of at most 2^128 - 1"},
-        {"sources beyond 2^64 - 1", [](json& j) { j["sources"] = "18446744073709551616"; }, "/sources",
-         "exceeds 2^64 - 1"},
+        {"counter beyond 2^128 - 1",
+         [](json& j) { j["counters"]["dropped"] = "340282366920938463463374607431768211456"; },
+         "/counters/dropped", "expected a decimal string of at most 2^128 - 1"},
+        {"sources beyond 2^64 - 1", [](json& j) { j["sources"] = "18446744073709551616"; },
+         "/sources", "exceeds 2^64 - 1"},
         {"window end before start", [](json& j) { j["window_end_ns"] = 9; }, "/window_end_ns",
          "window_end_ns = 9 is before window_start_ns = 10"},
-        {"timestamp beyond int64", [](json& j) { j["window_end_ns"] = "9223372036854775808"; }, "/window_end_ns",
-         "outside the signed 64-bit range"},
-        {"empty counter name", [](json& j) { j["counters"][""] = 1; }, "/counters/", "counter name is empty"},
-        {"long arm name", [](json& j) { j["arms"][0]["arm"] = std::string(257, 'a'); }, "/arms/0/arm",
-         "name is longer than max_name_bytes (256)"},
-        {"arm name not a string", [](json& j) { j["arms"][1]["arm"] = 7; }, "/arms/1/arm", "expected a string, found the number 7"},
-        {"duplicate arm", [](json& j) { j["arms"][1] = j["arms"][0]; }, "/arms/1", "duplicate arm 'baseline'@'v1'"},
+        {"timestamp beyond int64", [](json& j) { j["window_end_ns"] = "9223372036854775808"; },
+         "/window_end_ns", "outside the signed 64-bit range"},
+        {"empty counter name", [](json& j) { j["counters"][""] = 1; }, "/counters/",
+         "counter name is empty"},
+        {"long arm name", [](json& j) { j["arms"][0]["arm"] = std::string(257, 'a'); },
+         "/arms/0/arm", "name is longer than max_name_bytes (256)"},
+        {"arm name not a string", [](json& j) { j["arms"][1]["arm"] = 7; }, "/arms/1/arm",
+         "expected a string, found the number 7"},
+        {"duplicate arm", [](json& j) { j["arms"][1] = j["arms"][0]; }, "/arms/1",
+         "duplicate arm 'baseline'@'v1'"},
         {"unsorted arms", [](json& j) { std::swap(j["arms"][0], j["arms"][1]); }, "/arms/1",
          "arms are not sorted by (arm, model_version): 'baseline'@'v1' follows 'candidate'@'v2'"},
-        {"arms not an array", [](json& j) { j["arms"] = json::object(); }, "/arms", "expected an array"},
+        {"arms not an array", [](json& j) { j["arms"] = json::object(); }, "/arms",
+         "expected an array"},
         {"invalid scale", [](json& j) { j["arms"][0]["histograms"]["latency_ns"]["scale"] = 9; },
-         "/arms/0/histograms/latency_ns", "invalid layout: canarygate::histogram_layout: scale = 9 must be in [0, 8]"},
-        {"exponent beyond int", [](json& j) { j["arms"][0]["histograms"]["latency_ns"]["min_exponent"] = 1LL << 40; },
-         "/arms/0/histograms/latency_ns/min_exponent", "1099511627776 is outside [-2147483648, 2147483647]"},
-        {"span past the range", [](json& j) { j["arms"][0]["histograms"]["latency_ns"]["spans"][0]["counts"] = {1, 2, 3, 4}; },
-         "/arms/0/histograms/latency_ns/spans/0/counts", "span of 4 buckets from index 1 ends past the layout's last bucket (index 3"},
-        {"span index below the range", [](json& j) { j["arms"][0]["histograms"]["latency_ns"]["spans"][0]["index"] = -1; },
+         "/arms/0/histograms/latency_ns",
+         "invalid layout: canarygate::histogram_layout: scale = 9 must be in [0, 8]"},
+        {"exponent beyond int",
+         [](json& j) { j["arms"][0]["histograms"]["latency_ns"]["min_exponent"] = 1LL << 40; },
+         "/arms/0/histograms/latency_ns/min_exponent",
+         "1099511627776 is outside [-2147483648, 2147483647]"},
+        {"span past the range",
+         [](json& j) {
+             j["arms"][0]["histograms"]["latency_ns"]["spans"][0]["counts"] = {1, 2, 3, 4};
+         },
+         "/arms/0/histograms/latency_ns/spans/0/counts",
+         "span of 4 buckets from index 1 ends past the layout's last bucket (index 3"},
+        {"span index below the range",
+         [](json& j) { j["arms"][0]["histograms"]["latency_ns"]["spans"][0]["index"] = -1; },
          "/arms/0/histograms/latency_ns/spans/0/index", "-1 is outside [0, 3]"},
-        {"overlapping spans", [](json& j) {
-             j["arms"][0]["histograms"]["latency_ns"]["spans"].push_back({{"index", 2}, {"counts", {1}}});
+        {"overlapping spans",
+         [](json& j) {
+             j["arms"][0]["histograms"]["latency_ns"]["spans"].push_back(
+                 {{"index", 2}, {"counts", {1}}});
          },
          "/arms/0/histograms/latency_ns/spans/1/index",
-         "span starts at bucket index 2, before the end of the previous span (3): spans must be in increasing order and must not overlap"},
-        {"decreasing spans", [](json& j) {
+         "span starts at bucket index 2, before the end of the previous span (3): spans must be in "
+         "increasing order and must not overlap"},
+        {"decreasing spans",
+         [](json& j) {
              auto& spans = j["arms"][0]["histograms"]["latency_ns"]["spans"];
              spans = {{{"index", 3}, {"counts", {1}}}, {{"index", 0}, {"counts", {1}}}};
          },
          "/arms/0/histograms/latency_ns/spans/1/index", "before the end of the previous span (4)"},
-        {"empty span", [](json& j) { j["arms"][0]["histograms"]["latency_ns"]["spans"][0]["counts"] = json::array(); },
+        {"empty span",
+         [](json& j) {
+             j["arms"][0]["histograms"]["latency_ns"]["spans"][0]["counts"] = json::array();
+         },
          "/arms/0/histograms/latency_ns/spans/0/counts", "span is empty"},
-        {"bucket count as float", [](json& j) { j["arms"][0]["histograms"]["latency_ns"]["spans"][0]["counts"][1] = 1.0; },
+        {"bucket count as float",
+         [](json& j) { j["arms"][0]["histograms"]["latency_ns"]["spans"][0]["counts"][1] = 1.0; },
          "/arms/0/histograms/latency_ns/spans/0/counts/1", "found the number 1.0"},
-        {"total beyond 2^64 - 1", [](json& j) { j["arms"][0]["histograms"]["latency_ns"]["zero"] = "18446744073709551615"; },
-         "/arms/0/histograms/latency_ns/spans/0/counts/0", "histogram holds more than 2^64 - 1 values in total"},
+        {"total beyond 2^64 - 1",
+         [](json& j) { j["arms"][0]["histograms"]["latency_ns"]["zero"] = "18446744073709551615"; },
+         "/arms/0/histograms/latency_ns/spans/0/counts/0",
+         "histogram holds more than 2^64 - 1 values in total"},
         {"pointer escaping", [](json& j) { j["counters"]["a/b~c"] = true; }, "/counters/a~1b~0c",
          "found a value of type boolean"},
     };
@@ -205,19 +234,23 @@ TEST_CASE("malformed documents are rejected with the JSON Pointer of the bad val
     }
 }
 
-TEST_CASE("parse_snapshot rejects syntax errors with the byte offset and duplicate keys", "[json]") {
-    const rejection syntax = reject([] { (void)parse_snapshot(R"({"format": "canarygate.snapshot",)"); });
+TEST_CASE("parse_snapshot rejects syntax errors with the byte offset and duplicate keys",
+          "[json]") {
+    const rejection syntax =
+        reject([] { (void)parse_snapshot(R"({"format": "canarygate.snapshot",)"); });
     CHECK_THAT(syntax.message, Contains("JSON syntax error") && Contains("(at byte 33)"));
     CHECK(syntax.offset == 33);
 
     // nlohmann reports a number beyond double's range as out_of_range (406),
     // not as a parse_error (found by fuzz_decode_json).
     const rejection huge_number = reject([] { (void)parse_snapshot(R"({"version": 1e400})"); });
-    CHECK_THAT(huge_number.message, Contains("JSON syntax error") && Contains("number overflow parsing '1e400'"));
+    CHECK_THAT(huge_number.message,
+               Contains("JSON syntax error") && Contains("number overflow parsing '1e400'"));
     CHECK(huge_number.offset == decode_error::no_offset);
 
     const rejection invalid_utf8 = reject([] { (void)parse_snapshot("{\"format\": \"\xff\"}"); });
-    CHECK_THAT(invalid_utf8.message, Contains("JSON syntax error") && Contains("invalid string: ill-formed UTF-8"));
+    CHECK_THAT(invalid_utf8.message,
+               Contains("JSON syntax error") && Contains("invalid string: ill-formed UTF-8"));
 
     std::string text = small_document().dump();
     const std::string key = "\"requests\":3";
@@ -232,15 +265,19 @@ TEST_CASE("parse_snapshot rejects syntax errors with the byte offset and duplica
 
     const rejection top = reject([] { (void)parse_snapshot(R"({"version": 1, "version": 1})"); });
     CHECK_THAT(top.message, Contains("duplicate key 'version'") && Contains("the document root"));
-    const rejection nested = reject([] { (void)parse_snapshot(R"([0, [{}, {"a": {"b": 1, "b": 2}}]])"); });
+    const rejection nested =
+        reject([] { (void)parse_snapshot(R"([0, [{}, {"a": {"b": 1, "b": 2}}]])"); });
     CHECK(nested.pointer == "/1/1/a");
 }
 
 TEST_CASE("decode_limits bound the histograms a JSON document may declare", "[json]") {
-    const std::string text = json(codec_fixtures::typical_window(1, true)).dump();  // 2 x 800 buckets
+    const std::string text =
+        json(codec_fixtures::typical_window(1, true)).dump();  // 2 x 800 buckets
     CHECK_NOTHROW(parse_snapshot(text, canarygate::decode_limits{1600}));
-    const rejection r = reject([&] { (void)parse_snapshot(text, canarygate::decode_limits{1599}); });
-    CHECK_THAT(r.message, Contains("layout scale 5, (2^16, 2^41] has 800 buckets, more than decode_limits::max_total_buckets still allows (799)"));
+    const rejection r =
+        reject([&] { (void)parse_snapshot(text, canarygate::decode_limits{1599}); });
+    CHECK_THAT(r.message, Contains("layout scale 5, (2^16, 2^41] has 800 buckets, more than "
+                                   "decode_limits::max_total_buckets still allows (799)"));
     CHECK(r.pointer == "/arms/1/histograms/latency_ns");
 }
 
@@ -271,9 +308,10 @@ TEST_CASE("histograms convert on their own", "[json]") {
 TEST_CASE("size of a typical 5-minute window in JSON", "[json][size]") {
     const snapshot latency = codec_fixtures::typical_window(1, true);
     const snapshot full = codec_fixtures::typical_window(1, false);
-    std::printf("\nJSON size of the same 5-minute windows (compact dump): latency only %zu bytes, "
-                "all default metrics %zu bytes; binary: %zu and %zu bytes\n",
-                json(latency).dump().size(), json(full).dump().size(),
-                canarygate::encode(latency).size(), canarygate::encode(full).size());
+    std::printf(
+        "\nJSON size of the same 5-minute windows (compact dump): latency only %zu bytes, "
+        "all default metrics %zu bytes; binary: %zu and %zu bytes\n",
+        json(latency).dump().size(), json(full).dump().size(), canarygate::encode(latency).size(),
+        canarygate::encode(full).size());
     CHECK(json(full).dump().size() < 20000);
 }

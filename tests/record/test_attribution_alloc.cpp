@@ -12,7 +12,6 @@
 #include <string>
 
 #include "canarygate/record/attribution.hpp"
-
 #include "support/counting_new.hpp"
 
 TEST_CASE("remember() and the owner's operations never allocate", "[attribution][allocation]") {

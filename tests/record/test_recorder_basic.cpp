@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "canarygate/window/collector.hpp"
 #include "canarygate/record/recorder.hpp"
+#include "canarygate/window/collector.hpp"
 
 namespace {
 

@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "canarygate/record/recorder.hpp"
-
 #include "support/counting_new.hpp"
 
 namespace {

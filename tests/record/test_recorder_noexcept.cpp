@@ -9,9 +9,9 @@
 #include <utility>
 
 #include "canarygate/core/clock.hpp"
-#include "canarygate/window/collector.hpp"
 #include "canarygate/record/metrics.hpp"
 #include "canarygate/record/recorder.hpp"
+#include "canarygate/window/collector.hpp"
 
 namespace {
 namespace cg = canarygate;

@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "canarygate/window/collector.hpp"
 #include "canarygate/record/recorder.hpp"
+#include "canarygate/window/collector.hpp"
 
 namespace {
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <string_view>
 
-#include "canarygate/window/collector.hpp"
 #include "canarygate/record/metrics.hpp"
 #include "canarygate/record/recorder.hpp"
+#include "canarygate/window/collector.hpp"
 
 namespace {
 

@@ -2,16 +2,7 @@
 // Tests of canarygate/stats/beta_binomial.hpp: reference values (scipy
 // quadrature, tools/stats_reference.py), Boost quadrature of the same mixture,
 // edge cases, and simulated false-alarm rates.
-#include "canarygate/stats/beta_binomial.hpp"
-#include "canarygate/stats/fixed_sample.hpp"
-#include "canarygate/stats/invert.hpp"
-
-#include "generated/stats_reference_values.hpp"
-
-#include <boost/math/quadrature/gauss_kronrod.hpp>
 #include <catch2/catch.hpp>
-
-#include "support/statistics.hpp"
 
 #include <algorithm>
 #include <array>
@@ -22,6 +13,14 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <boost/math/quadrature/gauss_kronrod.hpp>
+
+#include "canarygate/stats/beta_binomial.hpp"
+#include "canarygate/stats/fixed_sample.hpp"
+#include "canarygate/stats/invert.hpp"
+#include "generated/stats_reference_values.hpp"
+#include "support/statistics.hpp"
 
 namespace cs = canarygate::stats;
 using test_support::rate_not_above;
@@ -45,7 +44,8 @@ double log_mixture_integral(double a, double b, double s, double f, double p0) {
     const double bp = b + f;
     double mode = (ap > 1.0 && bp > 1.0) ? (ap - 1.0) / (ap + bp - 2.0) - p0 : 0.0;
     mode = std::clamp(mode, 0.0, top);
-    const double sd = std::sqrt(std::max((mode + p0) * (1.0 - mode - p0), 1e-300) / (ap + bp + 1.0));
+    const double sd =
+        std::sqrt(std::max((mode + p0) * (1.0 - mode - p0), 1e-300) / (ap + bp + 1.0));
     const double peak = logf(mode);
     std::vector<double> cuts{0.0, top};
     if (mode > 0.0 && mode < top) {
@@ -69,9 +69,11 @@ double log_mixture_integral(double a, double b, double s, double f, double p0) {
 
 }  // namespace
 
-TEST_CASE("beta-binomial e-value matches the scipy quadrature references", "[stats][beta_binomial]") {
+TEST_CASE("beta-binomial e-value matches the scipy quadrature references",
+          "[stats][beta_binomial]") {
     for (const auto& c : canarygate_test::reference::beta_binomial_cases) {
-        const double got = cs::beta_binomial_log_e_value(c.successes, c.trials, c.p0, cs::beta_prior{c.a, c.b});
+        const double got =
+            cs::beta_binomial_log_e_value(c.successes, c.trials, c.p0, cs::beta_prior{c.a, c.b});
         INFO("S = " << c.successes << ", n = " << c.trials << ", p0 = " << c.p0 << ", a = " << c.a
                     << ", b = " << c.b << ": got " << got << ", reference " << c.log_e);
         // 1e-9 relative (absolute near 0); the references themselves are
@@ -100,7 +102,8 @@ TEST_CASE("beta-binomial e-value matches Boost Gauss-Kronrod integration of the 
         const double f = static_cast<double>(c.n - c.s);
         const double numeric = log_mixture_integral(c.a, c.b, s, f, c.p0) -
                                log_mixture_integral(c.a, c.b, 0.0, 0.0, c.p0);
-        const double closed = cs::beta_binomial_log_e_value(c.s, c.n, c.p0, cs::beta_prior{c.a, c.b});
+        const double closed =
+            cs::beta_binomial_log_e_value(c.s, c.n, c.p0, cs::beta_prior{c.a, c.b});
         INFO("S = " << c.s << ", n = " << c.n << ", p0 = " << c.p0 << ": closed " << closed
                     << ", quadrature " << numeric);
         CHECK(std::fabs(closed - numeric) <= 1e-9 * std::max(1.0, std::fabs(numeric)));
@@ -122,7 +125,8 @@ TEST_CASE("beta-binomial e-value edge cases are finite and never NaN", "[stats][
         const std::array<std::uint64_t, 6> ns{1, 7, 3000, 1'000'000, 1'000'000'000'000, huge};
         for (const double p0 : p0s) {
             for (const std::uint64_t n : ns) {
-                for (const std::uint64_t s : {std::uint64_t{0}, std::uint64_t{1}, n / 100, n / 2, n - 1, n}) {
+                for (const std::uint64_t s :
+                     {std::uint64_t{0}, std::uint64_t{1}, n / 100, n / 2, n - 1, n}) {
                     if (n == huge && s > 1 && s < n - 1) {
                         continue;  // the bulk at n = 2^60 costs 0.1 s per call (Boost's ibetac)
                     }
@@ -160,7 +164,8 @@ TEST_CASE("beta-binomial e-value rejects bad arguments with the value in the mes
           "[stats][beta_binomial]") {
     CHECK_THROWS_AS((void)cs::beta_binomial_log_e_value(1, 10, 0.0), std::invalid_argument);
     CHECK_THROWS_AS((void)cs::beta_binomial_log_e_value(1, 10, 1.0), std::invalid_argument);
-    CHECK_THROWS_AS((void)cs::beta_binomial_log_e_value(1, 10, std::nan("")), std::invalid_argument);
+    CHECK_THROWS_AS((void)cs::beta_binomial_log_e_value(1, 10, std::nan("")),
+                    std::invalid_argument);
     CHECK_THROWS_AS((void)cs::beta_binomial_log_e_value(11, 10, 0.5), std::invalid_argument);
     CHECK_THROWS_AS((void)cs::beta_binomial_log_e_value(1, 10, 0.5, cs::beta_prior{0.0, 1.0}),
                     std::invalid_argument);
@@ -176,7 +181,8 @@ TEST_CASE("beta-binomial e-value rejects bad arguments with the value in the mes
     }
 }
 
-TEST_CASE("beta-binomial e-test: false alarms at p = p0 stay below alpha", "[stats][beta_binomial][simulation]") {
+TEST_CASE("beta-binomial e-test: false alarms at p = p0 stay below alpha",
+          "[stats][beta_binomial][simulation]") {
     // statistics.md: p = p0 = 0.01, checked every 10 observations up to
     // n = 3000, alpha = 0.05. The e-value is non-decreasing in S, so each
     // check reduces to a threshold on S, computed once.
@@ -248,7 +254,8 @@ TEST_CASE("beta-binomial e-test detects p = 3 p0", "[stats][beta_binomial][simul
     CHECK(median < 600.0);  // statistics.md: median 330 at p = 3 p0, alpha = 0.025
 }
 
-TEST_CASE("grid mixture: windows multiply likelihood ratios, mean by log-sum-exp", "[stats][beta_binomial][grid]") {
+TEST_CASE("grid mixture: windows multiply likelihood ratios, mean by log-sum-exp",
+          "[stats][beta_binomial][grid]") {
     cs::bernoulli_grid_e_process<3> e;
     CHECK(e.log_e_value() == Approx(0.0).margin(1e-15));
     const std::array<double, 3> alt{0.02, 0.03, 0.05};
@@ -265,7 +272,8 @@ TEST_CASE("grid mixture: windows multiply likelihood ratios, mean by log-sum-exp
     for (std::size_t j = 0; j < 3; ++j) {
         CHECK(e.log_likelihood_ratios()[j] == Approx(expected[j]).epsilon(1e-13));
     }
-    const double direct = std::log((std::exp(expected[0]) + std::exp(expected[1]) + std::exp(expected[2])) / 3.0);
+    const double direct =
+        std::log((std::exp(expected[0]) + std::exp(expected[1]) + std::exp(expected[2])) / 3.0);
     CHECK(e.log_e_value() == Approx(direct).epsilon(1e-13));
 
     SECTION("huge likelihood ratios do not overflow") {
@@ -283,7 +291,8 @@ TEST_CASE("grid mixture: windows multiply likelihood ratios, mean by log-sum-exp
     }
 }
 
-TEST_CASE("rate-ratio e-process computes p0 and alternatives from exposures", "[stats][beta_binomial][grid]") {
+TEST_CASE("rate-ratio e-process computes p0 and alternatives from exposures",
+          "[stats][beta_binomial][grid]") {
     cs::rate_ratio_e_process<> e(2.0);
     e.update(3, 40, 100.0, 9900.0);
     const double p0 = 200.0 / (200.0 + 9900.0);
@@ -336,7 +345,8 @@ TEST_CASE("rate-ratio e-process: false alarms at the null boundary during a traf
     CHECK(rate_not_above(alarms, runs, alpha));
 }
 
-TEST_CASE("inverting the grid e-test bounds the rate ratio from below", "[stats][beta_binomial][invert]") {
+TEST_CASE("inverting the grid e-test bounds the rate ratio from below",
+          "[stats][beta_binomial][invert]") {
     // 40 of 200 events from a 10 % canary: observed ratio ~ 2.25. The lower
     // confidence bound L = inf{k : E_k < 1/alpha} must be below the point
     // estimate, and E at L must still reject.

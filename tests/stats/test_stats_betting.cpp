@@ -2,12 +2,7 @@
 // Tests of canarygate/stats/betting.hpp: the Fan et al. inequality on a grid,
 // the aggregate bound against the exact per-observation wealth, window sums,
 // and simulated false-alarm and detection figures.
-#include "canarygate/stats/betting.hpp"
-#include "canarygate/stats/fixed_sample.hpp"
-
 #include <catch2/catch.hpp>
-
-#include "support/statistics.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +10,10 @@
 #include <random>
 #include <stdexcept>
 #include <vector>
+
+#include "canarygate/stats/betting.hpp"
+#include "canarygate/stats/fixed_sample.hpp"
+#include "support/statistics.hpp"
 
 namespace cs = canarygate::stats;
 using test_support::rate_not_above;
@@ -38,7 +37,8 @@ double lognormal(std::mt19937_64& rng, double mean, double cv) {
 
 }  // namespace
 
-TEST_CASE("Fan et al. inequality ln(1 + l y) >= l y - psi(l) y^2 holds on a grid", "[stats][betting]") {
+TEST_CASE("Fan et al. inequality ln(1 + l y) >= l y - psi(l) y^2 holds on a grid",
+          "[stats][betting]") {
     double worst = -1.0;  // max of the violation, relative to the size of the terms
     for (double lambda = 0.0; lambda < 1.0; lambda += 0.001) {
         const double psi = cs::betting_psi(lambda);
@@ -55,7 +55,8 @@ TEST_CASE("Fan et al. inequality ln(1 + l y) >= l y - psi(l) y^2 holds on a grid
     }
 }
 
-TEST_CASE("psi is accurate for small lambda and refuses lambda outside [0, 1)", "[stats][betting]") {
+TEST_CASE("psi is accurate for small lambda and refuses lambda outside [0, 1)",
+          "[stats][betting]") {
     CHECK(cs::betting_psi(0.0) == 0.0);
     CHECK(cs::betting_psi(1e-8) == Approx(0.5e-16 + 1e-24 / 3.0).epsilon(1e-14));
     // The series and the closed form agree where they meet.
@@ -142,7 +143,8 @@ TEST_CASE("betting e-process state: bets are predictable and clipped", "[stats][
     CHECK_THROWS_AS(cs::betting_e_process(0.5, 0.6), std::invalid_argument);
 }
 
-TEST_CASE("betting e-process: false alarms at the null boundary stay below alpha", "[stats][betting][simulation]") {
+TEST_CASE("betting e-process: false alarms at the null boundary stay below alpha",
+          "[stats][betting][simulation]") {
     // statistics.md: log-normal cost, CV 1, 30 canary requests per 5-minute
     // window, 96 windows (8 h), E[X] = m exactly, alpha = 0.05.
     constexpr double alpha = 0.05;
@@ -209,7 +211,8 @@ TEST_CASE("single observations use the exact wealth factor", "[stats][betting]")
     double lambda_sum_y = 0, sum_y2 = 0, log_wealth = 0;
     for (const double y : ys) {
         // The bet is aGRAPA from the earlier observations, clipped to [0, 0.8].
-        const double expected_lambda = sum_y2 > 0 ? std::clamp(lambda_sum_y / sum_y2, 0.0, 0.8) : 0.0;
+        const double expected_lambda =
+            sum_y2 > 0 ? std::clamp(lambda_sum_y / sum_y2, 0.0, 0.8) : 0.0;
         REQUIRE(e.next_lambda() == Approx(expected_lambda).margin(1e-15));
         log_wealth += std::log1p(expected_lambda * y);
         e.update_single(y);

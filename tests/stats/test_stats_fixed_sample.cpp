@@ -2,10 +2,6 @@
 // Tests of canarygate/stats/fixed_sample.hpp against scipy (Clopper-Pearson by
 // beta.ppf, Mann-Whitney by mannwhitneyu(method='asymptotic')), and the
 // defining equations of the Fieller set.
-#include "canarygate/stats/fixed_sample.hpp"
-
-#include "generated/stats_reference_values.hpp"
-
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -14,6 +10,9 @@
 #include <span>
 #include <stdexcept>
 #include <vector>
+
+#include "canarygate/stats/fixed_sample.hpp"
+#include "generated/stats_reference_values.hpp"
 
 namespace cs = canarygate::stats;
 namespace ref = canarygate_test::reference;
@@ -34,8 +33,10 @@ TEST_CASE("Clopper-Pearson interval matches scipy beta quantiles", "[stats][fixe
 
 TEST_CASE("Fieller interval: references and the defining equation", "[stats][fixed_sample]") {
     for (const auto& c : ref::fieller_cases) {
-        const auto r = cs::fieller_ratio_interval(c.mean_num, c.var_num, c.mean_den, c.var_den, c.alpha);
-        INFO("num " << c.mean_num << " (" << c.var_num << "), den " << c.mean_den << " (" << c.var_den << ")");
+        const auto r =
+            cs::fieller_ratio_interval(c.mean_num, c.var_num, c.mean_den, c.var_den, c.alpha);
+        INFO("num " << c.mean_num << " (" << c.var_num << "), den " << c.mean_den << " ("
+                    << c.var_den << ")");
         CHECK(r.kind == c.kind);
         if (r.kind != cs::fieller_kind::unbounded) {
             CHECK(r.lower == Approx(c.lower).epsilon(1e-10));
@@ -44,7 +45,8 @@ TEST_CASE("Fieller interval: references and the defining equation", "[stats][fix
             const double z = 1.959963984540054;  // alpha = 0.05 cases below; others skip
             if (c.alpha == 0.05) {
                 for (const double th : {r.lower, r.upper}) {
-                    const double lhs = (c.mean_num - th * c.mean_den) * (c.mean_num - th * c.mean_den);
+                    const double lhs =
+                        (c.mean_num - th * c.mean_den) * (c.mean_num - th * c.mean_den);
                     const double rhs = z * z * (c.var_num + th * th * c.var_den);
                     CHECK(lhs == Approx(rhs).epsilon(1e-9));
                 }
@@ -70,9 +72,12 @@ TEST_CASE("Fieller interval: references and the defining equation", "[stats][fix
         CHECK((std::fabs(half.lower) > 1e10 || std::fabs(half.upper) > 1e10));
         const auto zero_num = cs::fieller_ratio_interval(0.0, 1.0, 0.0, 1.0, 0.05);
         CHECK(zero_num.kind == cs::fieller_kind::unbounded);
-        CHECK_THROWS_AS((void)cs::fieller_ratio_interval(1.0, 1.0, 0.0, 0.0, 0.05), std::invalid_argument);
-        CHECK_THROWS_AS((void)cs::fieller_ratio_interval(1.0, -1.0, 1.0, 1.0, 0.05), std::invalid_argument);
-        CHECK_THROWS_AS((void)cs::fieller_ratio_interval(std::nan(""), 1.0, 1.0, 1.0, 0.05), std::invalid_argument);
+        CHECK_THROWS_AS((void)cs::fieller_ratio_interval(1.0, 1.0, 0.0, 0.0, 0.05),
+                        std::invalid_argument);
+        CHECK_THROWS_AS((void)cs::fieller_ratio_interval(1.0, -1.0, 1.0, 1.0, 0.05),
+                        std::invalid_argument);
+        CHECK_THROWS_AS((void)cs::fieller_ratio_interval(std::nan(""), 1.0, 1.0, 1.0, 0.05),
+                        std::invalid_argument);
     }
 }
 
@@ -85,12 +90,16 @@ TEST_CASE("one-sample z test", "[stats][fixed_sample]") {
     CHECK_THROWS_AS((void)cs::one_sample_z_test(1.0, 0.0, 0.0), std::invalid_argument);
 }
 
-TEST_CASE("Mann-Whitney U matches scipy's asymptotic test (R wilcox.test semantics)", "[stats][fixed_sample]") {
-    const std::span<const double> samples[3][2] = {
-        {ref::mw_x, ref::mw_y}, {ref::mw_big_x, ref::mw_big_y}, {ref::mw_centre_x, ref::mw_centre_y}};
+TEST_CASE("Mann-Whitney U matches scipy's asymptotic test (R wilcox.test semantics)",
+          "[stats][fixed_sample]") {
+    const std::span<const double> samples[3][2] = {{ref::mw_x, ref::mw_y},
+                                                   {ref::mw_big_x, ref::mw_big_y},
+                                                   {ref::mw_centre_x, ref::mw_centre_y}};
     for (const auto& c : ref::mann_whitney_cases) {
-        const auto r = cs::mann_whitney_u_test(samples[c.sample][0], samples[c.sample][1], c.alt, c.continuity);
-        INFO("sample " << c.sample << ", alternative " << static_cast<int>(c.alt) << ", continuity " << c.continuity);
+        const auto r = cs::mann_whitney_u_test(samples[c.sample][0], samples[c.sample][1], c.alt,
+                                               c.continuity);
+        INFO("sample " << c.sample << ", alternative " << static_cast<int>(c.alt) << ", continuity "
+                       << c.continuity);
         CHECK(r.u == c.u);
         CHECK(r.p_value == Approx(c.p_value).epsilon(1e-12));
     }
@@ -115,14 +124,18 @@ TEST_CASE("Mann-Whitney U matches scipy's asymptotic test (R wilcox.test semanti
     }
 }
 
-TEST_CASE("order-statistic ranks of a quantile interval are the extreme valid ones", "[stats][fixed_sample]") {
+TEST_CASE("order-statistic ranks of a quantile interval are the extreme valid ones",
+          "[stats][fixed_sample]") {
     for (const std::uint64_t n : {1ULL, 5ULL, 20ULL, 100ULL, 1000ULL, 20000ULL}) {
         for (const double q : {0.5, 0.9, 0.99}) {
             for (const double alpha : {0.05, 0.2}) {
                 const auto r = cs::quantile_order_statistic_ranks(n, q, alpha);
                 const boost::math::binomial_distribution<double> b(static_cast<double>(n), q);
                 auto F = [&](std::int64_t k) {
-                    return k < 0 ? 0.0 : (k >= static_cast<std::int64_t>(n) ? 1.0 : boost::math::cdf(b, static_cast<double>(k)));
+                    return k < 0 ? 0.0
+                                 : (k >= static_cast<std::int64_t>(n)
+                                        ? 1.0
+                                        : boost::math::cdf(b, static_cast<double>(k)));
                 };
                 const auto lo = static_cast<std::int64_t>(r.lower);
                 const auto up = static_cast<std::int64_t>(r.upper);

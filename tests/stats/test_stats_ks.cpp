@@ -3,14 +3,7 @@
 // re-implementation of the construction, its relation to the fixed-n DKW
 // radius and to Howard & Ramdas' published closed form, and simulated
 // time-uniform coverage.
-#include "canarygate/stats/sequential_ks.hpp"
-#include "canarygate/stats/fixed_sample.hpp"
-
-#include "generated/stats_reference_values.hpp"
-
 #include <catch2/catch.hpp>
-
-#include "support/statistics.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -18,6 +11,11 @@
 #include <random>
 #include <stdexcept>
 #include <vector>
+
+#include "canarygate/stats/fixed_sample.hpp"
+#include "canarygate/stats/sequential_ks.hpp"
+#include "generated/stats_reference_values.hpp"
+#include "support/statistics.hpp"
 
 namespace cs = canarygate::stats;
 using test_support::rate_not_above;
@@ -28,7 +26,8 @@ namespace {
 // statistics.md / Howard & Ramdas (2022) Theorem 2 as quoted there
 // (unverified constants; used only as a yardstick).
 double howard_ramdas_closed_form(double t, double alpha) {
-    return 0.85 * std::sqrt((std::log(std::log(std::exp(1.0) * t)) + 0.8 * std::log(1612.0 / alpha)) / t);
+    return 0.85 *
+           std::sqrt((std::log(std::log(std::exp(1.0) * t)) + 0.8 * std::log(1612.0 / alpha)) / t);
 }
 
 }  // namespace
@@ -41,7 +40,8 @@ TEST_CASE("sequential DKW radius matches the scipy re-implementation", "[stats][
     }
 }
 
-TEST_CASE("sequential DKW radius: shape and comparison with fixed-n and published radii", "[stats][ks]") {
+TEST_CASE("sequential DKW radius: shape and comparison with fixed-n and published radii",
+          "[stats][ks]") {
     CHECK(cs::sequential_dkw_radius(0, 0.05) == 1.0);
     CHECK(cs::dkw_radius(0, 0.05) == 1.0);
     CHECK(cs::sequential_dkw_radius(1, 0.05) == 1.0);

@@ -2,16 +2,7 @@
 // Tests of canarygate/stats/normal_mixture.hpp and canarygate/stats/invert.hpp:
 // the closed forms against Boost quadrature of the mixtures and the scipy
 // references, the tuning of rho, and simulated crossing rates.
-#include "canarygate/stats/normal_mixture.hpp"
-#include "canarygate/stats/fixed_sample.hpp"
-#include "canarygate/stats/invert.hpp"
-
-#include "generated/stats_reference_values.hpp"
-
-#include <boost/math/quadrature/gauss_kronrod.hpp>
 #include <catch2/catch.hpp>
-
-#include "support/statistics.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -19,6 +10,14 @@
 #include <random>
 #include <stdexcept>
 #include <vector>
+
+#include <boost/math/quadrature/gauss_kronrod.hpp>
+
+#include "canarygate/stats/fixed_sample.hpp"
+#include "canarygate/stats/invert.hpp"
+#include "canarygate/stats/normal_mixture.hpp"
+#include "generated/stats_reference_values.hpp"
+#include "support/statistics.hpp"
 
 namespace cs = canarygate::stats;
 using test_support::rate_not_above;
@@ -41,7 +40,8 @@ double log_mixture_numeric(double s, double v, double rho, bool one_sided) {
     const double lo = one_sided ? std::max(0.0, peak_l - 40.0 * sd) : peak_l - 40.0 * sd;
     const double hi = peak_l + 40.0 * sd;
     if (one_sided && lo > 0.0) {
-        total += boost::math::quadrature::gauss_kronrod<double, 61>::integrate(f, 0.0, lo, 8, 1e-12);
+        total +=
+            boost::math::quadrature::gauss_kronrod<double, 61>::integrate(f, 0.0, lo, 8, 1e-12);
     }
     for (int i = 0; i < 8; ++i) {
         const double a = lo + (hi - lo) * i / 8.0;
@@ -55,7 +55,8 @@ double log_mixture_numeric(double s, double v, double rho, bool one_sided) {
 
 }  // namespace
 
-TEST_CASE("one-sided normal mixture closed form equals numerical integration", "[stats][normal_mixture]") {
+TEST_CASE("one-sided normal mixture closed form equals numerical integration",
+          "[stats][normal_mixture]") {
     for (const double rho : {0.1, 1.0, 37.0, 2000.0}) {
         for (const double v : {0.0, 1.0, 50.0, 1e4, 1e6}) {
             for (const double z : {-30.0, -5.0, -1.0, 0.0, 0.5, 2.0, 6.0, 25.0}) {
@@ -76,7 +77,8 @@ TEST_CASE("one-sided normal mixture closed form equals numerical integration", "
     }
 }
 
-TEST_CASE("two-sided normal mixture closed form equals numerical integration", "[stats][normal_mixture]") {
+TEST_CASE("two-sided normal mixture closed form equals numerical integration",
+          "[stats][normal_mixture]") {
     for (const double rho : {0.1, 1.0, 37.0}) {
         for (const double v : {0.0, 1.0, 50.0, 1e4}) {
             for (const double z : {-8.0, -1.0, 0.0, 3.0}) {
@@ -106,7 +108,8 @@ TEST_CASE("normal-mixture boundaries and rho match the references", "[stats][nor
     }
 }
 
-TEST_CASE("normal-mixture boundaries solve M = 1/alpha and are ordered", "[stats][normal_mixture]") {
+TEST_CASE("normal-mixture boundaries solve M = 1/alpha and are ordered",
+          "[stats][normal_mixture]") {
     for (const double alpha : {0.001, 0.025, 0.05, 0.3}) {
         for (const double v : {0.0, 3.0, 100.0, 1e5, 1e9}) {
             const double rho = cs::normal_mixture_rho(1000.0, alpha, cs::sides::one_sided);
@@ -115,8 +118,10 @@ TEST_CASE("normal-mixture boundaries solve M = 1/alpha and are ordered", "[stats
             INFO("alpha = " << alpha << ", v = " << v);
             // The returned one-sided boundary is on the rejecting side, and tight.
             CHECK(cs::one_sided_normal_mixture_log_e(u1, v, rho) >= std::log(1.0 / alpha));
-            CHECK(cs::one_sided_normal_mixture_log_e(u1, v, rho) == Approx(std::log(1.0 / alpha)).epsilon(1e-12));
-            CHECK(cs::two_sided_normal_mixture_log_e(u2, v, rho) == Approx(std::log(1.0 / alpha)).epsilon(1e-12));
+            CHECK(cs::one_sided_normal_mixture_log_e(u1, v, rho) ==
+                  Approx(std::log(1.0 / alpha)).epsilon(1e-12));
+            CHECK(cs::two_sided_normal_mixture_log_e(u2, v, rho) ==
+                  Approx(std::log(1.0 / alpha)).epsilon(1e-12));
             // One-sided at alpha lies between the two-sided boundaries at 2 alpha and alpha.
             CHECK(u1 <= u2);
             if (2.0 * alpha < 1.0) {
@@ -126,29 +131,37 @@ TEST_CASE("normal-mixture boundaries solve M = 1/alpha and are ordered", "[stats
     }
 }
 
-TEST_CASE("rho from v_opt makes the two-sided boundary nearly tightest at v_opt", "[stats][normal_mixture]") {
+TEST_CASE("rho from v_opt makes the two-sided boundary nearly tightest at v_opt",
+          "[stats][normal_mixture]") {
     for (const double alpha : {0.01, 0.05}) {
         const double v_opt = 500.0;
         const double rho = cs::normal_mixture_rho(v_opt, alpha);
         const double best = cs::two_sided_normal_mixture_boundary(v_opt, rho, alpha);
         for (const double factor : {0.5, 0.8, 0.95, 1.05, 1.25, 2.0}) {
-            CHECK(best <= cs::two_sided_normal_mixture_boundary(v_opt, rho * factor, alpha) * (1.0 + 1e-4));
+            CHECK(best <=
+                  cs::two_sided_normal_mixture_boundary(v_opt, rho * factor, alpha) * (1.0 + 1e-4));
         }
     }
 }
 
 TEST_CASE("normal mixture: bad arguments are refused", "[stats][normal_mixture]") {
     CHECK_THROWS_AS((void)cs::normal_mixture_rho(0.0, 0.05), std::invalid_argument);
-    CHECK_THROWS_AS((void)cs::normal_mixture_rho(10.0, 0.5, cs::sides::one_sided), std::invalid_argument);
-    CHECK_THROWS_AS((void)cs::one_sided_normal_mixture_log_e(std::nan(""), 1.0, 1.0), std::invalid_argument);
-    CHECK_THROWS_AS((void)cs::one_sided_normal_mixture_log_e(1.0, -1.0, 1.0), std::invalid_argument);
+    CHECK_THROWS_AS((void)cs::normal_mixture_rho(10.0, 0.5, cs::sides::one_sided),
+                    std::invalid_argument);
+    CHECK_THROWS_AS((void)cs::one_sided_normal_mixture_log_e(std::nan(""), 1.0, 1.0),
+                    std::invalid_argument);
+    CHECK_THROWS_AS((void)cs::one_sided_normal_mixture_log_e(1.0, -1.0, 1.0),
+                    std::invalid_argument);
     CHECK_THROWS_AS((void)cs::two_sided_normal_mixture_log_e(1.0, 1.0, 0.0), std::invalid_argument);
-    CHECK_THROWS_AS((void)cs::one_sided_normal_mixture_boundary(1.0, 1.0, 1.0), std::invalid_argument);
-    CHECK_THROWS_AS((void)cs::two_sided_normal_mixture_boundary(std::numeric_limits<double>::infinity(), 1.0, 0.1),
+    CHECK_THROWS_AS((void)cs::one_sided_normal_mixture_boundary(1.0, 1.0, 1.0),
+                    std::invalid_argument);
+    CHECK_THROWS_AS((void)cs::two_sided_normal_mixture_boundary(
+                        std::numeric_limits<double>::infinity(), 1.0, 0.1),
                     std::invalid_argument);
 }
 
-TEST_CASE("normal-mixture boundaries: simulated crossing rates stay below alpha", "[stats][normal_mixture][simulation]") {
+TEST_CASE("normal-mixture boundaries: simulated crossing rates stay below alpha",
+          "[stats][normal_mixture][simulation]") {
     // Rademacher increments are 1-sub-Gaussian: exp(l S_t - l^2 t / 2) is a
     // supermartingale for every real l, so V_t = t. Every t is checked.
     constexpr double alpha = 0.05;
@@ -178,7 +191,8 @@ TEST_CASE("normal-mixture boundaries: simulated crossing rates stay below alpha"
         crossed1 += c1 ? 1u : 0u;
         crossed2 += c2 ? 1u : 0u;
     }
-    INFO("one-sided crossings " << crossed1 << " / " << runs << ", two-sided " << crossed2 << " / " << runs);
+    INFO("one-sided crossings " << crossed1 << " / " << runs << ", two-sided " << crossed2 << " / "
+                                << runs);
     CHECK(rate_not_above(crossed1, runs, alpha));
     CHECK(rate_not_above(crossed2, runs, alpha));
 }
@@ -191,7 +205,9 @@ TEST_CASE("inverting the one-sided mixture gives the closed-form mean bound", "[
     const double sum = 130.0;
     const double alpha = 0.05;
     const double rho = cs::normal_mixture_rho(t, alpha, cs::sides::one_sided);
-    const auto log_e = [&](double k) { return cs::one_sided_normal_mixture_log_e(sum - k * t, t, rho); };
+    const auto log_e = [&](double k) {
+        return cs::one_sided_normal_mixture_log_e(sum - k * t, t, rho);
+    };
     const auto r = cs::lower_confidence_bound(log_e, std::log(1.0 / alpha), -5.0, 5.0, 52);
     const double expected = (sum - cs::one_sided_normal_mixture_boundary(t, rho, alpha)) / t;
     CHECK(r.status == cs::inversion_status::interior);
@@ -200,10 +216,13 @@ TEST_CASE("inverting the one-sided mixture gives the closed-form mean bound", "[
     CHECK(log_e(r.bound) >= std::log(1.0 / alpha));
 
     SECTION("upper bounds from the mirrored test") {
-        const auto log_e_up = [&](double k) { return cs::one_sided_normal_mixture_log_e(k * t - sum, t, rho); };
+        const auto log_e_up = [&](double k) {
+            return cs::one_sided_normal_mixture_log_e(k * t - sum, t, rho);
+        };
         const auto up = cs::upper_confidence_bound(log_e_up, std::log(1.0 / alpha), -5.0, 5.0, 52);
         CHECK(up.status == cs::inversion_status::interior);
-        CHECK(up.bound == Approx((sum + cs::one_sided_normal_mixture_boundary(t, rho, alpha)) / t).epsilon(1e-10));
+        CHECK(up.bound == Approx((sum + cs::one_sided_normal_mixture_boundary(t, rho, alpha)) / t)
+                              .epsilon(1e-10));
         CHECK(log_e_up(up.bound) >= std::log(1.0 / alpha));
     }
     SECTION("bounds outside the search range are reported, not invented") {
@@ -213,8 +232,10 @@ TEST_CASE("inverting the one-sided mixture gives the closed-form mean bound", "[
         const auto above = cs::lower_confidence_bound(log_e, std::log(1.0 / alpha), -5.0, -1.0);
         CHECK(above.status == cs::inversion_status::at_upper_limit);
         CHECK(above.bound == -1.0);
-        CHECK_THROWS_AS((void)cs::lower_confidence_bound(log_e, 3.0, 1.0, 1.0), std::invalid_argument);
-        CHECK_THROWS_AS((void)cs::lower_confidence_bound([](double) { return std::nan(""); }, 3.0, 0.0, 1.0),
+        CHECK_THROWS_AS((void)cs::lower_confidence_bound(log_e, 3.0, 1.0, 1.0),
                         std::invalid_argument);
+        CHECK_THROWS_AS(
+            (void)cs::lower_confidence_bound([](double) { return std::nan(""); }, 3.0, 0.0, 1.0),
+            std::invalid_argument);
     }
 }

@@ -2,14 +2,7 @@
 // Tests of canarygate/stats/quantile_bound.hpp: ranks against the scipy
 // re-implementation, the variance-proxy inequality its validity rests on,
 // rank semantics on real order statistics, and simulated coverage.
-#include "canarygate/stats/quantile_bound.hpp"
-#include "canarygate/stats/fixed_sample.hpp"
-
-#include "generated/stats_reference_values.hpp"
-
 #include <catch2/catch.hpp>
-
-#include "support/statistics.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -17,6 +10,11 @@
 #include <random>
 #include <stdexcept>
 #include <vector>
+
+#include "canarygate/stats/fixed_sample.hpp"
+#include "canarygate/stats/quantile_bound.hpp"
+#include "generated/stats_reference_values.hpp"
+#include "support/statistics.hpp"
 
 namespace cs = canarygate::stats;
 using test_support::rate_not_above;
@@ -35,13 +33,15 @@ TEST_CASE("quantile ranks match the scipy re-implementation", "[stats][quantile]
     for (const auto& c : canarygate_test::reference::quantile_rank_cases) {
         const cs::quantile_confidence_sequence seq(c.p, c.alpha, c.t_opt, c.side);
         const auto r = seq.ranks(c.t);
-        INFO("p = " << c.p << ", alpha = " << c.alpha << ", t_opt = " << c.t_opt << ", t = " << c.t);
+        INFO("p = " << c.p << ", alpha = " << c.alpha << ", t_opt = " << c.t_opt
+                    << ", t = " << c.t);
         CHECK(r.lower == c.lower);
         CHECK(r.upper == c.upper);
     }
 }
 
-TEST_CASE("the variance proxies bound the Bernoulli cumulant generating function", "[stats][quantile]") {
+TEST_CASE("the variance proxies bound the Bernoulli cumulant generating function",
+          "[stats][quantile]") {
     // The validity argument of quantile_bound.hpp: for lambda >= 0,
     // K_p(lambda) <= sigma^2 lambda^2 / 2 with sigma^2 = p(1-p) when p >= 1/2
     // and 1/4 always.
@@ -67,12 +67,14 @@ TEST_CASE("the variance proxies bound the Bernoulli cumulant generating function
     const cs::quantile_confidence_sequence p10(0.1, 0.05, 1000.0);
     CHECK(p10.upper_variance_proxy() == 0.25);
     CHECK(p10.lower_variance_proxy() == Approx(0.09));
-    const cs::quantile_confidence_sequence upper_only(0.99, 0.05, 1000.0, cs::quantile_bound_side::upper);
+    const cs::quantile_confidence_sequence upper_only(0.99, 0.05, 1000.0,
+                                                      cs::quantile_bound_side::upper);
     CHECK(upper_only.lower_variance_proxy() == 0.0);
     CHECK(std::isinf(upper_only.lower_radius(100)));
 }
 
-TEST_CASE("quantile ranks are ordered, bracket t p, and say when there is no bound yet", "[stats][quantile]") {
+TEST_CASE("quantile ranks are ordered, bracket t p, and say when there is no bound yet",
+          "[stats][quantile]") {
     const cs::quantile_confidence_sequence seq(0.9, 0.05, 500.0);
     const auto r0 = seq.ranks(0);
     CHECK(r0.lower == 0);
@@ -103,7 +105,8 @@ TEST_CASE("quantile ranks bound the true quantile on real order statistics", "[s
     std::vector<double> xs;
     for (int i = 0; i < 5000; ++i) {
         const double u1 = uniform01(rng), u2 = uniform01(rng);
-        xs.push_back(std::exp(std::sqrt(-2.0 * std::log1p(-u1)) * std::cos(2.0 * 3.14159265358979323846 * u2)));
+        xs.push_back(std::exp(std::sqrt(-2.0 * std::log1p(-u1)) *
+                              std::cos(2.0 * 3.14159265358979323846 * u2)));
     }
     for (const std::size_t t : {std::size_t{200}, std::size_t{1000}, std::size_t{5000}}) {
         std::vector<double> sorted(xs.begin(), xs.begin() + static_cast<std::ptrdiff_t>(t));
@@ -111,14 +114,15 @@ TEST_CASE("quantile ranks bound the true quantile on real order statistics", "[s
         const auto r = seq.ranks(t);
         REQUIRE(r.lower >= 1);
         REQUIRE(r.upper <= t);
-        INFO("t = " << t << ": X_(" << r.lower << ") = " << sorted[r.lower - 1] << ", X_(" << r.upper
-                    << ") = " << sorted[r.upper - 1] << ", q = " << q);
+        INFO("t = " << t << ": X_(" << r.lower << ") = " << sorted[r.lower - 1] << ", X_("
+                    << r.upper << ") = " << sorted[r.upper - 1] << ", q = " << q);
         CHECK(sorted[r.lower - 1] <= q);
         CHECK(sorted[r.upper - 1] >= q);
     }
 }
 
-TEST_CASE("quantile confidence sequence: simulated coverage failures stay below alpha", "[stats][quantile][simulation]") {
+TEST_CASE("quantile confidence sequence: simulated coverage failures stay below alpha",
+          "[stats][quantile][simulation]") {
     // Failure at t when #{X_i < q} >= upper(t) or #{X_i <= q} < lower(t).
     // Continuous data: both counts are one Bernoulli(p) count. Discrete data
     // with an atom at q: P(X < q) = 0.5, P(X <= q) = 0.95 around p = 0.9.
@@ -163,6 +167,7 @@ TEST_CASE("quantile confidence sequence refuses bad configuration", "[stats][qua
     CHECK_THROWS_AS(cs::quantile_confidence_sequence(1.0, 0.05, 100.0), std::invalid_argument);
     CHECK_THROWS_AS(cs::quantile_confidence_sequence(0.5, 0.0, 100.0), std::invalid_argument);
     CHECK_THROWS_AS(cs::quantile_confidence_sequence(0.5, 0.05, 0.0), std::invalid_argument);
-    CHECK_THROWS_AS(cs::quantile_confidence_sequence(0.5, 0.6, 100.0, cs::quantile_bound_side::upper),
-                    std::invalid_argument);
+    CHECK_THROWS_AS(
+        cs::quantile_confidence_sequence(0.5, 0.6, 100.0, cs::quantile_bound_side::upper),
+        std::invalid_argument);
 }

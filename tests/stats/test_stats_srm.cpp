@@ -2,16 +2,7 @@
 // Tests of canarygate/stats/srm.hpp: references (60-digit lgamma in
 // tools/stats_reference.py), Boost quadrature of the Dirichlet (beta) mixture,
 // consistency of the two-arm and k-arm forms, and simulated false alarms.
-#include "canarygate/stats/srm.hpp"
-#include "canarygate/stats/fixed_sample.hpp"
-
-#include "generated/stats_reference_values.hpp"
-
-#include <boost/math/quadrature/gauss_kronrod.hpp>
-#include <boost/math/special_functions/beta.hpp>
 #include <catch2/catch.hpp>
-
-#include "support/statistics.hpp"
 
 #include <algorithm>
 #include <array>
@@ -21,26 +12,33 @@
 #include <stdexcept>
 #include <vector>
 
+#include <boost/math/quadrature/gauss_kronrod.hpp>
+#include <boost/math/special_functions/beta.hpp>
+
+#include "canarygate/stats/fixed_sample.hpp"
+#include "canarygate/stats/srm.hpp"
+#include "generated/stats_reference_values.hpp"
+#include "support/statistics.hpp"
+
 namespace cs = canarygate::stats;
 using test_support::rate_not_above;
 using test_support::uniform01;
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("SRM Bayes factor matches the high-precision references", "[stats][srm]") {
     for (const auto& c : canarygate_test::reference::srm_two_cases) {
         const double got = cs::srm_log_bayes_factor(c.n_candidate, c.n_baseline, c.rho, c.kappa);
-        INFO("N_c = " << c.n_candidate << ", N_b = " << c.n_baseline << ", rho = " << c.rho << ": got "
-                      << got << ", reference " << c.log_bf);
+        INFO("N_c = " << c.n_candidate << ", N_b = " << c.n_baseline << ", rho = " << c.rho
+                      << ": got " << got << ", reference " << c.log_bf);
         CHECK(std::fabs(got - c.log_bf) <= 1e-10 * std::max(1.0, std::fabs(c.log_bf)));
     }
     for (const auto& c : canarygate_test::reference::srm_multi_cases) {
         const std::array<std::uint64_t, 4> counts{c.c0, c.c1, c.c2, c.c3};
         const std::array<double, 4> split{c.w0, c.w1, c.w2, c.w3};
-        const double got = cs::srm_log_bayes_factor(std::span<const std::uint64_t>(counts.data(), c.arms),
-                                                    std::span<const double>(split.data(), c.arms), c.kappa);
+        const double got =
+            cs::srm_log_bayes_factor(std::span<const std::uint64_t>(counts.data(), c.arms),
+                                     std::span<const double>(split.data(), c.arms), c.kappa);
         INFO("arms = " << c.arms << ": got " << got << ", reference " << c.log_bf);
         CHECK(std::fabs(got - c.log_bf) <= 1e-10 * std::max(1.0, std::fabs(c.log_bf)));
     }
@@ -53,13 +51,15 @@ TEST_CASE("SRM Bayes factor equals numerical integration of the beta mixture", "
         std::uint64_t nc, nb;
         double rho, kappa;
     };
-    for (const case_t c : {case_t{3, 97, 0.05, 100.0}, case_t{30, 970, 0.01, 100.0}, case_t{60, 40, 0.5, 100.0},
-                           case_t{7, 3, 0.3, 10.0}, case_t{0, 500, 0.2, 100.0}}) {
+    for (const case_t c :
+         {case_t{3, 97, 0.05, 100.0}, case_t{30, 970, 0.01, 100.0}, case_t{60, 40, 0.5, 100.0},
+          case_t{7, 3, 0.3, 10.0}, case_t{0, 500, 0.2, 100.0}}) {
         const double a = c.kappa * c.rho, b = c.kappa * (1 - c.rho);
         const double nc = static_cast<double>(c.nc), nb = static_cast<double>(c.nb);
         const auto log_integrand = [&](double th) {
-            return (a + nc - 1) * std::log(th) + (b + nb - 1) * std::log1p(-th) - nc * std::log(c.rho) -
-                   nb * std::log1p(-c.rho) - std::log(boost::math::beta(a, b));
+            return (a + nc - 1) * std::log(th) + (b + nb - 1) * std::log1p(-th) -
+                   nc * std::log(c.rho) - nb * std::log1p(-c.rho) -
+                   std::log(boost::math::beta(a, b));
         };
         const double mode = std::clamp((a + nc - 1) / (a + b + nc + nb - 2), 1e-9, 1 - 1e-9);
         const double peak = log_integrand(mode);
@@ -76,11 +76,13 @@ TEST_CASE("SRM Bayes factor equals numerical integration of the beta mixture", "
         double total = 0.0;
         for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
             total += boost::math::quadrature::gauss_kronrod<double, 61>::integrate(
-                [&](double th) { return std::exp(log_integrand(th) - peak); }, cuts[i], cuts[i + 1], 8, 1e-11);
+                [&](double th) { return std::exp(log_integrand(th) - peak); }, cuts[i], cuts[i + 1],
+                8, 1e-11);
         }
         const double numeric = std::log(total) + peak;
         const double closed = cs::srm_log_bayes_factor(c.nc, c.nb, c.rho, c.kappa);
-        INFO("N_c = " << c.nc << ", N_b = " << c.nb << ": closed " << closed << ", numeric " << numeric);
+        INFO("N_c = " << c.nc << ", N_b = " << c.nb << ": closed " << closed << ", numeric "
+                      << numeric);
         CHECK(std::fabs(closed - numeric) <= 1e-9 * std::max(1.0, std::fabs(numeric)));
     }
 }
@@ -126,7 +128,8 @@ TEST_CASE("SRM refuses bad arguments", "[stats][srm]") {
     CHECK_THROWS_AS((void)cs::srm_log_bayes_factor(one, one_w), std::invalid_argument);
 }
 
-TEST_CASE("SRM: false alarms under the configured split stay below alpha", "[stats][srm][simulation]") {
+TEST_CASE("SRM: false alarms under the configured split stay below alpha",
+          "[stats][srm][simulation]") {
     // Split 10 % / 90 %, checked every 10 requests up to 3000, alpha = 0.05.
     // ln BF is convex in N_c for fixed n, so the non-rejection region at each
     // check is an interval of N_c, computed once.
@@ -137,7 +140,9 @@ TEST_CASE("SRM: false alarms under the configured split stay below alpha", "[sta
     const double log_threshold = std::log(1.0 / alpha);
     std::vector<std::uint64_t> lo(horizon / 10 + 1), hi(horizon / 10 + 1);
     for (std::uint64_t n = 10; n <= horizon; n += 10) {
-        const auto reject = [&](std::uint64_t nc) { return cs::srm_log_bayes_factor(nc, n - nc, rho) >= log_threshold; };
+        const auto reject = [&](std::uint64_t nc) {
+            return cs::srm_log_bayes_factor(nc, n - nc, rho) >= log_threshold;
+        };
         std::uint64_t centre = n / 10;
         REQUIRE(!reject(centre));
         std::uint64_t l = centre, h = centre;

@@ -99,7 +99,8 @@ inline void record_arm(snapshot& s, const std::string& arm, const std::string& v
 inline snapshot typical_window(std::uint64_t seed = 1, bool latency_only = false,
                                std::uint64_t canary = 30, std::uint64_t baseline = 3000) {
     snapshot s(window_start, window_start + five_minutes);
-    record_arm(s, "baseline", "llama-3.1-70b-instruct@2024-07-23", baseline, 800, seed, latency_only);
+    record_arm(s, "baseline", "llama-3.1-70b-instruct@2024-07-23", baseline, 800, seed,
+               latency_only);
     record_arm(s, "candidate", "llama-3.3-70b-instruct@2024-12-06", canary, 850, seed + 1000,
                latency_only);
     if (!latency_only) s.add_counter("feedback.unknown_request", 2);
@@ -133,8 +134,8 @@ inline snapshot corner_snapshot(bool non_utf8_name = true) {
     s.set_sources(7);
     s.add_counter("pool_exhausted", 0);
     s.add_counter("evicted", u64_max);
-    s.add_counter("wide", wide_uint{1, 0});                           // 2^64
-    s.add_counter("widest", wide_uint{u64_max, u64_max});            // 2^128 - 1
+    s.add_counter("wide", wide_uint{1, 0});                // 2^64
+    s.add_counter("widest", wide_uint{u64_max, u64_max});  // 2^128 - 1
     s.add_counter(std::string("bytes\x01\0\x7f", 8), 42);  // control bytes, NUL included
     if (non_utf8_name) s.add_counter("\xff\xfe", 1);
     // snapshot::arm() may insert into a vector: take each reference just
@@ -152,10 +153,10 @@ inline snapshot corner_snapshot(bool non_utf8_name = true) {
         h.add_rejected(u64_max);  // not part of count(): any value goes
         const std::int64_t first = h.layout().first_index();
         const std::int64_t last = h.layout().last_index();
-        h.add_to_bucket(first, 1);            // first bucket
-        h.add_to_bucket(last, 5);             // last bucket
+        h.add_to_bucket(first, 1);  // first bucket
+        h.add_to_bucket(last, 5);   // last bucket
         h.add_to_bucket(first + 2, 300);
-        h.add_to_bucket(first + 3, 2);       // run of 2, large step down
+        h.add_to_bucket(first + 3, 2);  // run of 2, large step down
         if (last - first > 8) h.add_to_bucket(last - 2, 1'000'000);
         s.arm("candidate", "v1").add_histogram("h" + std::to_string(scale), h);
     }

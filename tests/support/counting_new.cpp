@@ -13,7 +13,9 @@ void* operator new(std::size_t size, std::align_val_t a) {
 void* operator new[](std::size_t size, std::align_val_t a) {
     return counting_new::allocate(size, static_cast<std::size_t>(a));
 }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counting_new::allocate_nothrow(size, 0); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+    return counting_new::allocate_nothrow(size, 0);
+}
 void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
     return counting_new::allocate_nothrow(size, 0);
 }

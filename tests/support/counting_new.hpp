@@ -20,7 +20,8 @@
 #if defined(__SANITIZE_THREAD__)
 #define CANARYGATE_TEST_COUNTING_NEW 0
 #elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer) || \
+    __has_feature(memory_sanitizer)
 #define CANARYGATE_TEST_COUNTING_NEW 0
 #endif
 #endif
@@ -57,4 +58,3 @@ inline void* allocate_nothrow(std::size_t size, std::size_t alignment) noexcept 
 }
 
 }  // namespace counting_new
-

@@ -11,7 +11,9 @@
 namespace test_support {
 
 /// Uniform on [0, 1) from the top 53 bits of one draw.
-inline double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+inline double uniform01(std::mt19937_64& rng) {
+    return static_cast<double>(rng() >> 11) * 0x1.0p-53;
+}
 
 /// True unless `events` in `runs` show, at 99 % confidence, a true rate above
 /// `alpha`: the lower end of the two-sided 99 % Clopper–Pearson interval is

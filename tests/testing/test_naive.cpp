@@ -69,7 +69,9 @@ sim_outcome simulate(const gate& gate, const nv::metric_spec& metric, const scen
     nv::kayenta_state ky_state;
     sim_outcome out;
     for (std::int64_t t = step; t <= horizon; t += step) {
-        s.run(t, [&](const request_event& r) { builder.add(r); }, [&](const feedback_arrival& f) { builder.add(f); });
+        s.run(
+            t, [&](const request_event& r) { builder.add(r); },
+            [&](const feedback_arrival& f) { builder.add(f); });
         const snapshot inc = builder.take(t - step, t);
         const arm_snapshot& b = *inc.find_arm("baseline");
         const arm_snapshot& c = *inc.find_arm("candidate");
@@ -199,7 +201,8 @@ TEST_CASE("kayenta: Hodges-Lehmann estimate and interval match brute force", "[n
     std::sort(diffs.begin(), diffs.end());
     for (std::size_t r = 1; r <= diffs.size(); ++r) {
         CAPTURE(r);
-        CHECK(nv::detail::pairwise_order_statistic(x, y, static_cast<double>(r)) == Approx(diffs[r - 1]).margin(1e-9));
+        CHECK(nv::detail::pairwise_order_statistic(x, y, static_cast<double>(r)) ==
+              Approx(diffs[r - 1]).margin(1e-9));
     }
     // Tie-corrected sigma agrees with the statistic behind mann_whitney_u_test.
     const auto mw = stats::mann_whitney_u_test(x, y, stats::alternative::two_sided, false);
@@ -221,7 +224,8 @@ TEST_CASE("each naive comparator fires on an obvious regression", "[naive][detec
     };
 
     const cell cells[] = {
-        {gate_of(signal::cost, 1.2, 0.5), spec(signal::cost, 0.5), [](scenario_config& c) { c.candidate_regression.cost = 3.0; }},
+        {gate_of(signal::cost, 1.2, 0.5), spec(signal::cost, 0.5),
+         [](scenario_config& c) { c.candidate_regression.cost = 3.0; }},
         {gate_of(signal::latency, 1.5, 0.99), spec(signal::latency, 0.99),
          [](scenario_config& c) { c.candidate_regression.latency = 4.0; }},
         {gate_of(signal::refusal_rate, 2.0, 0.5), spec(signal::refusal_rate, 0.5),
@@ -239,7 +243,8 @@ TEST_CASE("each naive comparator fires on an obvious regression", "[naive][detec
     }
 }
 
-TEST_CASE("naive comparators false-alarm far more than the gates at the null boundary", "[naive][calibration]") {
+TEST_CASE("naive comparators false-alarm far more than the gates at the null boundary",
+          "[naive][calibration]") {
     // Mean cost exactly at k = 1.2, 10 % canary at 300 requests/min (150
     // canary requests per 5 min), checked every 5 min for 4 h: 48 looks.
     // Tolerances are 99 % Clopper-Pearson bounds on the run counts, so the

@@ -60,7 +60,8 @@ collected collect(const scenario_config& cfg, std::uint64_t seed, std::int64_t h
             a.refusals += canarygate::is_refusal(r.outcome.category) ? 1U : 0U;
             a.errors += r.outcome.category == outcome::server_error ? 1U : 0U;
             a.truncated += r.outcome.category == outcome::truncated ? 1U : 0U;
-            if (r.request_id >= c.request_time_by_id.size()) c.request_time_by_id.resize(r.request_id + 1, -1);
+            if (r.request_id >= c.request_time_by_id.size())
+                c.request_time_by_id.resize(r.request_id + 1, -1);
             c.request_time_by_id[r.request_id] = r.time_ns;
         },
         [&](const feedback_arrival& f) {
@@ -69,7 +70,8 @@ collected collect(const scenario_config& cfg, std::uint64_t seed, std::int64_t h
             ++a.feedback;
             a.thumbs_down += f.kind == canarygate::feedback_kind::thumbs_down ? 1U : 0U;
             c.shadow_feedback += f.arm == arm_role::shadow ? 1U : 0U;
-            if (f.request_id >= c.request_time_by_id.size() || c.request_time_by_id[f.request_id] < 0 ||
+            if (f.request_id >= c.request_time_by_id.size() ||
+                c.request_time_by_id[f.request_id] < 0 ||
                 c.request_time_by_id[f.request_id] > f.time_ns) {
                 ++c.feedback_before_request;
             }
@@ -126,9 +128,12 @@ TEST_CASE("same seed, same traffic; different seed, different traffic", "[scenar
     std::vector<std::uint64_t> w;
     std::vector<std::uint64_t> p;
     auto ignore = [](const feedback_arrival&) {};
-    whole.run(30 * minute_ns, [&](const request_event& r) { w.push_back(r.outcome.latency_ns); }, ignore);
+    whole.run(
+        30 * minute_ns, [&](const request_event& r) { w.push_back(r.outcome.latency_ns); }, ignore);
     for (int k = 1; k <= 30; ++k) {
-        pieces.run(k * minute_ns, [&](const request_event& r) { p.push_back(r.outcome.latency_ns); }, ignore);
+        pieces.run(
+            k * minute_ns, [&](const request_event& r) { p.push_back(r.outcome.latency_ns); },
+            ignore);
     }
     CHECK(w == p);
     CHECK(pieces.now_ns() == 30 * minute_ns);
@@ -173,8 +178,9 @@ TEST_CASE("regressions act on their own signal with the exact ratio", "[scenario
     const double mb = mean(base.cost);
     const double mc = mean(cand.cost);
     const double ratio = mc / mb;
-    const double se = ratio * std::sqrt(variance(cand.cost) / (mc * mc * static_cast<double>(cand.cost.size())) +
-                                        variance(base.cost) / (mb * mb * static_cast<double>(base.cost.size())));
+    const double se =
+        ratio * std::sqrt(variance(cand.cost) / (mc * mc * static_cast<double>(cand.cost.size())) +
+                          variance(base.cost) / (mb * mb * static_cast<double>(base.cost.size())));
     CAPTURE(ratio, se);
     CHECK(std::fabs(ratio - 1.25) <= z * se);
 
@@ -186,7 +192,8 @@ TEST_CASE("regressions act on their own signal with the exact ratio", "[scenario
         CHECK(r == Approx(1.5).epsilon(0.03));
     }
     // Output length unchanged.
-    CHECK(quantile(cand.output_tokens, 0.5) == Approx(quantile(base.output_tokens, 0.5)).epsilon(0.03));
+    CHECK(quantile(cand.output_tokens, 0.5) ==
+          Approx(quantile(base.output_tokens, 0.5)).epsilon(0.03));
     check_rate(cand.refusals, cand.requests, 2 * cfg.model.refusal_rate);
     check_rate(cand.thumbs_down, cand.feedback, 1.5 * cfg.model.thumbs_down_share);
     check_rate(base.refusals, base.requests, cfg.model.refusal_rate);
@@ -198,7 +205,8 @@ TEST_CASE("length regression moves output tokens only", "[scenario]") {
     const auto c = collect(cfg, 5, 3 * hour_ns);
     CHECK(quantile(c.arms[1].output_tokens, 0.5) / quantile(c.arms[0].output_tokens, 0.5) ==
           Approx(1.4).epsilon(0.04));
-    CHECK(quantile(c.arms[1].latency, 0.5) / quantile(c.arms[0].latency, 0.5) == Approx(1.0).epsilon(0.03));
+    CHECK(quantile(c.arms[1].latency, 0.5) / quantile(c.arms[0].latency, 0.5) ==
+          Approx(1.0).epsilon(0.03));
 }
 
 TEST_CASE("stages, mismatch, shadow and diurnal load", "[scenario]") {
@@ -210,15 +218,16 @@ TEST_CASE("stages, mismatch, shadow and diurnal load", "[scenario]") {
     scenario s(cfg, 6);
     std::uint64_t per_stage[3][2] = {};
     std::uint64_t shadow = 0;
-    s.run(3 * hour_ns,
-          [&](const request_event& r) {
-              if (r.arm == arm_role::shadow) {
-                  ++shadow;
-                  return;
-              }
-              ++per_stage[r.time_ns / hour_ns][static_cast<int>(r.arm)];
-          },
-          [](const feedback_arrival&) {});
+    s.run(
+        3 * hour_ns,
+        [&](const request_event& r) {
+            if (r.arm == arm_role::shadow) {
+                ++shadow;
+                return;
+            }
+            ++per_stage[r.time_ns / hour_ns][static_cast<int>(r.arm)];
+        },
+        [](const feedback_arrival&) {});
     const double shares[3] = {0.01, 0.10, 0.25};
     std::uint64_t baseline_total = 0;
     for (int k = 0; k < 3; ++k) {
@@ -234,8 +243,12 @@ TEST_CASE("stages, mismatch, shadow and diurnal load", "[scenario]") {
     day.traffic.diurnal_peak_hour = 12;
     scenario d(day, 7);
     std::vector<double> per_hour(24, 0.0);
-    d.run(24 * hour_ns, [&](const request_event& r) { per_hour[static_cast<std::size_t>(r.time_ns / hour_ns)] += 1; },
-          [](const feedback_arrival&) {});
+    d.run(
+        24 * hour_ns,
+        [&](const request_event& r) {
+            per_hour[static_cast<std::size_t>(r.time_ns / hour_ns)] += 1;
+        },
+        [](const feedback_arrival&) {});
     // Hour 12 carries rate (1 + 0.5), hour 0 (1 - 0.5): a 3x ratio.
     const double peak = per_hour[11] + per_hour[12];
     const double trough = per_hour[23] + per_hour[0];
@@ -248,18 +261,19 @@ TEST_CASE("candidate window noise varies windows without moving the mean", "[sce
     scenario s(cfg, 8);
     std::vector<double> sums[2];
     std::vector<double> counts[2];
-    s.run(12 * hour_ns,
-          [&](const request_event& r) {
-              const auto w = static_cast<std::size_t>(r.time_ns / cfg.noise_window_ns);
-              const int a = static_cast<int>(r.arm);
-              if (sums[a].size() <= w) {
-                  sums[a].resize(w + 1, 0.0);
-                  counts[a].resize(w + 1, 0.0);
-              }
-              sums[a][w] += static_cast<double>(r.outcome.cost_nano_usd);
-              counts[a][w] += 1;
-          },
-          [](const feedback_arrival&) {});
+    s.run(
+        12 * hour_ns,
+        [&](const request_event& r) {
+            const auto w = static_cast<std::size_t>(r.time_ns / cfg.noise_window_ns);
+            const int a = static_cast<int>(r.arm);
+            if (sums[a].size() <= w) {
+                sums[a].resize(w + 1, 0.0);
+                counts[a].resize(w + 1, 0.0);
+            }
+            sums[a][w] += static_cast<double>(r.outcome.cost_nano_usd);
+            counts[a][w] += 1;
+        },
+        [](const feedback_arrival&) {});
     std::vector<double> window_means[2];
     double total[2] = {0, 0};
     double n[2] = {0, 0};

@@ -97,7 +97,8 @@ struct rejection {
     std::size_t offset = 0;
 };
 
-rejection reject(std::span<const std::uint8_t> input, const canarygate::decode_limits& limits = {}) {
+rejection reject(std::span<const std::uint8_t> input,
+                 const canarygate::decode_limits& limits = {}) {
     try {
         (void)decode(input, limits);
     } catch (const decode_error& e) {
@@ -125,8 +126,9 @@ outcome judge(std::span<const std::uint8_t> input) {
 }  // namespace
 
 TEST_CASE("every truncation of a valid encoding is rejected", "[codec][reject]") {
-    for (const snapshot& s : {snapshot{}, codec_fixtures::small_snapshot(),
-                              codec_fixtures::typical_window(3), codec_fixtures::corner_snapshot()}) {
+    for (const snapshot& s :
+         {snapshot{}, codec_fixtures::small_snapshot(), codec_fixtures::typical_window(3),
+          codec_fixtures::corner_snapshot()}) {
         const bytes encoded = encode(s);
         std::size_t accepted = 0;
         std::size_t offset_outside = 0;
@@ -150,7 +152,8 @@ TEST_CASE("every single-byte corruption is rejected or decodes canonically", "[c
     };
     std::vector<std::uint8_t> all_masks;
     for (int m = 1; m < 256; ++m) all_masks.push_back(static_cast<std::uint8_t>(m));
-    const std::vector<std::uint8_t> some_masks = {0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0xff, 0x7f};
+    const std::vector<std::uint8_t> some_masks = {0x01, 0x02, 0x04, 0x08, 0x10,
+                                                  0x20, 0x40, 0x80, 0xff, 0x7f};
     const std::vector<input> inputs = {
         {"small snapshot", encode(codec_fixtures::small_snapshot()), all_masks},
         {"typical latency window", encode(codec_fixtures::typical_window(4, true)), some_masks},
@@ -166,8 +169,9 @@ TEST_CASE("every single-byte corruption is rejected or decodes canonically", "[c
             }
             corrupted[i] = encoded[i];
         }
-        std::printf("%s (%zu bytes): %zu corruptions rejected, %zu decoded to another valid snapshot\n",
-                    name, encoded.size(), counts[0], counts[1]);
+        std::printf(
+            "%s (%zu bytes): %zu corruptions rejected, %zu decoded to another valid snapshot\n",
+            name, encoded.size(), counts[0], counts[1]);
         CAPTURE(name);
         CHECK(counts[static_cast<std::size_t>(outcome::broken)] == 0);
         CHECK(counts[static_cast<std::size_t>(outcome::rejected)] > 0);
@@ -197,7 +201,8 @@ TEST_CASE("header defects are rejected by name", "[codec][reject]") {
         bytes b = valid;
         b[1] = 'X';
         const rejection r = reject(b);
-        CHECK_THAT(r.message, Contains("bad magic bytes 43 58 53 4e") && Contains("not a canarygate snapshot"));
+        CHECK_THAT(r.message, Contains("bad magic bytes 43 58 53 4e") &&
+                                  Contains("not a canarygate snapshot"));
         CHECK(r.offset == 0);
         CHECK_THAT(reject(bytes{'{', '"'}).message, Contains("bad magic bytes 7b 22"));
     }
@@ -205,7 +210,8 @@ TEST_CASE("header defects are rejected by name", "[codec][reject]") {
         bytes b = valid;
         b[4] = 2;
         const rejection r = reject(b);
-        CHECK_THAT(r.message, Contains("format version 2 is newer than the version this decoder reads (1)"));
+        CHECK_THAT(r.message,
+                   Contains("format version 2 is newer than the version this decoder reads (1)"));
         CHECK(r.offset == 4);
     }
     SECTION("format version 0") {
@@ -237,7 +243,12 @@ TEST_CASE("header defects are rejected by name", "[codec][reject]") {
     }
     SECTION("a non-minimal varint") {
         doc d;
-        d.raw({0x43, 0x47, 0x53, 0x4e, 1, 0}).fixed(0).fixed(0).raw({0x81, 0x00}).varint(0).varint(0);
+        d.raw({0x43, 0x47, 0x53, 0x4e, 1, 0})
+            .fixed(0)
+            .fixed(0)
+            .raw({0x81, 0x00})
+            .varint(0)
+            .varint(0);
         const rejection r = reject(d.out);
         CHECK_THAT(r.message, Contains("sources is a non-minimal varint"));
         CHECK(r.offset == 22);
@@ -255,18 +266,21 @@ TEST_CASE("hostile lengths and counts are rejected before any allocation", "[cod
         doc d;
         d.header().varint(0).varint(std::uint64_t{1} << 62);
         const rejection r = reject(d.out);
-        CHECK_THAT(r.message, Contains("arm count 4611686018427387904 needs at least 5 bytes each, but only 0 bytes follow"));
+        CHECK_THAT(r.message, Contains("arm count 4611686018427387904 needs at least 5 bytes each, "
+                                       "but only 0 bytes follow"));
         CHECK(r.offset == 24);
     }
     SECTION("a huge counter count") {
         doc d;
         d.header().varint(u64_max).str("x").varint(1);
-        CHECK_THAT(reject(d.out).message, Contains("counter count 18446744073709551615 needs at least 3 bytes each"));
+        CHECK_THAT(reject(d.out).message,
+                   Contains("counter count 18446744073709551615 needs at least 3 bytes each"));
     }
     SECTION("a huge name length") {
         doc d;
         d.header().varint(1).varint(std::uint64_t{1} << 40).raw({'x', 1});
-        CHECK_THAT(reject(d.out).message, Contains("counter name length 1099511627776 exceeds max_name_bytes (256)"));
+        CHECK_THAT(reject(d.out).message,
+                   Contains("counter name length 1099511627776 exceeds max_name_bytes (256)"));
     }
     SECTION("a name length beyond the input") {
         doc d;
@@ -278,26 +292,31 @@ TEST_CASE("hostile lengths and counts are rejected before any allocation", "[cod
         histogram_fields f;
         bytes b = with_histogram(f);
         b.back() = 0x7f;  // span count 127 with nothing after it
-        CHECK_THAT(reject(b).message, Contains("histogram 'h': span count 127 needs at least 3 bytes each"));
+        CHECK_THAT(reject(b).message,
+                   Contains("histogram 'h': span count 127 needs at least 3 bytes each"));
     }
     SECTION("a huge span length") {
         histogram_fields f;
         f.spans = {{0, u64_max}};
         f.deltas = {zz(1)};
-        CHECK_THAT(reject(with_histogram(f)).message, Contains("span #0 (offset 0, length 18446744073709551615) ends past"));
+        CHECK_THAT(reject(with_histogram(f)).message,
+                   Contains("span #0 (offset 0, length 18446744073709551615) ends past"));
     }
     SECTION("a huge span offset") {
         histogram_fields f;
         f.spans = {{0, 1}, {u64_max, 1}};
         f.deltas = {zz(1), zz(0)};
-        CHECK_THAT(reject(with_histogram(f)).message, Contains("span #1 (offset 18446744073709551615, length 1) ends past"));
+        CHECK_THAT(reject(with_histogram(f)).message,
+                   Contains("span #1 (offset 18446744073709551615, length 1) ends past"));
     }
     SECTION("layouts beyond decode_limits") {
         const bytes b = encode(codec_fixtures::typical_window(1, true));  // 2 x 800 buckets
         CHECK_NOTHROW(decode(b, canarygate::decode_limits{1600}));
         const rejection r = reject(b, canarygate::decode_limits{1599});
-        CHECK_THAT(r.message, Contains("arm #1 'candidate'@'llama-3.3-70b-instruct@2024-12-06': histogram 'latency_ns': layout scale 5, (2^16, 2^41] has 800 buckets") &&
-                                  Contains("(800) that exceeds decode_limits::max_total_buckets = 1599"));
+        CHECK_THAT(r.message,
+                   Contains("arm #1 'candidate'@'llama-3.3-70b-instruct@2024-12-06': histogram "
+                            "'latency_ns': layout scale 5, (2^16, 2^41] has 800 buckets") &&
+                       Contains("(800) that exceeds decode_limits::max_total_buckets = 1599"));
         // The widest layout is 523,520 buckets: admitted by the default limits.
         histogram_fields f;
         f.scale = 8;
@@ -312,25 +331,31 @@ TEST_CASE("histogram defects are rejected by name", "[codec][reject]") {
     SECTION("an invalid layout") {
         f.scale = 9;
         CHECK_THAT(reject(with_histogram(f)).message,
-                   Contains("histogram 'h': invalid layout: canarygate::histogram_layout: scale = 9 must be in [0, 8]"));
+                   Contains("histogram 'h': invalid layout: canarygate::histogram_layout: scale = "
+                            "9 must be in [0, 8]"));
         f.scale = std::uint64_t{1} << 40;
-        CHECK_THAT(reject(with_histogram(f)).message, Contains("scale = 1099511627776 is out of range"));
+        CHECK_THAT(reject(with_histogram(f)).message,
+                   Contains("scale = 1099511627776 is out of range"));
         f.scale = 0;
         f.max_exponent = 0;
-        CHECK_THAT(reject(with_histogram(f)).message, Contains("max_exponent = 0 must be greater than min_exponent"));
+        CHECK_THAT(reject(with_histogram(f)).message,
+                   Contains("max_exponent = 0 must be greater than min_exponent"));
         f.min_exponent = -1023;
-        CHECK_THAT(reject(with_histogram(f)).message, Contains("min_exponent = -1023 must be in [-1022, 1023]"));
+        CHECK_THAT(reject(with_histogram(f)).message,
+                   Contains("min_exponent = -1023 must be in [-1022, 1023]"));
     }
     SECTION("a span past the layout's range") {
         f.spans = {{2, 3}};
         f.deltas = {zz(1), zz(0), zz(0)};
         const bytes b = with_histogram(f);
         const rejection r = reject(b);
-        CHECK_THAT(r.message, Contains("span #0 (offset 2, length 3) ends past the layout's 4 buckets (scale 0, (2^0, 2^4])"));
+        CHECK_THAT(r.message, Contains("span #0 (offset 2, length 3) ends past the layout's 4 "
+                                       "buckets (scale 0, (2^0, 2^4])"));
         CHECK(r.offset == b.size() - 5);
         f.spans = {{0, 1}, {1, 1}, {1, 1}};  // buckets 0, 2, 4: one too far
         f.deltas = {zz(1), zz(0), zz(0)};
-        CHECK_THAT(reject(with_histogram(f)).message, Contains("span #2 (offset 1, length 1) ends past"));
+        CHECK_THAT(reject(with_histogram(f)).message,
+                   Contains("span #2 (offset 1, length 1) ends past"));
     }
     SECTION("spans that overlap or touch") {
         // Offsets after the first are gaps, so an overlap cannot be written;
@@ -347,12 +372,14 @@ TEST_CASE("histogram defects are rejected by name", "[codec][reject]") {
     SECTION("spans with more buckets than bytes left for their counts") {
         f.spans = {{0, 4}};
         f.deltas = {zz(1), zz(1)};
-        CHECK_THAT(reject(with_histogram(f)).message, Contains("spans hold 4 buckets but only 2 bytes follow"));
+        CHECK_THAT(reject(with_histogram(f)).message,
+                   Contains("spans hold 4 buckets but only 2 bytes follow"));
     }
     SECTION("zero, negative and overflowing bucket counts") {
         f.spans = {{0, 2}};
         f.deltas = {zz(0), zz(1)};
-        CHECK_THAT(reject(with_histogram(f)).message, Contains("bucket count is zero (spans list only non-empty buckets)"));
+        CHECK_THAT(reject(with_histogram(f)).message,
+                   Contains("bucket count is zero (spans list only non-empty buckets)"));
         f.deltas = {zz(5), zz(-5)};
         CHECK_THAT(reject(with_histogram(f)).message, Contains("bucket count is zero"));
         f.deltas = {zz(5), zz(-6)};
@@ -360,7 +387,8 @@ TEST_CASE("histogram defects are rejected by name", "[codec][reject]") {
         f.deltas = {canarygate::detail::zigzag_difference(0, u64_max), zz(1)};
         CHECK_THAT(reject(with_histogram(f)).message, Contains("bucket count exceeds 2^64 - 1"));
         f.deltas = {wide_uint{2, 0}, zz(1)};  // zz = 2^65: +2^64
-        CHECK_THAT(reject(with_histogram(f)).message, Contains("bucket count delta does not fit in 65 bits"));
+        CHECK_THAT(reject(with_histogram(f)).message,
+                   Contains("bucket count delta does not fit in 65 bits"));
         f.spans = {{0, 1}};
         f.deltas = {canarygate::detail::zigzag_difference(0, u64_max)};
         CHECK(decode(with_histogram(f)).arms()[0].histogram("h")->buckets()[0] == u64_max);
@@ -369,11 +397,13 @@ TEST_CASE("histogram defects are rejected by name", "[codec][reject]") {
         f.zero = u64_max;
         f.spans = {{3, 1}};
         f.deltas = {zz(1)};
-        CHECK_THAT(reject(with_histogram(f)).message, Contains("histogram holds more than 2^64 - 1 values in total"));
+        CHECK_THAT(reject(with_histogram(f)).message,
+                   Contains("histogram holds more than 2^64 - 1 values in total"));
         f.spans = {};
         f.deltas = {};
         f.overflow = 1;
-        CHECK_THAT(reject(with_histogram(f)).message, Contains("zero + underflow + overflow counts exceed 2^64 - 1"));
+        CHECK_THAT(reject(with_histogram(f)).message,
+                   Contains("zero + underflow + overflow counts exceed 2^64 - 1"));
         f.overflow = 0;
         f.rejected = u64_max;  // rejected inputs are not part of the count
         CHECK_NOTHROW(decode(with_histogram(f)));
@@ -401,7 +431,8 @@ TEST_CASE("names and arms out of order, duplicated or empty are rejected", "[cod
         arm(d, "candidate", "v2");
         arm(d, "candidate", "v10");  // "v10" < "v2" bytewise
         CHECK_THAT(reject(d.out).message,
-                   Contains("arm #2 'candidate'@'v10': arms are not sorted by (arm, model_version): this one follows 'candidate'@'v2'"));
+                   Contains("arm #2 'candidate'@'v10': arms are not sorted by (arm, "
+                            "model_version): this one follows 'candidate'@'v2'"));
     }
     SECTION("an empty arm name; an empty model version is fine") {
         doc d;
@@ -419,7 +450,8 @@ TEST_CASE("names and arms out of order, duplicated or empty are rejected", "[cod
         CHECK_THAT(reject(d.out).message, Contains("counter 'requests': duplicate name"));
         doc u;
         u.header().varint(2).str("b").varint(1).str("a").varint(2).varint(0);
-        CHECK_THAT(reject(u.out).message, Contains("counter 'a': names are not sorted: this one follows 'b'"));
+        CHECK_THAT(reject(u.out).message,
+                   Contains("counter 'a': names are not sorted: this one follows 'b'"));
         doc e;
         e.header().varint(1).str("").varint(1).varint(0);
         CHECK_THAT(reject(e.out).message, Contains("counter name is empty"));
@@ -440,6 +472,7 @@ TEST_CASE("names and arms out of order, duplicated or empty are rejected", "[cod
     SECTION("names printed safely") {
         doc d;
         d.header().varint(2).str("z").varint(1).str("\x01\xff'").varint(1).varint(0);
-        CHECK_THAT(reject(d.out).message, Contains("counter '\\x01\\xff\\x27': names are not sorted"));
+        CHECK_THAT(reject(d.out).message,
+                   Contains("counter '\\x01\\xff\\x27': names are not sorted"));
     }
 }

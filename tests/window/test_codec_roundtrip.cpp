@@ -61,10 +61,10 @@ std::string invalid_argument_message(const snapshot& s) {
 
 TEST_CASE("an empty snapshot round-trips in 25 bytes", "[codec]") {
     const bytes encoded = check_round_trip(snapshot{});
-    const bytes expected = {0x43, 0x47, 0x53, 0x4e, 1, 0,  // magic, version, flags
-                            0, 0, 0, 0, 0, 0, 0, 0,        // window_start_ns
-                            0, 0, 0, 0, 0, 0, 0, 0,        // window_end_ns
-                            0, 0, 0};                      // sources, counters, arms
+    const bytes expected = {0x43, 0x47, 0x53, 0x4e, 1, 0,        // magic, version, flags
+                            0,    0,    0,    0,    0, 0, 0, 0,  // window_start_ns
+                            0,    0,    0,    0,    0, 0, 0, 0,  // window_end_ns
+                            0,    0,    0};                      // sources, counters, arms
     CHECK(encoded == expected);
     CHECK(decode(encoded).sources() == 0);
 }
@@ -79,19 +79,19 @@ TEST_CASE("the golden encoding pins format version 1 byte for byte", "[codec]") 
     h.add_to_bucket(1, 3);
     s.arm("a").add_histogram("h", h);
     const bytes expected = {
-        0x43, 0x47, 0x53, 0x4e, 0x01, 0x00,              // "CGSN", version 1, flags 0
-        0x01, 0, 0, 0, 0, 0, 0, 0,                       // window_start_ns = 1
-        0x02, 0, 0, 0, 0, 0, 0, 0,                       // window_end_ns = 2
-        0x01,                                            // sources = 1
-        0x01, 0x01, 'n', 0xac, 0x02,                     // 1 counter: "n" = 300
-        0x01,                                            // 1 arm
-        0x01, 'a', 0x00,                                 // "a" @ ""
-        0x00,                                            // no counters
-        0x01, 0x01, 'h',                                 // 1 histogram "h"
-        0x00, 0x01, 0x04,                                // scale 0, zz(-1), zz(2)
-        0x01, 0x00, 0x02, 0x00,                          // zero, underflow, overflow, rejected
-        0x02, 0x00, 0x01, 0x01, 0x01,                    // spans [0, 1], [gap 1, 1]
-        0x0a, 0x03,                                      // deltas zz(+5), zz(-2)
+        0x43, 0x47, 0x53, 0x4e, 0x01, 0x00,        // "CGSN", version 1, flags 0
+        0x01, 0,    0,    0,    0,    0,    0, 0,  // window_start_ns = 1
+        0x02, 0,    0,    0,    0,    0,    0, 0,  // window_end_ns = 2
+        0x01,                                      // sources = 1
+        0x01, 0x01, 'n',  0xac, 0x02,              // 1 counter: "n" = 300
+        0x01,                                      // 1 arm
+        0x01, 'a',  0x00,                          // "a" @ ""
+        0x00,                                      // no counters
+        0x01, 0x01, 'h',                           // 1 histogram "h"
+        0x00, 0x01, 0x04,                          // scale 0, zz(-1), zz(2)
+        0x01, 0x00, 0x02, 0x00,                    // zero, underflow, overflow, rejected
+        0x02, 0x00, 0x01, 0x01, 0x01,              // spans [0, 1], [gap 1, 1]
+        0x0a, 0x03,                                // deltas zz(+5), zz(-2)
     };
     CHECK(encode(s) == expected);
     CHECK(decode(expected) == s);
@@ -117,7 +117,8 @@ TEST_CASE("histograms round-trip at every scale and with negative exponents", "[
             std::mt19937_64 rng(static_cast<std::uint64_t>(scale * 1000 + low));
             // Spread over the whole range, with some underflow and overflow.
             const double ln2 = std::log(2.0);
-            std::lognormal_distribution<double> d(0.5 * (low + high) * ln2, 0.3 * (high - low) * ln2);
+            std::lognormal_distribution<double> d(0.5 * (low + high) * ln2,
+                                                  0.3 * (high - low) * ln2);
             exp_histogram h(histogram_layout(scale, low, high));
             h.add_zero(static_cast<std::uint64_t>(scale));
             h.add_rejected(2);
@@ -165,8 +166,10 @@ TEST_CASE("encoding is deterministic: insertion order and copies do not matter",
     snapshot b(a.window_start_ns(), a.window_end_ns());
     for (auto it = a.arms().rbegin(); it != a.arms().rend(); ++it) {
         auto& arm = b.arm(it->arm(), it->model_version());
-        for (auto c = it->histograms().rbegin(); c != it->histograms().rend(); ++c) arm.add_histogram(c->first, c->second);
-        for (auto c = it->counters().rbegin(); c != it->counters().rend(); ++c) arm.add_counter(c->first, c->second);
+        for (auto c = it->histograms().rbegin(); c != it->histograms().rend(); ++c)
+            arm.add_histogram(c->first, c->second);
+        for (auto c = it->counters().rbegin(); c != it->counters().rend(); ++c)
+            arm.add_counter(c->first, c->second);
     }
     for (const auto& [name, value] : a.counters()) b.add_counter(name, value);
     REQUIRE(a == b);
@@ -194,14 +197,16 @@ TEST_CASE("decoded replicas merge exactly like the originals", "[codec][merge]")
     snapshot direct;
     direct.merge(a).merge(b).merge(c);
     snapshot via_bytes;
-    for (const snapshot* s : {&a, &b, static_cast<const snapshot*>(&c)}) via_bytes.merge(decode(encode(*s)));
+    for (const snapshot* s : {&a, &b, static_cast<const snapshot*>(&c)})
+        via_bytes.merge(decode(encode(*s)));
     CHECK(via_bytes == direct);
     CHECK(via_bytes.sources() == 3);
     // The merged snapshot round-trips too (sources and the united window kept).
     check_round_trip(direct);
 }
 
-TEST_CASE("encode refuses what the format cannot carry and leaves the buffer as it was", "[codec]") {
+TEST_CASE("encode refuses what the format cannot carry and leaves the buffer as it was",
+          "[codec]") {
     bytes buffer = {9, 9};
     SECTION("an empty counter name") {
         snapshot s(0, 1);
@@ -257,12 +262,13 @@ TEST_CASE("size of a typical 5-minute window", "[codec][size]") {
         }
         return n;
     };
-    std::printf("\nSerialised size of a 5-minute window, 2 arms (30 canary + 3,000 baseline "
-                "requests, log-normal latency):\n"
-                "  latency histogram + 2 counters per arm: %zu bytes (dense buckets: %zu bytes)\n"
-                "  all default metrics (5 histograms + 12 counters per arm): %zu bytes "
-                "(dense buckets: %zu bytes)\n",
-                latency_bytes.size(), dense(latency), full_bytes.size(), dense(full));
+    std::printf(
+        "\nSerialised size of a 5-minute window, 2 arms (30 canary + 3,000 baseline "
+        "requests, log-normal latency):\n"
+        "  latency histogram + 2 counters per arm: %zu bytes (dense buckets: %zu bytes)\n"
+        "  all default metrics (5 histograms + 12 counters per arm): %zu bytes "
+        "(dense buckets: %zu bytes)\n",
+        latency_bytes.size(), dense(latency), full_bytes.size(), dense(full));
     // Guard rails against an accidental blow-up of the format, not targets.
     CHECK(latency_bytes.size() < 600);
     CHECK(full_bytes.size() < 3000);

@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "canarygate/window/collector.hpp"
 #include "canarygate/record/recorder.hpp"
+#include "canarygate/window/collector.hpp"
 
 namespace {
 using canarygate::arm_id;

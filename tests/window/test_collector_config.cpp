@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "canarygate/core/clock.hpp"
-#include "canarygate/window/collector.hpp"
 #include "canarygate/record/recorder.hpp"
+#include "canarygate/window/collector.hpp"
 
 namespace {
 using canarygate::arm_id;

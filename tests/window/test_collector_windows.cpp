@@ -12,8 +12,8 @@
 #include <random>
 #include <vector>
 
-#include "canarygate/window/collector.hpp"
 #include "canarygate/record/recorder.hpp"
+#include "canarygate/window/collector.hpp"
 
 namespace {
 

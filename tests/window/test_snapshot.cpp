@@ -105,9 +105,9 @@ TEST_CASE("merging replicas is exact, commutative and associative", "[snapshot]"
               arm_of(c, "candidate").counter(canarygate::series::requests));
     CHECK(hist(&cand, canarygate::series::latency).count() ==
           cand.counter(canarygate::series::requests).low);
-    CHECK(ab_c.counter("feedback.unknown_id") ==
-          a.counter("feedback.unknown_id") + b.counter("feedback.unknown_id") +
-              c.counter("feedback.unknown_id"));
+    CHECK(ab_c.counter("feedback.unknown_id") == a.counter("feedback.unknown_id") +
+                                                     b.counter("feedback.unknown_id") +
+                                                     c.counter("feedback.unknown_id"));
 }
 
 TEST_CASE("an empty accumulator takes the window of the first snapshot", "[snapshot]") {
@@ -139,7 +139,8 @@ TEST_CASE("incompatible merges fail clearly and change nothing", "[snapshot]") {
     const auto before = a;
     snapshot b(0, 10);
     b.arm("baseline", "sha256:ba5e")
-        .add_histogram(canarygate::series::latency, exp_histogram(canarygate::histogram_layout(5, 10, 41)));
+        .add_histogram(canarygate::series::latency,
+                       exp_histogram(canarygate::histogram_layout(5, 10, 41)));
     CHECK_THROWS_WITH((void)a.merge(b), Contains("'latency_ns' ranges differ"));
     CHECK(a == before);
 
@@ -172,7 +173,8 @@ TEST_CASE("outcome taxonomy", "[outcome]") {
         const auto o = static_cast<outcome>(i);
         CHECK(canarygate::outcome_from_name(canarygate::name(o)) == o);
     }
-    CHECK(canarygate::name(static_cast<outcome>(200)) == "invalid");
+    CHECK(canarygate::name(static_cast<outcome>(200)) == "unknown");
+    CHECK(canarygate::name(static_cast<canarygate::feedback_kind>(9)) == "unknown");
     CHECK_FALSE(canarygate::outcome_from_name("refusal").has_value());
     CHECK(canarygate::is_refusal(outcome::refusal_classifier));
     CHECK_FALSE(canarygate::is_refusal(outcome::server_error));
@@ -201,7 +203,8 @@ TEST_CASE("subtracting an earlier cumulative snapshot leaves the increment", "[s
     // Not an earlier state: refused, nothing changed.
     snapshot wrong = first;
     const auto before = wrong;
-    CHECK_THROWS_WITH((void)wrong.subtract(cumulative), Contains("would go negative") || Contains("ends at"));
+    CHECK_THROWS_WITH((void)wrong.subtract(cumulative),
+                      Contains("would go negative") || Contains("ends at"));
     CHECK(wrong == before);
     snapshot later_end = second;
     CHECK_THROWS_WITH((void)later_end.subtract(replica(10, 0, 500)), Contains("ends at 500 ns"));

@@ -58,9 +58,13 @@ template <class Exception>
     raise(std::invalid_argument(message));
 }
 /// A call in the wrong state (a second collector, a thread already running).
-[[noreturn]] inline void throw_logic_error(const std::string& message) { raise(std::logic_error(message)); }
+[[noreturn]] inline void throw_logic_error(const std::string& message) {
+    raise(std::logic_error(message));
+}
 /// An index past the end.
-[[noreturn]] inline void throw_out_of_range(const std::string& message) { raise(std::out_of_range(message)); }
+[[noreturn]] inline void throw_out_of_range(const std::string& message) {
+    raise(std::out_of_range(message));
+}
 
 /// A value as it appears in an error message: integers as integers,
 /// floating-point values in the shortest form that reads back exactly
@@ -84,8 +88,8 @@ template <class T>
 template <class T>
 [[noreturn]] void throw_bad_field(std::string_view where, std::string_view field, const T& value,
                                   std::string_view rule) {
-    throw_invalid_argument(std::string(where) + ": " + std::string(field) + " = " + to_text(value) + " " +
-                           std::string(rule));
+    throw_invalid_argument(std::string(where) + ": " + std::string(field) + " = " + to_text(value) +
+                           " " + std::string(rule));
 }
 
 }  // namespace detail

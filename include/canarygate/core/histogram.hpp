@@ -44,7 +44,8 @@ CANARYGATE_NAMESPACE_BEGIN
 /// native histogram index), exact: a bit scan, one table lookup and one
 /// comparison against exact 64-bit boundaries, no `log`. Precondition:
 /// value > 0 and 0 <= scale <= histogram_layout::max_scale. Wait-free.
-[[nodiscard]] CANARYGATE_ALWAYS_INLINE constexpr std::int64_t bucket_index(std::uint64_t value, int scale) noexcept {
+[[nodiscard]] CANARYGATE_ALWAYS_INLINE constexpr std::int64_t bucket_index(std::uint64_t value,
+                                                                           int scale) noexcept {
     return detail::bucket_index(value, scale);
 }
 
@@ -94,7 +95,8 @@ public:
     /// 1 + (index - first_index()) in range, bucket_count() + 1 = overflow.
     /// Clamping sends out-of-range indices to the edge slots without a branch.
     [[nodiscard]] constexpr std::size_t slot_of(std::int64_t index) const noexcept {
-        return static_cast<std::size_t>(std::clamp<std::int64_t>(index - first_index_ + 1, 0, slot_limit_));
+        return static_cast<std::size_t>(
+            std::clamp<std::int64_t>(index - first_index_ + 1, 0, slot_limit_));
     }
     /// b = 2^(2^-scale).
     [[nodiscard]] double base() const noexcept { return std::exp2(std::ldexp(1.0, -scale_)); }
@@ -120,8 +122,9 @@ public:
     /// 0 <= new_scale <= scale().
     [[nodiscard]] histogram_layout downscaled(int new_scale) const {
         if (new_scale < 0 || new_scale > scale_) {
-            detail::throw_bad_field("canarygate::histogram_layout::downscaled", "new_scale", new_scale,
-                                    "must be in [0, " + std::to_string(scale_) + "] (downscaling only coarsens)");
+            detail::throw_bad_field(
+                "canarygate::histogram_layout::downscaled", "new_scale", new_scale,
+                "must be in [0, " + std::to_string(scale_) + "] (downscaling only coarsens)");
         }
         return {new_scale, min_exponent_, max_exponent_};
     }
@@ -135,7 +138,8 @@ public:
     }
 
     /// True when the three fields make a layout.
-    [[nodiscard]] static constexpr bool valid(int scale, int min_exponent, int max_exponent) noexcept {
+    [[nodiscard]] static constexpr bool valid(int scale, int min_exponent,
+                                              int max_exponent) noexcept {
         return scale >= 0 && scale <= max_scale && min_exponent >= min_supported_exponent &&
                min_exponent <= max_supported_exponent && max_exponent > min_exponent &&
                max_exponent <= max_supported_exponent;
@@ -143,16 +147,19 @@ public:
     /// What is wrong with the fields ("scale = 9 must be in [0, 8]"), or
     /// nullopt when they make a layout: for decoders that report instead of
     /// throwing.
-    [[nodiscard]] static std::optional<std::string> problem(int scale, int min_exponent, int max_exponent) {
+    [[nodiscard]] static std::optional<std::string> problem(int scale, int min_exponent,
+                                                            int max_exponent) {
         if (scale < 0 || scale > max_scale) {
-            return "scale = " + std::to_string(scale) + " must be in [0, " + std::to_string(max_scale) + "]";
+            return "scale = " + std::to_string(scale) + " must be in [0, " +
+                   std::to_string(max_scale) + "]";
         }
         if (min_exponent < min_supported_exponent || min_exponent > max_supported_exponent) {
             return "min_exponent = " + std::to_string(min_exponent) + " must be in [-1022, 1023]";
         }
         if (max_exponent <= min_exponent || max_exponent > max_supported_exponent) {
-            return "max_exponent = " + std::to_string(max_exponent) + " must be greater than min_exponent (" +
-                   std::to_string(min_exponent) + ") and at most 1023";
+            return "max_exponent = " + std::to_string(max_exponent) +
+                   " must be greater than min_exponent (" + std::to_string(min_exponent) +
+                   ") and at most 1023";
         }
         return std::nullopt;
     }
@@ -297,7 +304,8 @@ public:
     /// Throws std::invalid_argument when q is NaN or outside [0, 1]. O(buckets).
     [[nodiscard]] quantile_estimate quantile(double q) const {
         if (!(q >= 0.0 && q <= 1.0)) {
-            detail::throw_bad_field("canarygate::exp_histogram::quantile", "q", q, "must be in [0, 1]");
+            detail::throw_bad_field("canarygate::exp_histogram::quantile", "q", q,
+                                    "must be in [0, 1]");
         }
         const std::uint64_t n = count();
         if (n == 0) {
@@ -306,8 +314,8 @@ public:
         }
         // floor(q (n-1)) in long double: exact for every n below 2^64 at the
         // precision q itself carries.
-        const auto rank = static_cast<std::uint64_t>(std::floor(
-            static_cast<long double>(q) * static_cast<long double>(n - 1)));
+        const auto rank = static_cast<std::uint64_t>(
+            std::floor(static_cast<long double>(q) * static_cast<long double>(n - 1)));
         if (rank < zero_) return {0.0, 0.0, 0.0, quantile_region::zero};
         std::uint64_t seen = zero_;
         std::size_t slot = 0;
@@ -338,8 +346,8 @@ public:
         for (std::size_t s = 0; s < slot; ++s) below += slots_[s];
         // Every value in x's own slot is <= x exactly when x is that slot's
         // inclusive upper edge; only powers of two can be edges.
-        const bool on_upper_edge = slot + 1 < slots_.size() && is_power_of_two(x) &&
-                                   x == slot_upper_edge(slot);
+        const bool on_upper_edge =
+            slot + 1 < slots_.size() && is_power_of_two(x) && x == slot_upper_edge(slot);
         if (on_upper_edge) return {below + slots_[slot], below + slots_[slot]};
         return {below, below + slots_[slot]};
     }
@@ -386,10 +394,14 @@ public:
     [[nodiscard]] std::pair<double, double> interval_at_rank(std::uint64_t rank) const noexcept {
         const rank_location where = locate_rank(rank);
         switch (where.region) {
-            case quantile_region::zero: return {0.0, 0.0};
-            case quantile_region::underflow: return slot_interval(0);
-            case quantile_region::in_range: return {layout_.lower_edge(where.bucket), layout_.upper_edge(where.bucket)};
-            default: return slot_interval(slots_.size() - 1);
+            case quantile_region::zero:
+                return {0.0, 0.0};
+            case quantile_region::underflow:
+                return slot_interval(0);
+            case quantile_region::in_range:
+                return {layout_.lower_edge(where.bucket), layout_.upper_edge(where.bucket)};
+            default:
+                return slot_interval(slots_.size() - 1);
         }
     }
 
@@ -434,16 +446,20 @@ public:
 
     /// Why subtract(other) would refuse ("bucket (1.02e+06, 1.04e+06] would
     /// go negative (3 - 4)"), or nullopt when it can. O(buckets).
-    [[nodiscard]] std::optional<std::string> subtract_refusal(const basic_exp_histogram& other) const {
+    [[nodiscard]] std::optional<std::string> subtract_refusal(
+        const basic_exp_histogram& other) const {
         if (!(layout_ == other.layout_)) return layout_mismatch(other);
         auto refuse = [](const std::string& what, std::uint64_t have, std::uint64_t take) {
-            return what + " would go negative (" + std::to_string(have) + " - " + std::to_string(take) + ")";
+            return what + " would go negative (" + std::to_string(have) + " - " +
+                   std::to_string(take) + ")";
         };
         for (std::size_t s = 0; s < slots_.size(); ++s) {
-            if (other.slots_[s] > slots_[s]) return refuse(describe_slot(s), slots_[s], other.slots_[s]);
+            if (other.slots_[s] > slots_[s])
+                return refuse(describe_slot(s), slots_[s], other.slots_[s]);
         }
         if (other.zero_ > zero_) return refuse("the zero count", zero_, other.zero_);
-        if (other.rejected_ > rejected_) return refuse("the rejected count", rejected_, other.rejected_);
+        if (other.rejected_ > rejected_)
+            return refuse("the rejected count", rejected_, other.rejected_);
         return std::nullopt;
     }
 
@@ -470,8 +486,7 @@ public:
         const std::int64_t first = layout_.first_index();
         for (std::size_t k = 0; k < layout_.bucket_count(); ++k) {
             // Arithmetic shift (C++20) floors negative indices too.
-            result.add_to_bucket((first + static_cast<std::int64_t>(k)) >> shift,
-                                 slots_[k + 1]);
+            result.add_to_bucket((first + static_cast<std::int64_t>(k)) >> shift, slots_[k + 1]);
         }
         result.slots_.front() = slots_.front();
         result.slots_.back() = slots_.back();
@@ -539,8 +554,8 @@ private:
 
     void require_same_layout(const basic_exp_histogram& other, const char* operation) const {
         if (!(layout_ == other.layout_)) {
-            detail::throw_invalid_argument(std::string("canarygate::exp_histogram::") + operation + ": " +
-                                           layout_mismatch(other));
+            detail::throw_invalid_argument(std::string("canarygate::exp_histogram::") + operation +
+                                           ": " + layout_mismatch(other));
         }
     }
 
@@ -556,9 +571,12 @@ private:
     // "underflow (0, 65536]", "bucket (1.02e+06, 1.04e+06]", "overflow (2.2e+12, inf)".
     [[nodiscard]] std::string describe_slot(std::size_t slot) const {
         const auto [lower, upper] = slot_interval(slot);
-        const char* kind = slot == 0 ? "underflow" : slot + 1 == slots_.size() ? "overflow" : "bucket";
+        const char* kind = slot == 0                   ? "underflow"
+                           : slot + 1 == slots_.size() ? "overflow"
+                                                       : "bucket";
         char text[96];
-        std::snprintf(text, sizeof text, "%s (%.6g, %.6g%s", kind, lower, upper, slot + 1 == slots_.size() ? ")" : "]");
+        std::snprintf(text, sizeof text, "%s (%.6g, %.6g%s", kind, lower, upper,
+                      slot + 1 == slots_.size() ? ")" : "]");
         return text;
     }
 

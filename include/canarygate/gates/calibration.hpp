@@ -53,8 +53,8 @@
 
 #include "canarygate/core/clock.hpp"
 #include "canarygate/core/config.hpp"
-#include "canarygate/core/mix.hpp"
 #include "canarygate/core/error.hpp"
+#include "canarygate/core/mix.hpp"
 #include "canarygate/gates/default_policy.hpp"
 #include "canarygate/gates/gate_common.hpp"
 #include "canarygate/gates/policy.hpp"
@@ -100,10 +100,13 @@ struct aa_calibration_config {
             detail::throw_bad_field(where, "candidate_share", candidate_share, "must be in (0, 1)");
         }
         if (splits == 0) detail::throw_bad_field(where, "splits", splits, "must be at least 1");
-        if (check_interval_ns <= 0) detail::throw_bad_field(where, "check_interval_ns", check_interval_ns, "must be positive");
+        if (check_interval_ns <= 0)
+            detail::throw_bad_field(where, "check_interval_ns", check_interval_ns,
+                                    "must be positive");
         if (policy.baseline_arm != "baseline" || policy.candidate_arm != "candidate") {
-            detail::throw_invalid_argument("canarygate::aa_calibration_config: policy arms '" + policy.baseline_arm +
-                                           "' / '" + policy.candidate_arm + "' must be 'baseline' / 'candidate'");
+            detail::throw_invalid_argument("canarygate::aa_calibration_config: policy arms '" +
+                                           policy.baseline_arm + "' / '" + policy.candidate_arm +
+                                           "' must be 'baseline' / 'candidate'");
         }
     }
 };
@@ -113,13 +116,14 @@ struct aa_gate_report {
     std::string name;
     signal metric = signal::latency;
     bool critical = true;
-    double alpha = 0.0;                  ///< the gate's Bonferroni share of alpha_fail
-    std::uint64_t false_alarms = 0;      ///< splits where the gate ever failed
-    std::uint64_t runs = 0;              ///< splits
-    double rate = 0.0;                   ///< false_alarms / runs
-    double rate_upper_95 = 1.0;          ///< one-sided Clopper–Pearson 95 % upper bound
-    double noise_floor_99 = std::numeric_limits<double>::quiet_NaN();  ///< NF_99 of the end estimate
-    std::vector<double> end_estimates;   ///< one per split (NaN: no estimate)
+    double alpha = 0.0;              ///< the gate's Bonferroni share of alpha_fail
+    std::uint64_t false_alarms = 0;  ///< splits where the gate ever failed
+    std::uint64_t runs = 0;          ///< splits
+    double rate = 0.0;               ///< false_alarms / runs
+    double rate_upper_95 = 1.0;      ///< one-sided Clopper–Pearson 95 % upper bound
+    double noise_floor_99 =
+        std::numeric_limits<double>::quiet_NaN();  ///< NF_99 of the end estimate
+    std::vector<double> end_estimates;             ///< one per split (NaN: no estimate)
 };
 
 /// Over-dispersion of one signal between the pseudo-arms, per window
@@ -150,7 +154,7 @@ struct aa_gate_report {
 struct aa_dispersion {
     signal metric = signal::cost;
     double phi = std::numeric_limits<double>::quiet_NaN();
-    double windows = 0;  ///< mean number of windows used per split
+    double windows = 0;      ///< mean number of windows used per split
     std::size_t splits = 0;  ///< splits with at least 2 usable windows
 };
 
@@ -188,7 +192,9 @@ struct log_moments {
         const double half_step = std::log(layout.base()) / 2;
         for (std::size_t k = 0; k < buckets.size(); ++k) {
             if (buckets[k] == 0) continue;
-            const double x = std::log(layout.lower_edge(layout.first_index() + static_cast<std::int64_t>(k))) + half_step;
+            const double x =
+                std::log(layout.lower_edge(layout.first_index() + static_cast<std::int64_t>(k))) +
+                half_step;
             const auto c = static_cast<double>(buckets[k]);
             n += c;
             sum += c * x;
@@ -197,30 +203,40 @@ struct log_moments {
         if (h.underflow_count() > 0) {
             const double x = std::log(layout.min_value());
             const auto c = static_cast<double>(h.underflow_count());
-            n += c; sum += c * x; sum_sq += c * x * x;
+            n += c;
+            sum += c * x;
+            sum_sq += c * x * x;
         }
         if (h.overflow_count() > 0) {
             const double x = std::log(layout.max_value());
             const auto c = static_cast<double>(h.overflow_count());
-            n += c; sum += c * x; sum_sq += c * x * x;
+            n += c;
+            sum += c * x;
+            sum_sq += c * x * x;
         }
     }
     [[nodiscard]] double mean() const { return sum / n; }
-    [[nodiscard]] double variance() const { return n > 1 ? std::max(0.0, (sum_sq - sum * sum / n) / (n - 1)) : 0.0; }
+    [[nodiscard]] double variance() const {
+        return n > 1 ? std::max(0.0, (sum_sq - sum * sum / n) / (n - 1)) : 0.0;
+    }
 };
 
 /// Per-split accumulator of the dispersion figures.
 struct dispersion_accumulator {
     // Mean-type signals: per window L_w, n_c, n_b; run-wide variances per arm.
-    struct window { double l, n_c, n_b; };
+    struct window {
+        double l, n_c, n_b;
+    };
     std::vector<window> windows;
-    double c_n = 0, c_sum = 0, c_sq = 0, b_n = 0, b_sum = 0, b_sq = 0;  // cost or log values, run-wide
+    double c_n = 0, c_sum = 0, c_sq = 0, b_n = 0, b_sum = 0,
+           b_sq = 0;  // cost or log values, run-wide
     // Rate signals: Pearson sum.
     double pearson = 0;
     double rate_windows = 0;
 
     [[nodiscard]] double mean_type_phi(bool coefficient_of_variation) const {
-        if (windows.size() < 2 || c_n < 2 || b_n < 2) return std::numeric_limits<double>::quiet_NaN();
+        if (windows.size() < 2 || c_n < 2 || b_n < 2)
+            return std::numeric_limits<double>::quiet_NaN();
         const double mc = c_sum / c_n, mb = b_sum / b_n;
         double vc = std::max(0.0, (c_sq - c_sum * mc) / (c_n - 1));
         double vb = std::max(0.0, (b_sq - b_sum * mb) / (b_n - 1));
@@ -251,7 +267,8 @@ struct dispersion_accumulator {
 class aa_calibration {
 public:
     /// Validates the configuration (std::invalid_argument names the field).
-    explicit aa_calibration(aa_calibration_config config) : config_(std::move(config)), policy_(config_.policy) {
+    explicit aa_calibration(aa_calibration_config config)
+        : config_(std::move(config)), policy_(config_.policy) {
         config_.validate();
         if (config_.mode == split_mode::recorded_arms) config_.splits = 1;
         splits_.resize(config_.splits);
@@ -307,7 +324,8 @@ private:
         std::vector<detail::dispersion_accumulator> dispersion;
     };
 
-    [[nodiscard]] arm_role arm_of(const split& s, std::uint64_t request_id, arm_role recorded) const {
+    [[nodiscard]] arm_role arm_of(const split& s, std::uint64_t request_id,
+                                  arm_role recorded) const {
         if (config_.mode == split_mode::recorded_arms) return recorded;
         const std::uint64_t h = mix64(request_id ^ s.seed);
         const double u = static_cast<double>(h >> 11) * 0x1.0p-53;
@@ -323,7 +341,8 @@ private:
         const std::int64_t start = end - config_.check_interval_ns;
         for (auto& s : splits_) {
             const snapshot inc = s.builder.take(start, end);
-            const policy_report rep = policy_.evaluate_increment(s.state, inc, config_.candidate_share);
+            const policy_report rep =
+                policy_.evaluate_increment(s.state, inc, config_.candidate_share);
             if (rep.decision == verdict::fail) s.policy_failed = true;
             if (rep.decision == verdict::invalid) s.srm_invalid = true;
             s.last_estimate.resize(rep.gates.size());
@@ -352,9 +371,14 @@ private:
             auto& d = s.dispersion[static_cast<std::size_t>(signal::cost)];
             const double sc = to_double(c.counter(series::cost_sum));
             const double sb = to_double(b.counter(series::cost_sum));
-            d.c_n += n_c; d.c_sum += sc; d.c_sq += to_double(c.counter(series::cost_sum_squares));
-            d.b_n += n_b; d.b_sum += sb; d.b_sq += to_double(b.counter(series::cost_sum_squares));
-            if (sc > 0 && sb > 0) d.windows.push_back({std::log((sc / n_c) / (sb / n_b)), n_c, n_b});
+            d.c_n += n_c;
+            d.c_sum += sc;
+            d.c_sq += to_double(c.counter(series::cost_sum_squares));
+            d.b_n += n_b;
+            d.b_sum += sb;
+            d.b_sq += to_double(b.counter(series::cost_sum_squares));
+            if (sc > 0 && sb > 0)
+                d.windows.push_back({std::log((sc / n_c) / (sb / n_b)), n_c, n_b});
         }
         // Quantile signals: mean log value.
         for (const signal q : {signal::latency, signal::ttft, signal::output_length}) {
@@ -365,8 +389,12 @@ private:
             mc.add(*hc);
             mb.add(*hb);
             auto& d = s.dispersion[static_cast<std::size_t>(q)];
-            d.c_n += mc.n; d.c_sum += mc.sum; d.c_sq += mc.sum_sq;
-            d.b_n += mb.n; d.b_sum += mb.sum; d.b_sq += mb.sum_sq;
+            d.c_n += mc.n;
+            d.c_sum += mc.sum;
+            d.c_sq += mc.sum_sq;
+            d.b_n += mb.n;
+            d.b_sum += mb.sum;
+            d.b_sq += mb.sum_sq;
             if (mc.n > 0 && mb.n > 0) d.windows.push_back({mc.mean() - mb.mean(), mc.n, mb.n});
         }
         // Rates: Pearson dispersion of the event split.
@@ -396,8 +424,9 @@ private:
             gr.runs = rep.runs;
             for (const auto& s : splits_) {
                 gr.false_alarms += s.gate_failed[g] ? 1U : 0U;
-                gr.end_estimates.push_back(g < s.last_estimate.size() ? s.last_estimate[g]
-                                                                      : std::numeric_limits<double>::quiet_NaN());
+                gr.end_estimates.push_back(g < s.last_estimate.size()
+                                               ? s.last_estimate[g]
+                                               : std::numeric_limits<double>::quiet_NaN());
             }
             rep.gates.push_back(std::move(gr));
         }
@@ -406,8 +435,9 @@ private:
             rep.any_gate_false_alarms += s.any_failed ? 1U : 0U;
             rep.srm_invalid += s.srm_invalid ? 1U : 0U;
         }
-        for (const signal sig : {signal::latency, signal::ttft, signal::cost, signal::error_rate, signal::refusal_rate,
-                                 signal::output_length, signal::feedback_rate}) {
+        for (const signal sig :
+             {signal::latency, signal::ttft, signal::cost, signal::error_rate, signal::refusal_rate,
+              signal::output_length, signal::feedback_rate}) {
             aa_dispersion d;
             d.metric = sig;
             double phi_sum = 0, windows = 0;
@@ -415,7 +445,8 @@ private:
                 const auto& acc = s.dispersion[static_cast<std::size_t>(sig)];
                 double phi = std::numeric_limits<double>::quiet_NaN();
                 double w = 0;
-                if (sig == signal::error_rate || sig == signal::refusal_rate || sig == signal::feedback_rate) {
+                if (sig == signal::error_rate || sig == signal::refusal_rate ||
+                    sig == signal::feedback_rate) {
                     if (acc.rate_windows >= 2) phi = acc.pearson / acc.rate_windows;
                     w = acc.rate_windows;
                 } else {
@@ -443,12 +474,15 @@ public:
     static void finalize(aa_report& rep) {
         for (auto& g : rep.gates) {
             g.runs = rep.runs;
-            g.rate = rep.runs > 0 ? static_cast<double>(g.false_alarms) / static_cast<double>(rep.runs) : 0.0;
+            g.rate = rep.runs > 0
+                         ? static_cast<double>(g.false_alarms) / static_cast<double>(rep.runs)
+                         : 0.0;
             g.rate_upper_95 = stats::clopper_pearson_upper(g.false_alarms, rep.runs);
             g.noise_floor_99 = stats::nearest_rank_quantile(g.end_estimates, 0.99);
         }
-        rep.policy_rate =
-            rep.runs > 0 ? static_cast<double>(rep.policy_false_alarms) / static_cast<double>(rep.runs) : 0.0;
+        rep.policy_rate = rep.runs > 0 ? static_cast<double>(rep.policy_false_alarms) /
+                                             static_cast<double>(rep.runs)
+                                       : 0.0;
         rep.policy_rate_upper_95 = stats::clopper_pearson_upper(rep.policy_false_alarms, rep.runs);
     }
 
@@ -477,8 +511,9 @@ private:
     for (auto& d : out.dispersion) d.splits = 0;
     for (const auto& r : reports) {
         if (r.gates.size() != out.gates.size()) {
-            detail::throw_invalid_argument("canarygate::combine: reports have " + std::to_string(r.gates.size()) +
-                                           " and " + std::to_string(out.gates.size()) + " gates");
+            detail::throw_invalid_argument("canarygate::combine: reports have " +
+                                           std::to_string(r.gates.size()) + " and " +
+                                           std::to_string(out.gates.size()) + " gates");
         }
         out.runs += r.runs;
         out.checks = std::max(out.checks, r.checks);
@@ -487,7 +522,8 @@ private:
         out.srm_invalid += r.srm_invalid;
         for (std::size_t g = 0; g < r.gates.size(); ++g) {
             out.gates[g].false_alarms += r.gates[g].false_alarms;
-            out.gates[g].end_estimates.insert(out.gates[g].end_estimates.end(), r.gates[g].end_estimates.begin(),
+            out.gates[g].end_estimates.insert(out.gates[g].end_estimates.end(),
+                                              r.gates[g].end_estimates.begin(),
                                               r.gates[g].end_estimates.end());
         }
         for (std::size_t i = 0; i < out.dispersion.size() && i < r.dispersion.size(); ++i) {
@@ -500,7 +536,8 @@ private:
     }
     for (std::size_t i = 0; i < out.dispersion.size(); ++i) {
         auto& d = out.dispersion[i];
-        d.phi = d.splits > 0 ? phi_sum[i] / static_cast<double>(d.splits) : std::numeric_limits<double>::quiet_NaN();
+        d.phi = d.splits > 0 ? phi_sum[i] / static_cast<double>(d.splits)
+                             : std::numeric_limits<double>::quiet_NaN();
         d.windows = d.splits > 0 ? w_sum[i] / static_cast<double>(d.splits) : 0.0;
     }
     aa_calibration::finalize(out);
@@ -516,21 +553,26 @@ private:
 /// The shape gate follows the output-length φ and cannot batch, so it gets a
 /// warning that its bands assume independent requests. Nothing is changed
 /// silently: the caller decides.
-[[nodiscard]] inline std::vector<std::string> batch_mode_advice(const policy_config& config, const aa_report& report) {
+[[nodiscard]] inline std::vector<std::string> batch_mode_advice(const policy_config& config,
+                                                                const aa_report& report) {
     std::vector<std::string> advice;
     for (const auto& g : config.gates) {
-        const signal measured = g.metric() == signal::output_shape ? signal::output_length : g.metric();
+        const signal measured =
+            g.metric() == signal::output_shape ? signal::output_length : g.metric();
         for (const auto& d : report.dispersion) {
             if (d.metric != measured || std::isnan(d.phi) || d.windows < 3) continue;
             const double limit = 1.0 + 3.0 * std::sqrt(2.0 / (d.windows - 1.0));
             if (!(d.phi > limit) || g.batch_window_ns() > 0) continue;
-            std::string line = g.name() + ": A/A over-dispersion phi = " + detail::format_ratio(d.phi) +
-                               " (i.i.d. model: 1, limit " + detail::format_ratio(limit) + " over " +
-                               detail::format_ratio(d.windows) + " windows); ";
-            line += g.metric() == signal::output_shape
-                        ? "its confidence bands assume independent requests, so its fails may be noise"
-                        : "per-request evidence would take the noise for a regression: set batch_window_ns "
-                          "(batch mode) to at least the noise's duration";
+            std::string line = g.name() +
+                               ": A/A over-dispersion phi = " + detail::format_ratio(d.phi) +
+                               " (i.i.d. model: 1, limit " + detail::format_ratio(limit) +
+                               " over " + detail::format_ratio(d.windows) + " windows); ";
+            line +=
+                g.metric() == signal::output_shape
+                    ? "its confidence bands assume independent requests, so its fails may be noise"
+                    : "per-request evidence would take the noise for a regression: set "
+                      "batch_window_ns "
+                      "(batch mode) to at least the noise's duration";
             advice.push_back(std::move(line));
         }
     }

@@ -39,7 +39,8 @@ using gate_kind = std::variant<rate_gate, mean_gate, quantile_gate, shape_gate>;
 
 /// The evidence of one gate over a rollout: the state of its kind (the
 /// alternative with the same index as the gate's kind).
-using gate_state = std::variant<rate_gate::state, mean_gate::state, quantile_gate::state, shape_gate::state>;
+using gate_state =
+    std::variant<rate_gate::state, mean_gate::state, quantile_gate::state, shape_gate::state>;
 
 /// One gate of any kind. Immutable value; copyable.
 class gate {
@@ -48,10 +49,10 @@ public:
     using state = gate_state;
 
     // Implicit by design: a policy's gate list is written as a list of kinds.
-    gate(rate_gate g) : kind_(std::move(g)) {}       // NOLINT(google-explicit-constructor)
-    gate(mean_gate g) : kind_(std::move(g)) {}       // NOLINT(google-explicit-constructor)
-    gate(quantile_gate g) : kind_(std::move(g)) {}   // NOLINT(google-explicit-constructor)
-    gate(shape_gate g) : kind_(std::move(g)) {}      // NOLINT(google-explicit-constructor)
+    gate(rate_gate g) : kind_(std::move(g)) {}      // NOLINT(google-explicit-constructor)
+    gate(mean_gate g) : kind_(std::move(g)) {}      // NOLINT(google-explicit-constructor)
+    gate(quantile_gate g) : kind_(std::move(g)) {}  // NOLINT(google-explicit-constructor)
+    gate(shape_gate g) : kind_(std::move(g)) {}     // NOLINT(google-explicit-constructor)
 
     /// The gate of its own kind.
     [[nodiscard]] const gate_kind& kind() const noexcept { return kind_; }
@@ -109,26 +110,28 @@ public:
 
     /// A fresh state of this gate's kind.
     [[nodiscard]] gate_state make_state() const {
-        return std::visit([](const auto& g) -> gate_state { return typename std::decay_t<decltype(g)>::state{}; },
-                          kind_);
+        return std::visit(
+            [](const auto& g) -> gate_state { return typename std::decay_t<decltype(g)>::state{}; },
+            kind_);
     }
 
     /// Throws std::invalid_argument (nothing changes) when evaluate() cannot
     /// take an increment ending at `increment_end_ns`, or when `s` belongs to
     /// another kind of gate.
     void check_increment(const gate_state& s, std::optional<std::int64_t> increment_end_ns) const {
-        std::visit([&](const auto& g) { g.check_increment(state_of(g, s), increment_end_ns); }, kind_);
+        std::visit([&](const auto& g) { g.check_increment(state_of(g, s), increment_end_ns); },
+                   kind_);
     }
 
     /// Feeds one increment into `s` and decides (see rate_gate::evaluate).
     gate_result evaluate(gate_state& s, const arm_snapshot& baseline_increment,
-                         const arm_snapshot& candidate_increment, double alpha_fail, double alpha_pass,
-                         const gate_tuning& tuning = {},
+                         const arm_snapshot& candidate_increment, double alpha_fail,
+                         double alpha_pass, const gate_tuning& tuning = {},
                          std::optional<std::int64_t> increment_end_ns = std::nullopt) const {
         return std::visit(
             [&](const auto& g) {
-                return g.evaluate(state_of(g, s), baseline_increment, candidate_increment, alpha_fail, alpha_pass,
-                                  tuning, increment_end_ns);
+                return g.evaluate(state_of(g, s), baseline_increment, candidate_increment,
+                                  alpha_fail, alpha_pass, tuning, increment_end_ns);
             },
             kind_);
     }
@@ -136,12 +139,14 @@ public:
 private:
     // The alternative of `s` that belongs to gate `g` (const or not, as s is).
     template <class Gate, class State>
-    static std::conditional_t<std::is_const_v<State>, const typename Gate::state&, typename Gate::state&> state_of(
-        const Gate& g, State& s) {
+    static std::conditional_t<std::is_const_v<State>, const typename Gate::state&,
+                              typename Gate::state&>
+    state_of(const Gate& g, State& s) {
         auto* mine = std::get_if<typename Gate::state>(&s);
         if (mine == nullptr) {
-            detail::throw_invalid_argument("canarygate::gate '" + g.name() +
-                                           "': the state belongs to another kind of gate (use make_state())");
+            detail::throw_invalid_argument(
+                "canarygate::gate '" + g.name() +
+                "': the state belongs to another kind of gate (use make_state())");
         }
         return *mine;
     }

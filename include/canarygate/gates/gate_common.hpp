@@ -104,30 +104,35 @@ inline void validate_multiplier(double multiplier, direction worse, const std::s
 
 /// Batch windows: >= 0 (0 = per-request evidence).
 inline void validate_batch_window(std::int64_t batch_window_ns, const std::string& where) {
-    if (batch_window_ns < 0) throw_bad_field(where, "batch_window_ns", batch_window_ns, "must be >= 0");
+    if (batch_window_ns < 0)
+        throw_bad_field(where, "batch_window_ns", batch_window_ns, "must be >= 0");
 }
 
 /// The batch a batch-mode gate files an increment ending at `end` under, or
 /// throws (naming the gate) when there is no end time or it lies before the
 /// open batch `open_index`.
 inline std::int64_t batch_index_of(const std::string& gate_name, std::int64_t batch_window_ns,
-                                   std::optional<std::int64_t> end, std::optional<std::int64_t> open_index) {
+                                   std::optional<std::int64_t> end,
+                                   std::optional<std::int64_t> open_index) {
     if (!end) {
-        throw_invalid_argument("canarygate::evaluate_gate '" + gate_name + "': batch mode (batch_window_ns = " +
-                               std::to_string(batch_window_ns) + ") needs increment_end_ns, the increment's end time");
+        throw_invalid_argument(
+            "canarygate::evaluate_gate '" + gate_name + "': batch mode (batch_window_ns = " +
+            std::to_string(batch_window_ns) + ") needs increment_end_ns, the increment's end time");
     }
     const std::int64_t index = floor_div(*end, batch_window_ns);
     if (open_index && index < *open_index) {
-        throw_invalid_argument("canarygate::evaluate_gate '" + gate_name + "': increment_end_ns = " +
-                               std::to_string(*end) + " is in batch " + std::to_string(index) +
-                               ", before the open batch " + std::to_string(*open_index));
+        throw_invalid_argument("canarygate::evaluate_gate '" + gate_name +
+                               "': increment_end_ns = " + std::to_string(*end) + " is in batch " +
+                               std::to_string(index) + ", before the open batch " +
+                               std::to_string(*open_index));
     }
     return index;
 }
 
 /// A result with the gate's identity filled in and the fail threshold
 /// ln(1 / alpha_fail); every kind starts from it.
-[[nodiscard]] inline gate_result start_result(const gate_common& g, signal metric, double alpha_fail) {
+[[nodiscard]] inline gate_result start_result(const gate_common& g, signal metric,
+                                              double alpha_fail) {
     gate_result result;
     result.name = g.name;
     result.metric = metric;
@@ -139,8 +144,8 @@ inline std::int64_t batch_index_of(const std::string& gate_name, std::int64_t ba
 /// How a reason line names what is compared and against what.
 struct reason_terms {
     std::string_view compared;  ///< " ratio " or " KS distance "
-    std::string target;         ///< "limit 1.5", "baseline/candidate limit 1.25", "KS tolerance 0.1"
-    bool batch = false;         ///< batch mode: samples are counted in closed batches
+    std::string target;  ///< "limit 1.5", "baseline/candidate limit 1.25", "KS tolerance 0.1"
+    bool batch = false;  ///< batch mode: samples are counted in closed batches
 };
 
 /// The one reason line of every gate, from its decision and evidence:
@@ -149,21 +154,26 @@ struct reason_terms {
 /// samples".
 [[nodiscard]] inline std::string reason_line(const gate_result& r, const reason_terms& terms) {
     const gate_evidence& ev = r.evidence;
-    const std::string samples = std::to_string(ev.candidate_samples) + " candidate / " +
-                                std::to_string(ev.baseline_samples) + " baseline samples" +
-                                (terms.batch ? " in " + std::to_string(ev.batches) + " closed batches" : std::string());
+    const std::string samples =
+        std::to_string(ev.candidate_samples) + " candidate / " +
+        std::to_string(ev.baseline_samples) + " baseline samples" +
+        (terms.batch ? " in " + std::to_string(ev.batches) + " closed batches" : std::string());
     const std::string interval = "(CI " + format_ratio(ev.lower) + "-" + format_ratio(ev.upper) +
                                  (ev.asymptotic_interval ? ", asymptotic)" : ")");
-    const std::string head = r.name + std::string(terms.compared) + format_ratio(ev.estimate) + " " + interval;
+    const std::string head =
+        r.name + std::string(terms.compared) + format_ratio(ev.estimate) + " " + interval;
     switch (r.decision) {
         case verdict::fail:
             return head + ": regression beyond " + terms.target + " shown (" +
-                   (std::isnan(ev.log_e_value) ? std::string("outside both confidence bands")
-                                               : "e-value " + format_ratio(std::exp(std::min(ev.log_e_value, 700.0))) +
-                                                     " >= " + format_ratio(std::exp(ev.log_fail_threshold))) +
+                   (std::isnan(ev.log_e_value)
+                        ? std::string("outside both confidence bands")
+                        : "e-value " + format_ratio(std::exp(std::min(ev.log_e_value, 700.0))) +
+                              " >= " + format_ratio(std::exp(ev.log_fail_threshold))) +
                    ") after " + samples;
-        case verdict::pass: return head + " is within " + terms.target + " after " + samples;
-        default: return head + ": not yet decided against " + terms.target + " after " + samples;
+        case verdict::pass:
+            return head + " is within " + terms.target + " after " + samples;
+        default:
+            return head + ": not yet decided against " + terms.target + " after " + samples;
     }
 }
 
@@ -171,14 +181,15 @@ struct reason_terms {
 /// decrease is worse (tested with the arms swapped) "baseline/candidate
 /// limit 1.25".
 [[nodiscard]] inline std::string ratio_target(double tested_limit, bool swapped) {
-    return std::string(swapped ? "baseline/candidate limit " : "limit ") + format_ratio(tested_limit);
+    return std::string(swapped ? "baseline/candidate limit " : "limit ") +
+           format_ratio(tested_limit);
 }
 
 /// One-sided normal-mixture bound on a mean from (n, sum, sum of squares):
 /// mean ± sd * u(n) / n, tuned for n_opt observations. Asymptotic (plug-in
 /// standard deviation). Returns {lower, upper}.
-[[nodiscard]] inline std::pair<double, double> mean_bounds(double n, double sum, double sum_sq, double alpha,
-                                                           double n_opt) {
+[[nodiscard]] inline std::pair<double, double> mean_bounds(double n, double sum, double sum_sq,
+                                                           double alpha, double n_opt) {
     if (n < 2) return {0.0, std::numeric_limits<double>::infinity()};
     const double mean = sum / n;
     const double var = std::max(0.0, (sum_sq - sum * sum / n) / (n - 1));

@@ -68,8 +68,9 @@ public:
         if (config_.name.empty()) config_.name = std::string(canarygate::name(config_.metric));
         const std::string where = "canarygate::mean_gate '" + config_.name + "'";
         if (config_.metric != signal::cost) {
-            detail::throw_invalid_argument(where + ": metric = " + std::string(canarygate::name(config_.metric)) +
-                                           " is not a mean signal (cost)");
+            detail::throw_invalid_argument(
+                where + ": metric = " + std::string(canarygate::name(config_.metric)) +
+                " is not a mean signal (cost)");
         }
         detail::validate_multiplier(config_.multiplier, config_.worse, where);
         detail::validate_common(config_, where);
@@ -89,13 +90,15 @@ public:
     /// and it must not lie before the open batch).
     void check_increment(const state& s, std::optional<std::int64_t> increment_end_ns) const {
         if (config_.batch_window_ns > 0) {
-            (void)detail::batch_index_of(name(), config_.batch_window_ns, increment_end_ns, s.batch.open_index());
+            (void)detail::batch_index_of(name(), config_.batch_window_ns, increment_end_ns,
+                                         s.batch.open_index());
         }
     }
 
     /// Feeds one increment into `s` and decides; see rate_gate::evaluate.
-    gate_result evaluate(state& s, const arm_snapshot& baseline_increment, const arm_snapshot& candidate_increment,
-                         double alpha_fail, double alpha_pass, const gate_tuning& tuning = {},
+    gate_result evaluate(state& s, const arm_snapshot& baseline_increment,
+                         const arm_snapshot& candidate_increment, double alpha_fail,
+                         double alpha_pass, const gate_tuning& tuning = {},
                          std::optional<std::int64_t> increment_end_ns = std::nullopt) const {
         check_increment(s, increment_end_ns);
         const bool swap = config_.worse == direction::decrease;
@@ -107,35 +110,42 @@ public:
         ++s.checks;
         const double cand_requests = detail::to_double(cand.counter(series::requests));
         const double base_requests = detail::to_double(base.counter(series::requests));
-        const std::pair<double, double> c{detail::to_double(cand.counter(series::cost_sum)),
-                                          detail::to_double(cand.counter(series::cost_sum_squares))};
-        const std::pair<double, double> b{detail::to_double(base.counter(series::cost_sum)),
-                                          detail::to_double(base.counter(series::cost_sum_squares))};
+        const std::pair<double, double> c{
+            detail::to_double(cand.counter(series::cost_sum)),
+            detail::to_double(cand.counter(series::cost_sum_squares))};
+        const std::pair<double, double> b{
+            detail::to_double(base.counter(series::cost_sum)),
+            detail::to_double(base.counter(series::cost_sum_squares))};
         if (config_.batch_window_ns > 0) {
-            const std::int64_t index = detail::floor_div(*increment_end_ns, config_.batch_window_ns);
-            detail::evaluate_mean_batch(s.batch, s.sums, c, b, cand_requests, base_requests, k, true, alpha_fail,
-                                        alpha_pass, tuning, index, config_.min_events, result);
+            const std::int64_t index =
+                detail::floor_div(*increment_end_ns, config_.batch_window_ns);
+            detail::evaluate_mean_batch(s.batch, s.sums, c, b, cand_requests, base_requests, k,
+                                        true, alpha_fail, alpha_pass, tuning, index,
+                                        config_.min_events, result);
         } else {
-            evaluate_per_request(s, c, b, cand_requests, base_requests, k, alpha_fail, alpha_pass, tuning, result);
+            evaluate_per_request(s, c, b, cand_requests, base_requests, k, alpha_fail, alpha_pass,
+                                 tuning, result);
         }
-        result.reason = detail::reason_line(result, {" ratio ", detail::ratio_target(k, swap),
-                                                     config_.batch_window_ns > 0});
+        result.reason = detail::reason_line(
+            result, {" ratio ", detail::ratio_target(k, swap), config_.batch_window_ns > 0});
         return result;
     }
 
 private:
-    void evaluate_per_request(state& s, std::pair<double, double> c, std::pair<double, double> b, double n_c,
-                              double base_requests, double k, double alpha_fail, double alpha_pass,
-                              const gate_tuning& tuning, gate_result& result) const {
+    void evaluate_per_request(state& s, std::pair<double, double> c, std::pair<double, double> b,
+                              double n_c, double base_requests, double k, double alpha_fail,
+                              double alpha_pass, const gate_tuning& tuning,
+                              gate_result& result) const {
         gate_evidence& ev = result.evidence;
         detail::mean_sums& t = s.sums;
         // The window's null mean bound comes from the baseline BEFORE this
         // window (predictable), at half the gate's budget.
-        const auto base_bounds =
-            detail::mean_bounds(t.baseline_n, t.baseline_sum, t.baseline_sum_sq, alpha_fail / 2, tuning.baseline_n_opt);
+        const auto base_bounds = detail::mean_bounds(
+            t.baseline_n, t.baseline_sum, t.baseline_sum_sq, alpha_fail / 2, tuning.baseline_n_opt);
         if (n_c > 0 && std::isfinite(base_bounds.second) && base_bounds.second > 0) {
             const double m = k * base_bounds.second;
-            s.betting.update(stats::standardized_window_sums(static_cast<std::uint64_t>(n_c), c.first, c.second, m));
+            s.betting.update(stats::standardized_window_sums(static_cast<std::uint64_t>(n_c),
+                                                             c.first, c.second, m));
         }
         t.candidate_n += n_c;
         t.candidate_sum += c.first;
@@ -150,10 +160,10 @@ private:
         if (t.candidate_n > 0 && t.baseline_sum > 0) {
             ev.estimate = (t.candidate_sum / t.candidate_n) / (t.baseline_sum / t.baseline_n);
         }
-        const auto cb = detail::mean_bounds(t.candidate_n, t.candidate_sum, t.candidate_sum_sq, alpha_pass / 2,
-                                            tuning.candidate_n_opt);
-        const auto bb =
-            detail::mean_bounds(t.baseline_n, t.baseline_sum, t.baseline_sum_sq, alpha_pass / 2, tuning.baseline_n_opt);
+        const auto cb = detail::mean_bounds(t.candidate_n, t.candidate_sum, t.candidate_sum_sq,
+                                            alpha_pass / 2, tuning.candidate_n_opt);
+        const auto bb = detail::mean_bounds(t.baseline_n, t.baseline_sum, t.baseline_sum_sq,
+                                            alpha_pass / 2, tuning.baseline_n_opt);
         ev.asymptotic_interval = true;
         ev.lower = std::isfinite(bb.second) && bb.second > 0 ? cb.first / bb.second : 0.0;
         ev.upper = bb.first > 0 ? cb.second / bb.first : std::numeric_limits<double>::infinity();
@@ -162,15 +172,19 @@ private:
                 const double mean = sum / n;
                 return std::pair{mean, std::max(0.0, (sum_sq - sum * mean) / (n - 1)) / n};
             };
-            const auto mc = mean_and_variance_of_mean(t.candidate_n, t.candidate_sum, t.candidate_sum_sq);
-            const auto mb = mean_and_variance_of_mean(t.baseline_n, t.baseline_sum, t.baseline_sum_sq);
-            const auto f = stats::fieller_ratio_interval(mc.first, mc.second, mb.first, mb.second, alpha_pass);
+            const auto mc =
+                mean_and_variance_of_mean(t.candidate_n, t.candidate_sum, t.candidate_sum_sq);
+            const auto mb =
+                mean_and_variance_of_mean(t.baseline_n, t.baseline_sum, t.baseline_sum_sq);
+            const auto f =
+                stats::fieller_ratio_interval(mc.first, mc.second, mb.first, mb.second, alpha_pass);
             const bool bounded = f.kind == stats::fieller_kind::bounded;
             ev.fixed_lower = bounded ? std::max(0.0, f.lower) : 0.0;
             ev.fixed_upper = bounded ? f.upper : std::numeric_limits<double>::infinity();
             ev.fixed_method = "fieller";
         }
-        if (ev.log_e_value >= ev.log_fail_threshold && t.candidate_n >= static_cast<double>(config_.min_events)) {
+        if (ev.log_e_value >= ev.log_fail_threshold &&
+            t.candidate_n >= static_cast<double>(config_.min_events)) {
             result.decision = verdict::fail;
         } else if (ev.upper < k) {
             result.decision = verdict::pass;

@@ -61,16 +61,21 @@ struct policy_config {
     /// gate validated itself when it was constructed.)
     void validate() const {
         constexpr std::string_view where = "canarygate::policy_config";
-        if (gates.empty()) detail::throw_bad_field(where, "gates.size()", gates.size(), "must be at least 1");
-        if (!(alpha_fail > 0.0 && alpha_fail < 1.0)) detail::throw_bad_field(where, "alpha_fail", alpha_fail, "must be in (0, 1)");
-        if (!(alpha_pass > 0.0 && alpha_pass < 0.5)) detail::throw_bad_field(where, "alpha_pass", alpha_pass, "must be in (0, 0.5)");
-        if (!(srm_alpha > 0.0 && srm_alpha < 1.0)) detail::throw_bad_field(where, "srm_alpha", srm_alpha, "must be in (0, 1)");
+        if (gates.empty())
+            detail::throw_bad_field(where, "gates.size()", gates.size(), "must be at least 1");
+        if (!(alpha_fail > 0.0 && alpha_fail < 1.0))
+            detail::throw_bad_field(where, "alpha_fail", alpha_fail, "must be in (0, 1)");
+        if (!(alpha_pass > 0.0 && alpha_pass < 0.5))
+            detail::throw_bad_field(where, "alpha_pass", alpha_pass, "must be in (0, 0.5)");
+        if (!(srm_alpha > 0.0 && srm_alpha < 1.0))
+            detail::throw_bad_field(where, "srm_alpha", srm_alpha, "must be in (0, 1)");
         if (!(srm_concentration > 0.0) || std::isinf(srm_concentration)) {
-            detail::throw_bad_field(where, "srm_concentration", srm_concentration, "must be positive and finite");
+            detail::throw_bad_field(where, "srm_concentration", srm_concentration,
+                                    "must be positive and finite");
         }
         if (baseline_arm.empty() || candidate_arm.empty() || baseline_arm == candidate_arm) {
-            detail::throw_invalid_argument("canarygate::policy_config: baseline_arm '" + baseline_arm +
-                                           "' and candidate_arm '" + candidate_arm +
+            detail::throw_invalid_argument("canarygate::policy_config: baseline_arm '" +
+                                           baseline_arm + "' and candidate_arm '" + candidate_arm +
                                            "' must be non-empty and different");
         }
     }
@@ -117,7 +122,8 @@ public:
         config_.validate();
         double total_weight = 0;
         for (const auto& g : config_.gates) total_weight += g.budget_weight();
-        for (const auto& g : config_.gates) gate_alpha_.push_back(config_.alpha_fail * g.budget_weight() / total_weight);
+        for (const auto& g : config_.gates)
+            gate_alpha_.push_back(config_.alpha_fail * g.budget_weight() / total_weight);
     }
 
     [[nodiscard]] const policy_config& config() const noexcept { return config_; }
@@ -141,8 +147,10 @@ public:
                 policy_report report;
                 report.decision = verdict::invalid;
                 report.check = ++state.checks;
-                report.summary = "invalid: the cumulative snapshot is not a continuation of the previous one "
-                                 "(recorder restarted?): canarygate::snapshot::subtract: " + *why;
+                report.summary =
+                    "invalid: the cumulative snapshot is not a continuation of the previous one "
+                    "(recorder restarted?): canarygate::snapshot::subtract: " +
+                    *why;
                 return report;
             }
         }
@@ -151,10 +159,11 @@ public:
     }
 
     /// Judges one increment (the traffic since the previous check).
-    policy_report evaluate_increment(policy_state& state, const snapshot& increment, double candidate_share,
-                                     bool at_max_duration = false) const {
+    policy_report evaluate_increment(policy_state& state, const snapshot& increment,
+                                     double candidate_share, bool at_max_duration = false) const {
         if (!(candidate_share > 0.0 && candidate_share < 1.0)) {
-            detail::throw_bad_field("canarygate::policy::evaluate", "candidate_share", candidate_share, "must be in (0, 1)");
+            detail::throw_bad_field("canarygate::policy::evaluate", "candidate_share",
+                                    candidate_share, "must be in (0, 1)");
         }
         if (state.gates.size() != config_.gates.size()) {
             state.gates.clear();
@@ -194,9 +203,12 @@ public:
         srm.candidate_requests = state.stage_candidate_requests;
         srm.baseline_requests = state.stage_baseline_requests;
         const std::uint64_t n = srm.candidate_requests + srm.baseline_requests;
-        if (n > 0) srm.observed_share = static_cast<double>(srm.candidate_requests) / static_cast<double>(n);
-        srm.log_bayes_factor = stats::srm_log_bayes_factor(srm.candidate_requests, srm.baseline_requests,
-                                                           candidate_share, config_.srm_concentration);
+        if (n > 0)
+            srm.observed_share =
+                static_cast<double>(srm.candidate_requests) / static_cast<double>(n);
+        srm.log_bayes_factor =
+            stats::srm_log_bayes_factor(srm.candidate_requests, srm.baseline_requests,
+                                        candidate_share, config_.srm_concentration);
         srm.log_threshold = std::log(1.0 / config_.srm_alpha);
         srm.mismatch = srm.log_bayes_factor >= srm.log_threshold;
 
@@ -206,8 +218,9 @@ public:
         bool advisory_fail = false;
         bool all_pass = true;
         for (std::size_t i = 0; i < config_.gates.size(); ++i) {
-            gate_result r = config_.gates[i].evaluate(state.gates[i], *base, *cand, gate_alpha_[i], config_.alpha_pass,
-                                                      config_.tuning, increment.window_end_ns());
+            gate_result r = config_.gates[i].evaluate(state.gates[i], *base, *cand, gate_alpha_[i],
+                                                      config_.alpha_pass, config_.tuning,
+                                                      increment.window_end_ns());
             critical_fail = critical_fail || (r.decision == verdict::fail && r.critical);
             advisory_fail = advisory_fail || (r.decision == verdict::fail && !r.critical);
             all_pass = all_pass && r.decision == verdict::pass;
@@ -221,10 +234,11 @@ public:
         if (srm.mismatch) {
             report.decision = verdict::invalid;
             char buf[192];
-            std::snprintf(buf, sizeof buf,
-                          "invalid: sample-ratio mismatch, candidate got %.4f of traffic, configured %.4f "
-                          "(%" PRIu64 " candidate / %" PRIu64 " baseline requests this stage)",
-                          srm.observed_share, candidate_share, srm.candidate_requests, srm.baseline_requests);
+            std::snprintf(
+                buf, sizeof buf,
+                "invalid: sample-ratio mismatch, candidate got %.4f of traffic, configured %.4f "
+                "(%" PRIu64 " candidate / %" PRIu64 " baseline requests this stage)",
+                srm.observed_share, candidate_share, srm.candidate_requests, srm.baseline_requests);
             report.summary = buf;
             if (!failed.empty()) report.warnings.push_back("gates that would fail: " + failed);
         } else if (critical_fail) {
@@ -238,8 +252,10 @@ public:
             report.summary = "pass: every gate's bound is within its limit";
         } else if (at_max_duration) {
             report.decision = verdict::no_regression;
-            report.summary = "no regression detected at the stage's maximum duration (weaker than pass: "
-                             "undecided gates: " + undecided(report) + ")";
+            report.summary =
+                "no regression detected at the stage's maximum duration (weaker than pass: "
+                "undecided gates: " +
+                undecided(report) + ")";
         } else {
             report.decision = verdict::keep_going;
             report.summary = "continue: undecided gates: " + undecided(report);
@@ -252,7 +268,8 @@ public:
     /// percentile of the end-of-canary ratio between identical versions;
     /// NaN = not measured). Such a gate asks a question the system cannot
     /// answer; k is never inflated silently.
-    [[nodiscard]] std::vector<std::string> noise_floor_warnings(const std::vector<double>& noise_floor) const {
+    [[nodiscard]] std::vector<std::string> noise_floor_warnings(
+        const std::vector<double>& noise_floor) const {
         std::vector<std::string> warnings;
         for (std::size_t i = 0; i < config_.gates.size() && i < noise_floor.size(); ++i) {
             const auto& g = config_.gates[i];

@@ -72,11 +72,13 @@ public:
 
     /// Validates; throws std::invalid_argument naming the field and value.
     explicit quantile_gate(quantile_gate_config config) : config_(std::move(config)) {
-        if (config_.name.empty()) config_.name = detail::quantile_gate_name(config_.metric, config_.quantile);
+        if (config_.name.empty())
+            config_.name = detail::quantile_gate_name(config_.metric, config_.quantile);
         const std::string where = "canarygate::quantile_gate '" + config_.name + "'";
         if (!is_quantile_signal(config_.metric)) {
-            detail::throw_invalid_argument(where + ": metric = " + std::string(canarygate::name(config_.metric)) +
-                                           " is not a quantile signal (latency, ttft, output_length)");
+            detail::throw_invalid_argument(
+                where + ": metric = " + std::string(canarygate::name(config_.metric)) +
+                " is not a quantile signal (latency, ttft, output_length)");
         }
         detail::validate_multiplier(config_.multiplier, direction::increase, where);
         if (!(config_.quantile > 0.0 && config_.quantile < 1.0)) {
@@ -95,13 +97,15 @@ public:
     /// take an increment ending at `increment_end_ns` (batch mode).
     void check_increment(const state& s, std::optional<std::int64_t> increment_end_ns) const {
         if (config_.batch_window_ns > 0) {
-            (void)detail::batch_index_of(name(), config_.batch_window_ns, increment_end_ns, s.batch.open_index());
+            (void)detail::batch_index_of(name(), config_.batch_window_ns, increment_end_ns,
+                                         s.batch.open_index());
         }
     }
 
     /// Feeds one increment into `s` and decides; see rate_gate::evaluate.
-    gate_result evaluate(state& s, const arm_snapshot& baseline_increment, const arm_snapshot& candidate_increment,
-                         double alpha_fail, double alpha_pass, const gate_tuning& tuning = {},
+    gate_result evaluate(state& s, const arm_snapshot& baseline_increment,
+                         const arm_snapshot& candidate_increment, double alpha_fail,
+                         double alpha_pass, const gate_tuning& tuning = {},
                          std::optional<std::int64_t> increment_end_ns = std::nullopt) const {
         check_increment(s, increment_end_ns);
         gate_result result = detail::start_result(config_, config_.metric, alpha_fail);
@@ -115,22 +119,26 @@ public:
         } else {
             evaluate_per_request(s, cand_h, base_h, alpha_fail, alpha_pass, tuning, result);
         }
-        result.reason = detail::reason_line(result, {" ratio ", detail::ratio_target(config_.multiplier, false),
-                                                     config_.batch_window_ns > 0});
+        result.reason =
+            detail::reason_line(result, {" ratio ", detail::ratio_target(config_.multiplier, false),
+                                         config_.batch_window_ns > 0});
         return result;
     }
 
 private:
-    void evaluate_per_request(state& s, const exp_histogram* cand_h, const exp_histogram* base_h, double alpha_fail,
-                              double alpha_pass, const gate_tuning& tuning, gate_result& result) const {
+    void evaluate_per_request(state& s, const exp_histogram* cand_h, const exp_histogram* base_h,
+                              double alpha_fail, double alpha_pass, const gate_tuning& tuning,
+                              gate_result& result) const {
         gate_evidence& ev = result.evidence;
         const double k = config_.multiplier;
         // Exceedances of this window against the bound from earlier windows.
-        if (cand_h != nullptr && !cand_h->empty() && s.baseline_histogram && !s.baseline_histogram->empty()) {
+        if (cand_h != nullptr && !cand_h->empty() && s.baseline_histogram &&
+            !s.baseline_histogram->empty()) {
             exp_histogram baseline_so_far = *s.baseline_histogram;
             exp_histogram window = *cand_h;
             align_scales(baseline_so_far, window);
-            const stats::quantile_confidence_sequence cs(config_.quantile, alpha_fail / 2, tuning.baseline_n_opt,
+            const stats::quantile_confidence_sequence cs(config_.quantile, alpha_fail / 2,
+                                                         tuning.baseline_n_opt,
                                                          stats::quantile_bound_side::upper);
             const std::uint64_t t = baseline_so_far.count();
             const auto rank = cs.ranks(t).upper;
@@ -156,11 +164,11 @@ private:
         ev.log_e_value = stats::beta_binomial_log_e_value(s.exceedances, s.exceedance_trials, p0);
         ev.log_fail_threshold = std::log(2.0 / alpha_fail);
         ev.candidate_events = s.exceedances;
-        detail::quantile_estimate(config_.quantile, s.candidate_histogram, s.baseline_histogram, alpha_pass, tuning,
-                                  ev);
+        detail::quantile_estimate(config_.quantile, s.candidate_histogram, s.baseline_histogram,
+                                  alpha_pass, tuning, ev);
         if (tuning.intervals) {
-            detail::quantile_fixed_reference(config_.quantile, s.candidate_histogram, s.baseline_histogram,
-                                             alpha_pass, ev);
+            detail::quantile_fixed_reference(config_.quantile, s.candidate_histogram,
+                                             s.baseline_histogram, alpha_pass, ev);
         }
         if (ev.log_e_value >= ev.log_fail_threshold && s.exceedances >= config_.min_events) {
             result.decision = verdict::fail;
@@ -171,17 +179,20 @@ private:
 
     // Batch mode (gates/detail/batch.hpp): the batch's observation is the
     // share of its candidate requests above the fail threshold.
-    void evaluate_batch(state& s, const exp_histogram* cand_h, const exp_histogram* base_h, double alpha_fail,
-                        double alpha_pass, const gate_tuning& tuning, std::int64_t index, gate_result& result) const {
+    void evaluate_batch(state& s, const exp_histogram* cand_h, const exp_histogram* base_h,
+                        double alpha_fail, double alpha_pass, const gate_tuning& tuning,
+                        std::int64_t index, gate_result& result) const {
         gate_evidence& ev = result.evidence;
         const double k = config_.multiplier;
         const double p0 = 1.0 - config_.quantile;
         detail::close_batch_before(s.batch, index, true);
-        if (!s.batch.open) s.batch.open = open_batch(s, index, k, p0, alpha_fail, alpha_pass, tuning);
+        if (!s.batch.open)
+            s.batch.open = open_batch(s, index, k, p0, alpha_fail, alpha_pass, tuning);
 
         detail::open_batch& open = *s.batch.open;
         if (cand_h != nullptr && !open.fail_edge_valid && !open.pass_edge_valid) {
-            open.candidate_n += static_cast<double>(cand_h->count());  // no threshold yet: nothing to count
+            open.candidate_n +=
+                static_cast<double>(cand_h->count());  // no threshold yet: nothing to count
         } else if (cand_h != nullptr && !cand_h->empty()) {
             // The thresholds are edges at the scale the baseline had when the
             // batch opened; a finer window is brought down to it, a coarser
@@ -192,31 +203,33 @@ private:
             const int scale = window.layout().scale();
             open.candidate_n += static_cast<double>(window.count());
             if (open.fail_edge_valid) {
-                const auto above = window.count_above_edge(detail::coarsen_edge(open.fail_edge, edge_scale, scale, true));
+                const auto above = window.count_above_edge(
+                    detail::coarsen_edge(open.fail_edge, edge_scale, scale, true));
                 open.fail_sum += static_cast<double>(above);
                 s.exceedances += above;
             }
             if (open.pass_edge_valid) {
-                open.pass_sum += static_cast<double>(
-                    window.count_above_edge(detail::coarsen_edge(open.pass_edge, edge_scale, scale, false)));
+                open.pass_sum += static_cast<double>(window.count_above_edge(
+                    detail::coarsen_edge(open.pass_edge, edge_scale, scale, false)));
             }
         }
         detail::accumulate(s.candidate_histogram, cand_h);
         detail::accumulate(s.baseline_histogram, base_h);
 
         const auto upper_mean = detail::batch_evidence(s.batch, alpha_fail, alpha_pass, tuning, ev);
-        detail::quantile_estimate(config_.quantile, s.candidate_histogram, s.baseline_histogram, alpha_pass, tuning,
-                                  ev);
+        detail::quantile_estimate(config_.quantile, s.candidate_histogram, s.baseline_histogram,
+                                  alpha_pass, tuning, ev);
         ev.candidate_events = s.exceedances;
-        result.decision = detail::batch_decision(s.batch, ev, static_cast<double>(s.exceedances), config_.min_events,
-                                                 upper_mean.second < 1.0, tuning);
+        result.decision =
+            detail::batch_decision(s.batch, ev, static_cast<double>(s.exceedances),
+                                   config_.min_events, upper_mean.second < 1.0, tuning);
     }
 
     // A new batch fixes its thresholds from the baseline seen so far: the
     // fail edge k' x an upper bound of the baseline quantile, the pass edge
     // k'' x a lower bound (k'' = k rounded down to the grid).
-    [[nodiscard]] detail::open_batch open_batch(const state& s, std::int64_t index, double k, double p0,
-                                                double alpha_fail, double alpha_pass,
+    [[nodiscard]] detail::open_batch open_batch(const state& s, std::int64_t index, double k,
+                                                double p0, double alpha_fail, double alpha_pass,
                                                 const gate_tuning& tuning) const {
         detail::open_batch b;
         b.index = index;
@@ -225,7 +238,8 @@ private:
         const int scale = h.layout().scale();
         b.edge_scale = scale;
         const std::uint64_t t = h.count();
-        const stats::quantile_confidence_sequence up(config_.quantile, alpha_fail / 2, tuning.baseline_n_opt,
+        const stats::quantile_confidence_sequence up(config_.quantile, alpha_fail / 2,
+                                                     tuning.baseline_n_opt,
                                                      stats::quantile_bound_side::upper);
         const auto r_up = up.ranks(t).upper;
         if (r_up <= t) {
@@ -236,7 +250,8 @@ private:
                 b.fail_bound = p0;
             }
         }
-        const stats::quantile_confidence_sequence low(config_.quantile, alpha_pass / 2, tuning.baseline_n_opt,
+        const stats::quantile_confidence_sequence low(config_.quantile, alpha_pass / 2,
+                                                      tuning.baseline_n_opt,
                                                       stats::quantile_bound_side::lower);
         const auto r_low = low.ranks(t).lower;
         if (r_low >= 1) {

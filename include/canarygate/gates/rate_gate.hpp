@@ -91,7 +91,8 @@ public:
         };
         std::vector<window> windows;
         std::optional<stats::rate_ratio_e_process<5>> fail_process;  // H0: r_c <= k r_b
-        std::optional<stats::rate_ratio_e_process<5>> pass_process;  // H0: r_c >= k r_b (arms swapped)
+        std::optional<stats::rate_ratio_e_process<5>>
+            pass_process;  // H0: r_c >= k r_b (arms swapped)
         // Delay-weighted feedback: each increment's requests at the midpoint
         // of its time span, spread over later windows by the delay.
         struct served_requests {
@@ -111,29 +112,34 @@ public:
         if (config_.name.empty()) config_.name = std::string(canarygate::name(config_.metric));
         const std::string where = "canarygate::rate_gate '" + config_.name + "'";
         if (!is_rate_signal(config_.metric)) {
-            detail::throw_invalid_argument(where + ": metric = " + std::string(canarygate::name(config_.metric)) +
-                                           " is not a rate signal (error_rate, refusal_rate, feedback_rate)");
+            detail::throw_invalid_argument(
+                where + ": metric = " + std::string(canarygate::name(config_.metric)) +
+                " is not a rate signal (error_rate, refusal_rate, feedback_rate)");
         }
         detail::validate_multiplier(config_.multiplier, config_.worse, where);
         detail::validate_common(config_, where);
         detail::validate_batch_window(config_.batch_window_ns, where);
         if (static_cast<std::size_t>(config_.feedback) >= feedback_kind_count) {
-            detail::throw_bad_field(where, "feedback", static_cast<int>(config_.feedback), "is not a feedback kind");
+            detail::throw_bad_field(where, "feedback", static_cast<int>(config_.feedback),
+                                    "is not a feedback kind");
         }
         const double median = config_.feedback_delay_median_s;
         if (!(median >= 0.0) || std::isinf(median)) {
-            detail::throw_bad_field(where, "feedback_delay_median_s", median, "must be >= 0 and finite");
+            detail::throw_bad_field(where, "feedback_delay_median_s", median,
+                                    "must be >= 0 and finite");
         }
         if (median > 0.0) {
             if (config_.metric != signal::feedback_rate) {
-                detail::throw_bad_field(where, "feedback_delay_median_s", median, "applies to feedback_rate gates only");
+                detail::throw_bad_field(where, "feedback_delay_median_s", median,
+                                        "applies to feedback_rate gates only");
             }
             if (!(config_.feedback_delay_sigma > 0.0) || std::isinf(config_.feedback_delay_sigma)) {
                 detail::throw_bad_field(where, "feedback_delay_sigma", config_.feedback_delay_sigma,
                                         "must be positive and finite");
             }
             if (config_.batch_window_ns > 0) {
-                detail::throw_bad_field(where, "feedback_delay_median_s", median, "cannot be combined with batch mode");
+                detail::throw_bad_field(where, "feedback_delay_median_s", median,
+                                        "cannot be combined with batch mode");
             }
         }
     }
@@ -152,19 +158,21 @@ public:
     void check_increment(const state& s, std::optional<std::int64_t> increment_end_ns) const {
         if (delay_weighted()) {
             if (!increment_end_ns) {
-                detail::throw_invalid_argument("canarygate::evaluate_gate '" + name() +
-                                               "': feedback_delay_median_s needs increment_end_ns, the increment's "
-                                               "end time");
+                detail::throw_invalid_argument(
+                    "canarygate::evaluate_gate '" + name() +
+                    "': feedback_delay_median_s needs increment_end_ns, the increment's "
+                    "end time");
             }
             if (s.previous_end_ns && *increment_end_ns < *s.previous_end_ns) {
-                detail::throw_invalid_argument("canarygate::evaluate_gate '" + name() +
-                                               "': increment_end_ns = " + std::to_string(*increment_end_ns) +
-                                               " is before the previous increment's end " +
-                                               std::to_string(*s.previous_end_ns));
+                detail::throw_invalid_argument(
+                    "canarygate::evaluate_gate '" + name() + "': increment_end_ns = " +
+                    std::to_string(*increment_end_ns) + " is before the previous increment's end " +
+                    std::to_string(*s.previous_end_ns));
             }
         }
         if (config_.batch_window_ns > 0) {
-            (void)detail::batch_index_of(name(), config_.batch_window_ns, increment_end_ns, s.batch.open_index());
+            (void)detail::batch_index_of(name(), config_.batch_window_ns, increment_end_ns,
+                                         s.batch.open_index());
         }
     }
 
@@ -174,8 +182,9 @@ public:
     /// `increment_end_ns`: the increment's end on the controller's clock
     /// (needed by batch mode and the delay model). Throws as check_increment
     /// does, before anything changes.
-    gate_result evaluate(state& s, const arm_snapshot& baseline_increment, const arm_snapshot& candidate_increment,
-                         double alpha_fail, double alpha_pass, const gate_tuning& tuning = {},
+    gate_result evaluate(state& s, const arm_snapshot& baseline_increment,
+                         const arm_snapshot& candidate_increment, double alpha_fail,
+                         double alpha_pass, const gate_tuning& tuning = {},
                          std::optional<std::int64_t> increment_end_ns = std::nullopt) const {
         check_increment(s, increment_end_ns);
         // A "decrease" gate tests the swapped comparison: baseline <= (1/k) candidate.
@@ -191,35 +200,42 @@ public:
         const double ce = detail::rate_events(config_.metric, config_.feedback, cand);
         const double be = detail::rate_events(config_.metric, config_.feedback, base);
         if (config_.batch_window_ns > 0) {
-            const std::int64_t index = detail::floor_div(*increment_end_ns, config_.batch_window_ns);
+            const std::int64_t index =
+                detail::floor_div(*increment_end_ns, config_.batch_window_ns);
             // Events of one request are 0 or 1, so the sum of squares is the
             // number of events (several negative feedbacks on one request
             // make that an undercount, which only matters for the asymptotic
             // baseline bound).
-            detail::evaluate_mean_batch(s.batch, s.sums, {ce, ce}, {be, be}, cand_requests, base_requests, k, false,
-                                        alpha_fail, alpha_pass, tuning, index, config_.min_events, result);
+            detail::evaluate_mean_batch(s.batch, s.sums, {ce, ce}, {be, be}, cand_requests,
+                                        base_requests, k, false, alpha_fail, alpha_pass, tuning,
+                                        index, config_.min_events, result);
         } else {
-            evaluate_per_request(s, ce, be, cand_requests, base_requests, k, alpha_fail, alpha_pass, tuning,
-                                 increment_end_ns, result);
+            evaluate_per_request(s, ce, be, cand_requests, base_requests, k, alpha_fail, alpha_pass,
+                                 tuning, increment_end_ns, result);
         }
-        result.reason = detail::reason_line(result, {" ratio ", detail::ratio_target(k, swap),
-                                                     config_.batch_window_ns > 0});
+        result.reason = detail::reason_line(
+            result, {" ratio ", detail::ratio_target(k, swap), config_.batch_window_ns > 0});
         return result;
     }
 
 private:
-    [[nodiscard]] bool delay_weighted() const noexcept { return config_.feedback_delay_median_s > 0; }
+    [[nodiscard]] bool delay_weighted() const noexcept {
+        return config_.feedback_delay_median_s > 0;
+    }
 
-    void evaluate_per_request(state& s, double ce, double be, double cand_requests, double base_requests, double k,
-                              double alpha_fail, double alpha_pass, const gate_tuning& tuning,
-                              std::optional<std::int64_t> increment_end_ns, gate_result& result) const {
+    void evaluate_per_request(state& s, double ce, double be, double cand_requests,
+                              double base_requests, double k, double alpha_fail, double alpha_pass,
+                              const gate_tuning& tuning,
+                              std::optional<std::int64_t> increment_end_ns,
+                              gate_result& result) const {
         gate_evidence& ev = result.evidence;
         const double log_fail = std::log(1.0 / alpha_fail);
         const double log_pass = std::log(1.0 / alpha_pass);
         double cand_exposure = cand_requests;
         double base_exposure = base_requests;
         if (delay_weighted()) {
-            const auto exposure = delayed_exposure(s, *increment_end_ns, cand_requests, base_requests);
+            const auto exposure =
+                delayed_exposure(s, *increment_end_ns, cand_requests, base_requests);
             cand_exposure = exposure.first;
             base_exposure = exposure.second;
         }
@@ -249,27 +265,31 @@ private:
         }
         ev.log_e_value = s.fail_process->log_e_value();
         if (n_c > 0 && n_b > 0 && e_b > 0) ev.estimate = (e_c / n_c) / (e_b / n_b);
-        if (n_c > 0 && n_b > 0 && e_c > 0 && e_b == 0) ev.estimate = std::numeric_limits<double>::infinity();
+        if (n_c > 0 && n_b > 0 && e_c > 0 && e_b == 0)
+            ev.estimate = std::numeric_limits<double>::infinity();
         if (tuning.intervals) {
             // Invert both one-sided tests over theta in [1e-3, 1e3]: replays
             // the stored windows, O(windows) per evaluation.
             auto high = [&](double theta) { return log_e_over_windows(s.windows, theta, false); };
-            auto low = [&](double theta) { return log_e_over_windows(s.windows, 1.0 / theta, true); };
+            auto low = [&](double theta) {
+                return log_e_over_windows(s.windows, 1.0 / theta, true);
+            };
             const auto lo = stats::lower_confidence_bound(high, log_pass, 1e-3, 1e3);
             const auto hi = stats::upper_confidence_bound(low, log_pass, 1e-3, 1e3);
             ev.lower = lo.status == stats::inversion_status::at_lower_limit ? 0.0 : lo.bound;
-            ev.upper = hi.status == stats::inversion_status::at_upper_limit ? std::numeric_limits<double>::infinity()
-                                                                            : hi.bound;
+            ev.upper = hi.status == stats::inversion_status::at_upper_limit
+                           ? std::numeric_limits<double>::infinity()
+                           : hi.bound;
         }
         if (tuning.intervals && n_c > 0 && n_b > 0 && e_c + e_b > 0) {
             // Candidate share of the events p = theta n_c / (theta n_c + n_b),
             // so theta = p / (1 - p) x n_b / n_c.
-            const auto cp = stats::clopper_pearson_interval(static_cast<std::uint64_t>(e_c),
-                                                            static_cast<std::uint64_t>(e_c + e_b), alpha_pass);
+            const auto cp = stats::clopper_pearson_interval(
+                static_cast<std::uint64_t>(e_c), static_cast<std::uint64_t>(e_c + e_b), alpha_pass);
             const double scale = n_b / n_c;
             ev.fixed_lower = cp.lower / (1.0 - cp.lower) * scale;
-            ev.fixed_upper =
-                cp.upper < 1.0 ? cp.upper / (1.0 - cp.upper) * scale : std::numeric_limits<double>::infinity();
+            ev.fixed_upper = cp.upper < 1.0 ? cp.upper / (1.0 - cp.upper) * scale
+                                            : std::numeric_limits<double>::infinity();
             ev.fixed_method = "clopper-pearson";
         }
         const bool pass = s.pass_process->log_e_value() >= log_pass;
@@ -282,8 +302,8 @@ private:
 
     /// Grid-mixture log e-value of H0: r_c <= theta r_b over the stored
     /// windows, with the arms' roles optionally swapped (the reverse null).
-    [[nodiscard]] static double log_e_over_windows(const std::vector<state::window>& windows, double theta,
-                                                   bool swap) {
+    [[nodiscard]] static double log_e_over_windows(const std::vector<state::window>& windows,
+                                                   double theta, bool swap) {
         stats::rate_ratio_e_process<5> process(theta);
         for (const auto& w : windows) {
             const double ce = swap ? w.baseline_events : w.candidate_events;
@@ -291,7 +311,8 @@ private:
             const double cn = swap ? w.baseline_exposure : w.candidate_exposure;
             const double bn = swap ? w.candidate_exposure : w.baseline_exposure;
             if (cn <= 0 || bn <= 0 || ce + be <= 0) continue;
-            process.update(static_cast<std::uint64_t>(ce), static_cast<std::uint64_t>(ce + be), cn, bn);
+            process.update(static_cast<std::uint64_t>(ce), static_cast<std::uint64_t>(ce + be), cn,
+                           bn);
         }
         return process.log_e_value();
     }
@@ -301,7 +322,8 @@ private:
     /// increment's requests times the probability that a log-normal delay
     /// from its midpoint lands in this increment's span (previous end, end].
     /// Returns {candidate, baseline}.
-    [[nodiscard]] std::pair<double, double> delayed_exposure(state& s, std::int64_t end_ns, double candidate_requests,
+    [[nodiscard]] std::pair<double, double> delayed_exposure(state& s, std::int64_t end_ns,
+                                                             double candidate_requests,
                                                              double baseline_requests) const {
         const double end = static_cast<double>(end_ns);
         const double start = s.previous_end_ns ? static_cast<double>(*s.previous_end_ns) : end;

@@ -62,11 +62,13 @@ public:
         if (config_.name.empty()) config_.name = std::string(canarygate::name(config_.metric));
         const std::string where = "canarygate::shape_gate '" + config_.name + "'";
         if (config_.metric != signal::output_shape) {
-            detail::throw_invalid_argument(where + ": metric = " + std::string(canarygate::name(config_.metric)) +
-                                           " is not a shape signal (output_shape)");
+            detail::throw_invalid_argument(
+                where + ": metric = " + std::string(canarygate::name(config_.metric)) +
+                " is not a shape signal (output_shape)");
         }
         if (!(config_.ks_tolerance > 0.0 && config_.ks_tolerance < 1.0)) {
-            detail::throw_bad_field(where, "ks_tolerance", config_.ks_tolerance, "must be in (0, 1)");
+            detail::throw_bad_field(where, "ks_tolerance", config_.ks_tolerance,
+                                    "must be in (0, 1)");
         }
         detail::validate_common(config_, where);
     }
@@ -80,8 +82,9 @@ public:
 
     /// Feeds one increment into `s` and decides; see rate_gate::evaluate.
     /// `increment_end_ns` is not used.
-    gate_result evaluate(state& s, const arm_snapshot& baseline_increment, const arm_snapshot& candidate_increment,
-                         double alpha_fail, double alpha_pass, const gate_tuning& = {},
+    gate_result evaluate(state& s, const arm_snapshot& baseline_increment,
+                         const arm_snapshot& candidate_increment, double alpha_fail,
+                         double alpha_pass, const gate_tuning& = {},
                          std::optional<std::int64_t> = std::nullopt) const {
         gate_result result = detail::start_result(config_, config_.metric, alpha_fail);
         ++s.checks;
@@ -130,8 +133,9 @@ public:
                 result.decision = verdict::pass;
             }
         }
-        result.reason =
-            detail::reason_line(result, {" KS distance ", "KS tolerance " + detail::format_ratio(config_.ks_tolerance)});
+        result.reason = detail::reason_line(
+            result,
+            {" KS distance ", "KS tolerance " + detail::format_ratio(config_.ks_tolerance)});
         return result;
     }
 

@@ -39,7 +39,8 @@ inline constexpr std::size_t signal_count = 8;
 /// "output_shape", "feedback_rate"; "unknown" for a value outside the enum.
 [[nodiscard]] constexpr std::string_view name(signal s) noexcept {
     constexpr std::array<std::string_view, signal_count> names = {
-        "latency", "ttft", "cost", "error_rate", "refusal_rate", "output_length", "output_shape", "feedback_rate"};
+        "latency",      "ttft",          "cost",         "error_rate",
+        "refusal_rate", "output_length", "output_shape", "feedback_rate"};
     const auto i = static_cast<std::size_t>(s);
     return i < names.size() ? names[i] : std::string_view("unknown");
 }
@@ -66,9 +67,12 @@ namespace detail {
 /// The histogram series a quantile or shape signal reads.
 [[nodiscard]] constexpr std::string_view histogram_series(signal s) noexcept {
     switch (s) {
-        case signal::latency: return series::latency;
-        case signal::ttft: return series::ttft;
-        default: return series::output_tokens;
+        case signal::latency:
+            return series::latency;
+        case signal::ttft:
+            return series::ttft;
+        default:
+            return series::output_tokens;
     }
 }
 
@@ -76,13 +80,16 @@ namespace detail {
 /// refusals (is_refusal) or feedback of kind `feedback`.
 [[nodiscard]] inline double rate_events(signal s, feedback_kind feedback, const arm_snapshot& a) {
     if (s == signal::feedback_rate) {
-        return to_double(a.counter(std::string(series::feedback_prefix) + std::string(name(feedback))));
+        return to_double(
+            a.counter(std::string(series::feedback_prefix) + std::string(name(feedback))));
     }
     double events = 0;
     for (std::size_t i = 0; i < outcome_count; ++i) {
         const auto o = static_cast<outcome>(i);
         const bool counted = s == signal::error_rate ? is_error(o) : is_refusal(o);
-        if (counted) events += to_double(a.counter(std::string(series::outcome_prefix) + std::string(name(o))));
+        if (counted)
+            events +=
+                to_double(a.counter(std::string(series::outcome_prefix) + std::string(name(o))));
     }
     return events;
 }

@@ -32,8 +32,8 @@ inline constexpr std::size_t verdict_count = 5;
 /// "unknown" for a value outside the enum (never "invalid", which is a
 /// verdict of its own).
 [[nodiscard]] constexpr std::string_view name(verdict v) noexcept {
-    constexpr std::array<std::string_view, verdict_count> names = {"pass", "continue", "fail", "invalid",
-                                                                   "no_regression_detected"};
+    constexpr std::array<std::string_view, verdict_count> names = {
+        "pass", "continue", "fail", "invalid", "no_regression_detected"};
     const auto i = static_cast<std::size_t>(v);
     return i < names.size() ? names[i] : std::string_view("unknown");
 }

@@ -60,7 +60,6 @@
 #include <initializer_list>
 #include <limits>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <span>
 #include <stdexcept>
@@ -68,6 +67,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "canarygate/core/config.hpp"
 #include "canarygate/core/error.hpp"
@@ -146,7 +147,9 @@ struct json_path {
     [[nodiscard]] json_path operator/(std::string_view child) const noexcept {
         return {this, child, 0, false};
     }
-    [[nodiscard]] json_path operator/(std::size_t child) const noexcept { return {this, {}, child, true}; }
+    [[nodiscard]] json_path operator/(std::size_t child) const noexcept {
+        return {this, {}, child, true};
+    }
 
     [[nodiscard]] std::string pointer() const {
         if (parent == nullptr) return {};
@@ -186,8 +189,8 @@ struct json_path {
 }
 
 [[nodiscard]] inline nlohmann::json json_integer(std::int64_t value) {
-    const std::uint64_t magnitude =
-        value < 0 ? std::uint64_t{0} - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
+    const std::uint64_t magnitude = value < 0 ? std::uint64_t{0} - static_cast<std::uint64_t>(value)
+                                              : static_cast<std::uint64_t>(value);
     if (magnitude <= json_exact_integer_limit) return value;
     return std::to_string(value);
 }
@@ -217,7 +220,8 @@ struct json_path {
     // a signed C++ integer holds a signed one.
     if (j.is_number_unsigned()) return j.get<std::uint64_t>();
     if (j.is_number_integer()) {
-        if (j.get<std::int64_t>() < 0) json_fail("must not be negative, found " + json_kind(j), path);
+        if (j.get<std::int64_t>() < 0)
+            json_fail("must not be negative, found " + json_kind(j), path);
         return static_cast<std::uint64_t>(j.get<std::int64_t>());
     }
     if (j.is_string()) {
@@ -266,23 +270,27 @@ struct json_path {
 /// An `int` written as a JSON number (layout fields, bucket indices, version).
 [[nodiscard]] inline std::int64_t json_read_number(const nlohmann::json& j, const json_path& path,
                                                    std::int64_t low, std::int64_t high) {
-    if (!j.is_number_integer()) json_fail("expected an integer number, found " + json_kind(j), path);
+    if (!j.is_number_integer())
+        json_fail("expected an integer number, found " + json_kind(j), path);
     const bool in_range =
         (!j.is_number_unsigned() ||
-         j.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) &&
+         j.get<std::uint64_t>() <=
+             static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) &&
         j.get<std::int64_t>() >= low && j.get<std::int64_t>() <= high;
     if (!in_range) {
-        json_fail(j.dump() + " is outside [" + std::to_string(low) + ", " + std::to_string(high) + "]",
-                  path);
+        json_fail(
+            j.dump() + " is outside [" + std::to_string(low) + ", " + std::to_string(high) + "]",
+            path);
     }
     return j.get<std::int64_t>();
 }
 
-[[nodiscard]] inline const std::string& json_read_name(const nlohmann::json& j, const json_path& path,
-                                                       bool may_be_empty) {
+[[nodiscard]] inline const std::string& json_read_name(const nlohmann::json& j,
+                                                       const json_path& path, bool may_be_empty) {
     if (!j.is_string()) json_fail("expected a string, found " + json_kind(j), path);
     const auto& name = j.get_ref<const std::string&>();
-    if (const char* problem = name_problem(name, may_be_empty)) json_fail(std::string("name ") + problem, path);
+    if (const char* problem = name_problem(name, may_be_empty))
+        json_fail(std::string("name ") + problem, path);
     return name;
 }
 
@@ -321,7 +329,8 @@ void histogram_to_json(nlohmann::json& j, const basic_exp_histogram<Allocator>& 
     const std::span<const std::uint64_t> buckets = h.buckets();
     for_each_nonzero_run(buckets, [&](std::size_t first, std::size_t length) {
         auto counts = nlohmann::json::array();
-        for (std::size_t k = first; k < first + length; ++k) counts.push_back(json_integer(wide_uint{buckets[k]}));
+        for (std::size_t k = first; k < first + length; ++k)
+            counts.push_back(json_integer(wide_uint{buckets[k]}));
         spans.push_back({{"index", layout.first_index() + static_cast<std::int64_t>(first)},
                          {"counts", std::move(counts)}});
     });
@@ -334,15 +343,17 @@ template <class Allocator>
                                                                  const json_path& path,
                                                                  std::size_t& bucket_budget,
                                                                  const Allocator& allocator) {
-    json_expect_object(j, path, {"scale", "min_exponent", "max_exponent", "zero", "underflow",
-                                 "overflow", "rejected", "spans"});
+    json_expect_object(j, path,
+                       {"scale", "min_exponent", "max_exponent", "zero", "underflow", "overflow",
+                        "rejected", "spans"});
     constexpr std::int64_t int_min = std::numeric_limits<int>::min();
     constexpr std::int64_t int_max = std::numeric_limits<int>::max();
-    const auto scale = static_cast<int>(json_read_number(j["scale"], path / "scale", int_min, int_max));
-    const auto min_exponent =
-        static_cast<int>(json_read_number(j["min_exponent"], path / "min_exponent", int_min, int_max));
-    const auto max_exponent =
-        static_cast<int>(json_read_number(j["max_exponent"], path / "max_exponent", int_min, int_max));
+    const auto scale =
+        static_cast<int>(json_read_number(j["scale"], path / "scale", int_min, int_max));
+    const auto min_exponent = static_cast<int>(
+        json_read_number(j["min_exponent"], path / "min_exponent", int_min, int_max));
+    const auto max_exponent = static_cast<int>(
+        json_read_number(j["max_exponent"], path / "max_exponent", int_min, int_max));
     if (auto why = histogram_layout::problem(scale, min_exponent, max_exponent)) {
         json_fail("invalid layout: canarygate::histogram_layout: " + *why, path);
     }
@@ -358,7 +369,8 @@ template <class Allocator>
     basic_exp_histogram<Allocator> h(layout, allocator);
     std::uint64_t total = 0;
     const auto add_total = [&](std::uint64_t count, const json_path& where) {
-        if (!add_u64(total, count)) json_fail("histogram holds more than 2^64 - 1 values in total", where);
+        if (!add_u64(total, count))
+            json_fail("histogram holds more than 2^64 - 1 values in total", where);
     };
     const std::uint64_t zero = json_read_u64(j["zero"], path / "zero");
     const std::uint64_t underflow = json_read_u64(j["underflow"], path / "underflow");
@@ -378,8 +390,8 @@ template <class Allocator>
         const json_path span_path = spans_path / s;
         const nlohmann::json& span = spans[s];
         json_expect_object(span, span_path, {"index", "counts"});
-        const std::int64_t first =
-            json_read_number(span["index"], span_path / "index", layout.first_index(), layout.last_index());
+        const std::int64_t first = json_read_number(span["index"], span_path / "index",
+                                                    layout.first_index(), layout.last_index());
         if (first < next_free) {
             json_fail("span starts at bucket index " + std::to_string(first) +
                           ", before the end of the previous span (" + std::to_string(next_free) +
@@ -406,7 +418,8 @@ template <class Allocator>
     return h;
 }
 
-inline nlohmann::json counters_to_json(const std::map<std::string, wide_uint, std::less<>>& counters) {
+inline nlohmann::json counters_to_json(
+    const std::map<std::string, wide_uint, std::less<>>& counters) {
     auto j = nlohmann::json::object();
     for (const auto& [name, value] : counters) j[name] = json_integer(value);
     return j;
@@ -424,10 +437,12 @@ void counters_from_json(const nlohmann::json& j, const json_path& path, Add&& ad
     }
 }
 
-[[nodiscard]] inline snapshot read_snapshot_json(const nlohmann::json& j, const decode_limits& limits) {
+[[nodiscard]] inline snapshot read_snapshot_json(const nlohmann::json& j,
+                                                 const decode_limits& limits) {
     const json_path root;
-    json_expect_object(j, root, {"format", "version", "window_start_ns", "window_end_ns", "sources",
-                                 "counters", "arms"});
+    json_expect_object(
+        j, root,
+        {"format", "version", "window_start_ns", "window_end_ns", "sources", "counters", "arms"});
     const nlohmann::json& format = j["format"];
     if (!format.is_string() || format.get_ref<const std::string&>() != snapshot_json_format) {
         json_fail("expected \"canarygate.snapshot\", found " + json_kind(format), root / "format");
@@ -443,14 +458,15 @@ void counters_from_json(const nlohmann::json& j, const json_path& path, Add&& ad
     const std::int64_t start = json_read_i64(j["window_start_ns"], root / "window_start_ns");
     const std::int64_t end = json_read_i64(j["window_end_ns"], root / "window_end_ns");
     if (end < start) {
-        json_fail("window_end_ns = " + std::to_string(end) + " is before window_start_ns = " +
-                      std::to_string(start),
+        json_fail("window_end_ns = " + std::to_string(end) +
+                      " is before window_start_ns = " + std::to_string(start),
                   root / "window_end_ns");
     }
     snapshot result(start, end);
     result.set_sources(json_read_u64(j["sources"], root / "sources"));
-    counters_from_json(j["counters"], root / "counters",
-                       [&](const std::string& name, wide_uint value) { result.add_counter(name, value); });
+    counters_from_json(
+        j["counters"], root / "counters",
+        [&](const std::string& name, wide_uint value) { result.add_counter(name, value); });
 
     const json_path arms_path = root / "arms";
     const nlohmann::json& arms = json_expect_array(j["arms"], arms_path);
@@ -464,20 +480,25 @@ void counters_from_json(const nlohmann::json& j, const json_path& path, Add&& ad
             json_read_name(a["model_version"], arm_path / "model_version", true);
         if (i > 0) {
             const auto& previous = result.arms().back();
-            const auto order = std::pair<std::string_view, std::string_view>(previous.arm(),
-                                                                              previous.model_version()) <=>
+            const auto order = std::pair<std::string_view, std::string_view>(
+                                   previous.arm(), previous.model_version()) <=>
                                std::pair<std::string_view, std::string_view>(name, version_name);
-            if (order == 0) json_fail("duplicate arm " + printable_name(name) + "@" + printable_name(version_name), arm_path);
+            if (order == 0)
+                json_fail(
+                    "duplicate arm " + printable_name(name) + "@" + printable_name(version_name),
+                    arm_path);
             if (order > 0) {
-                json_fail("arms are not sorted by (arm, model_version): " + printable_name(name) + "@" +
-                              printable_name(version_name) + " follows " + printable_name(previous.arm()) + "@" +
+                json_fail("arms are not sorted by (arm, model_version): " + printable_name(name) +
+                              "@" + printable_name(version_name) + " follows " +
+                              printable_name(previous.arm()) + "@" +
                               printable_name(previous.model_version()),
                           arm_path);
             }
         }
         arm_snapshot& arm = result.arm(name, version_name);
-        counters_from_json(a["counters"], arm_path / "counters",
-                           [&](const std::string& counter, wide_uint value) { arm.add_counter(counter, value); });
+        counters_from_json(
+            a["counters"], arm_path / "counters",
+            [&](const std::string& counter, wide_uint value) { arm.add_counter(counter, value); });
         const json_path histograms_path = arm_path / "histograms";
         const nlohmann::json& histograms = a["histograms"];
         if (!histograms.is_object()) {
@@ -516,7 +537,8 @@ public:
                 const auto& key = parsed.get_ref<const std::string&>();
                 if (!top.keys.insert(key).second) {
                     std::string pointer;
-                    for (std::size_t i = 0; i + 1 < stack_.size(); ++i) append_token(pointer, stack_[i]);
+                    for (std::size_t i = 0; i + 1 < stack_.size(); ++i)
+                        append_token(pointer, stack_[i]);
                     json_fail("duplicate key " + printable_name(key), std::move(pointer));
                 }
                 top.key = key;
@@ -533,8 +555,8 @@ private:
     struct frame {
         bool object;
         std::set<std::string, std::less<>> keys;
-        std::string key;        // current member (objects)
-        std::size_t elements;   // elements begun so far (arrays)
+        std::string key;       // current member (objects)
+        std::size_t elements;  // elements begun so far (arrays)
     };
 
     void enter_element() {
@@ -598,17 +620,20 @@ inline snapshot parse_snapshot(std::string_view json_text, const decode_limits& 
     nlohmann::json j;
 #if CANARYGATE_HAS_EXCEPTIONS()
     try {
-        j = nlohmann::json::parse(json_text.begin(), json_text.end(), detail::duplicate_key_check{});
+        j = nlohmann::json::parse(json_text.begin(), json_text.end(),
+                                  detail::duplicate_key_check{});
     } catch (const nlohmann::json::parse_error& e) {
         // e.byte counts from 1 (the last byte read).
-        throw decode_error(std::string("JSON syntax error: ") + e.what(), e.byte == 0 ? 0 : e.byte - 1);
+        throw decode_error(std::string("JSON syntax error: ") + e.what(),
+                           e.byte == 0 ? 0 : e.byte - 1);
     } catch (const nlohmann::json::exception& e) {
         // A number beyond double's range ("1e400") is out_of_range (406),
         // without a position; nlohmann's message quotes the number.
         throw decode_error(std::string("JSON syntax error: ") + e.what(), decode_error::no_offset);
     }
 #else
-    j = nlohmann::json::parse(json_text.begin(), json_text.end(), detail::duplicate_key_check{});  // aborts on error
+    j = nlohmann::json::parse(json_text.begin(), json_text.end(),
+                              detail::duplicate_key_check{});  // aborts on error
 #endif
     return detail::read_snapshot_json(j, limits);
 }

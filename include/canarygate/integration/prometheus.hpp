@@ -20,25 +20,26 @@
 ///                        std::string(canarygate::prometheus_content_type));
 /// \endcode
 ///
-/// ## Families (prefix "canarygate"; every per-arm family has the labels
-/// `arm` and `model_version` after the constant labels)
+/// ## Families
+///
+/// Prefix "canarygate"; every per-arm family has the labels `arm` and
+/// `model_version` after the constant labels.
 ///
 /// | family | type | source |
 /// |---|---|---|
 /// | `canarygate_window_start_seconds`, `_window_end_seconds` | gauge | snapshot window |
 /// | `canarygate_snapshot_sources` | gauge | `snapshot::sources()` |
-/// | `canarygate_requests_total{outcome}` | counter | `outcome.<name>`, remainder of `requests` as
-/// `unclassified` | | `canarygate_feedback_total{kind}` | counter | `feedback.<kind>` | |
-/// `canarygate_rejections_total{reason}` | counter | `rejected.<reason>`, histogram rejects as
-/// `<series>.invalid` | | `canarygate_request_duration_seconds` | histogram | `latency_ns`,
-/// `latency_ns.sum` | | `canarygate_time_to_first_token_seconds` | histogram | `ttft_ns`,
-/// `ttft_ns.sum` | | `canarygate_request_input_tokens` | histogram | `input_tokens`,
-/// `input_tokens.sum` | | `canarygate_request_output_tokens` | histogram | `output_tokens`,
-/// `output_tokens.sum` | | `canarygate_request_cost_usd` | histogram | `cost_nano_usd`,
-/// `cost_nano_usd.sum` | | `canarygate_series_total{series}` | counter | every other per-arm
-/// counter, raw name | | `canarygate_series_values{series}` | histogram | every other per-arm
-/// histogram, native unit | | `canarygate_recorder_<name>_total` | counter | each recorder-wide
-/// counter |
+/// | `canarygate_requests_total{outcome}` | counter | `outcome.<name>`; the remainder of `requests` as `unclassified` |
+/// | `canarygate_feedback_total{kind}` | counter | `feedback.<kind>` |
+/// | `canarygate_rejections_total{reason}` | counter | `rejected.<reason>`; histogram rejects as `<series>.invalid` |
+/// | `canarygate_request_duration_seconds` | histogram | `latency_ns`, `latency_ns.sum` |
+/// | `canarygate_time_to_first_token_seconds` | histogram | `ttft_ns`, `ttft_ns.sum` |
+/// | `canarygate_request_input_tokens` | histogram | `input_tokens`, `input_tokens.sum` |
+/// | `canarygate_request_output_tokens` | histogram | `output_tokens`, `output_tokens.sum` |
+/// | `canarygate_request_cost_usd` | histogram | `cost_nano_usd`, `cost_nano_usd.sum` |
+/// | `canarygate_series_total{series}` | counter | every other per-arm counter, raw name |
+/// | `canarygate_series_values{series}` | histogram | every other per-arm histogram, native unit |
+/// | `canarygate_recorder_<name>_total` | counter | each recorder-wide counter |
 ///
 /// ## Classic buckets from the fine histogram
 ///

@@ -14,8 +14,7 @@
 ///
 /// Example:
 /// \code
-///   canarygate::attribution_map map({.capacity = 1'000'000, .ttl_ns = 3 * 3600 *
-///   1'000'000'000LL});
+///   canarygate::attribution_map map({.capacity = 1'000'000, .ttl_ns = 3 * canarygate::hour_ns});
 ///   // request thread (one writer per thread, kept for the thread's life):
 ///   auto w = map.make_writer();
 ///   w.remember("run-7f3a", {candidate_arm, model_version, response_time_ns});
@@ -206,7 +205,7 @@ enum class resolve_status : std::uint8_t {
     constexpr std::array<std::string_view, 5> names = {"resolved", "expired_id", "unknown_id",
                                                        "deferred", "pending_full"};
     const auto i = static_cast<std::size_t>(s);
-    return i < names.size() ? names[i] : std::string_view("invalid");
+    return i < names.size() ? names[i] : std::string_view("unknown");
 }
 
 struct resolution {
@@ -291,7 +290,9 @@ void for_each_stat(const attribution_stats& s, F&& f) {
 /// map's stats() read at the same time. `into` is anything with
 /// `add_counter(std::string_view, std::uint64_t)`: a `snapshot`.
 template <class Counters>
-    requires requires(Counters& c, std::string_view name, std::uint64_t value) { c.add_counter(name, value); }
+requires requires(Counters& c, std::string_view name, std::uint64_t value) {
+    c.add_counter(name, value);
+}
 void add_counters(const attribution_stats& s, Counters& into) {
     for_each_stat(s, [&](std::string_view name, std::uint64_t value, stat_kind kind) {
         if (kind == stat_kind::counter) into.add_counter(name, value);

@@ -28,9 +28,12 @@ inline constexpr std::size_t arm_role_count = 3;
 /// "unknown" for a value outside the enum.
 [[nodiscard]] constexpr std::string_view name(arm_role r) noexcept {
     switch (r) {
-        case arm_role::baseline: return "baseline";
-        case arm_role::candidate: return "candidate";
-        case arm_role::shadow: return "shadow";
+        case arm_role::baseline:
+            return "baseline";
+        case arm_role::candidate:
+            return "candidate";
+        case arm_role::shadow:
+            return "shadow";
     }
     return "unknown";
 }

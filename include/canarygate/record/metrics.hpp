@@ -249,7 +249,8 @@ public:
         scalars_[i] += d;
     }
     /// Adds d to array counter i.
-    CANARYGATE_ALWAYS_INLINE constexpr void add_array(std::size_t i, std::uint64_t d) const noexcept {
+    CANARYGATE_ALWAYS_INLINE constexpr void add_array(std::size_t i,
+                                                      std::uint64_t d) const noexcept {
         arrays_[i] += d;
     }
     /// The same sink shifted to one metric's counters.

@@ -22,9 +22,9 @@ CANARYGATE_NAMESPACE_BEGIN
 
 /// How a request ended. One category per request.
 enum class outcome : std::uint8_t {
-    ok,                  ///< a normal, complete answer
-    truncated,           ///< stopped at the token limit (`finish_reason: "length"`)
-    refusal_provider,    ///< the provider refused (content filter, `stop_reason: "refusal"`, SAFETY)
+    ok,                ///< a normal, complete answer
+    truncated,         ///< stopped at the token limit (`finish_reason: "length"`)
+    refusal_provider,  ///< the provider refused (content filter, `stop_reason: "refusal"`, SAFETY)
     refusal_structured,  ///< the model refused in a structured field (`message.refusal`)
     refusal_classifier,  ///< the embedder's classifier flagged a plain-text refusal
     client_error,        ///< the request was invalid (4xx): not the model's fault
@@ -38,11 +38,17 @@ inline constexpr std::size_t outcome_count = 9;
 /// Stable lowercase name, used in series names ("outcome.refusal_provider")
 /// and in serialised snapshots.
 [[nodiscard]] constexpr std::string_view name(outcome o) noexcept {
-    constexpr std::array<std::string_view, outcome_count> names = {
-        "ok",           "truncated",    "refusal_provider", "refusal_structured", "refusal_classifier",
-        "client_error", "server_error", "aborted",          "timeout"};
+    constexpr std::array<std::string_view, outcome_count> names = {"ok",
+                                                                   "truncated",
+                                                                   "refusal_provider",
+                                                                   "refusal_structured",
+                                                                   "refusal_classifier",
+                                                                   "client_error",
+                                                                   "server_error",
+                                                                   "aborted",
+                                                                   "timeout"};
     const auto i = static_cast<std::size_t>(o);
-    return i < names.size() ? names[i] : std::string_view("invalid");
+    return i < names.size() ? names[i] : std::string_view("unknown");
 }
 
 /// The category with this name, if any.
@@ -78,9 +84,9 @@ inline constexpr std::size_t feedback_kind_count = 4;
 
 [[nodiscard]] constexpr std::string_view name(feedback_kind k) noexcept {
     constexpr std::array<std::string_view, feedback_kind_count> names = {"thumbs_up", "thumbs_down",
-                                                                        "ticket", "score"};
+                                                                         "ticket", "score"};
     const auto i = static_cast<std::size_t>(k);
-    return i < names.size() ? names[i] : std::string_view("invalid");
+    return i < names.size() ? names[i] : std::string_view("unknown");
 }
 
 /// Late user feedback about one request. The score is read only for
@@ -108,11 +114,11 @@ struct request_outcome {
     /// non-streaming request).
     static constexpr std::uint64_t absent = std::numeric_limits<std::uint64_t>::max();
 
-    std::uint64_t latency_ns = 0;          ///< end to end
-    std::uint64_t ttft_ns = absent;        ///< time to first token, if streamed
-    std::uint64_t input_tokens = 0;        ///< all prompt tokens, cached ones included
-    std::uint64_t output_tokens = 0;       ///< generated tokens, reasoning included
-    std::uint64_t cost_nano_usd = 0;       ///< see canarygate/record/pricing.hpp
+    std::uint64_t latency_ns = 0;     ///< end to end
+    std::uint64_t ttft_ns = absent;   ///< time to first token, if streamed
+    std::uint64_t input_tokens = 0;   ///< all prompt tokens, cached ones included
+    std::uint64_t output_tokens = 0;  ///< generated tokens, reasoning included
+    std::uint64_t cost_nano_usd = 0;  ///< see canarygate/record/pricing.hpp
     outcome category = outcome::ok;
 };
 

@@ -22,11 +22,11 @@
 /// Example (GPT-4o-mini list prices: $0.15 / $0.075 / $0.60 per million tokens):
 /// \code
 ///   using namespace canarygate;
+///   // pico-USD per token: 150,000 / 75,000 / 600,000
 ///   price_table mini("gpt-4o-mini 2024-07-18", 1'721'260'800'000'000'000,
-///                    {.input = price_from_usd_per_million("0.15"),          // 150,000
-///                    pico-USD/token
-///                     .cached_input = price_from_usd_per_million("0.075"),  //  75,000
-///                     .output = price_from_usd_per_million("0.60")});       // 600,000
+///                    {.input = price_from_usd_per_million("0.15"),
+///                     .cached_input = price_from_usd_per_million("0.075"),
+///                     .output = price_from_usd_per_million("0.60")});
 ///   usage u = usage::from_openai(/*prompt*/ 1200, /*cached*/ 1024, /*completion*/ 300);
 ///   std::uint64_t nano = cost_nano_usd(mini, u);  // 283,200 nano-USD = $0.0002832
 /// \endcode

@@ -5,14 +5,14 @@
 /// (p0 that changes from window to window, e.g. during a traffic ramp).
 #pragma once
 
-#include "canarygate/core/config.hpp"
-#include "canarygate/stats/detail/math.hpp"
-
 #include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+
+#include "canarygate/core/config.hpp"
+#include "canarygate/stats/detail/math.hpp"
 
 CANARYGATE_NAMESPACE_BEGIN
 namespace stats {
@@ -72,9 +72,8 @@ struct beta_prior {
 /// double log_e = cs::beta_binomial_log_e_value(12, 400, 0.01, cs::default_beta_prior(0.01));
 /// bool reject = log_e >= std::log(1 / 0.05);
 /// \endcode
-[[nodiscard]] inline double beta_binomial_log_e_value(std::uint64_t successes,
-                                                      std::uint64_t trials, double p0,
-                                                      beta_prior prior) {
+[[nodiscard]] inline double beta_binomial_log_e_value(std::uint64_t successes, std::uint64_t trials,
+                                                      double p0, beta_prior prior) {
     constexpr const char* where = "beta_binomial_log_e_value";
     detail::require_open_unit(where, "p0", p0);
     detail::require_positive_finite(where, "prior.a", prior.a);
@@ -92,8 +91,8 @@ struct beta_prior {
 }
 
 /// beta_binomial_log_e_value with the default prior default_beta_prior(p0).
-[[nodiscard]] inline double beta_binomial_log_e_value(std::uint64_t successes,
-                                                      std::uint64_t trials, double p0) {
+[[nodiscard]] inline double beta_binomial_log_e_value(std::uint64_t successes, std::uint64_t trials,
+                                                      double p0) {
     return beta_binomial_log_e_value(successes, trials, p0, default_beta_prior(p0));
 }
 
@@ -209,8 +208,7 @@ public:
     }
 
     /// With the default multipliers {1.25, 1.5, 2, 3, 5}.
-    explicit rate_ratio_e_process(double k)
-        requires(J == 5)
+    explicit rate_ratio_e_process(double k) requires(J == 5)
         : rate_ratio_e_process(k, default_ratio_multipliers) {}
 
     /// Adds one window: `candidate_events` of its `total_events` events came

@@ -31,11 +31,11 @@
 /// ln(1 + lambda y) - lambda y >= -psi(lambda) y^2.  QED
 #pragma once
 
-#include "canarygate/core/config.hpp"
-#include "canarygate/stats/detail/math.hpp"
-
 #include <cmath>
 #include <cstdint>
+
+#include "canarygate/core/config.hpp"
+#include "canarygate/stats/detail/math.hpp"
 
 CANARYGATE_NAMESPACE_BEGIN
 namespace stats {
@@ -77,7 +77,7 @@ struct window_sums {
 /// Preconditions (std::invalid_argument otherwise): m > 0 finite; sum_x and
 /// sum_x2 finite and >= 0.
 [[nodiscard]] inline window_sums standardized_window_sums(std::uint64_t n, double sum_x,
-                                                         double sum_x2, double m) {
+                                                          double sum_x2, double m) {
     constexpr const char* where = "standardized_window_sums";
     detail::require_positive_finite(where, "m", m);
     detail::require_nonnegative_finite(where, "sum_x", sum_x);

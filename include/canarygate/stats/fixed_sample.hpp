@@ -5,13 +5,6 @@
 /// looks; the gates use the anytime-valid tests of the other headers.
 #pragma once
 
-#include "canarygate/core/config.hpp"
-#include "canarygate/stats/detail/math.hpp"
-
-#include <boost/math/distributions/binomial.hpp>
-#include <boost/math/distributions/normal.hpp>
-#include <boost/math/special_functions/erf.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -20,6 +13,13 @@
 #include <span>
 #include <utility>
 #include <vector>
+
+#include <boost/math/distributions/binomial.hpp>
+#include <boost/math/distributions/normal.hpp>
+#include <boost/math/special_functions/erf.hpp>
+
+#include "canarygate/core/config.hpp"
+#include "canarygate/stats/detail/math.hpp"
 
 CANARYGATE_NAMESPACE_BEGIN
 namespace stats {
@@ -70,7 +70,9 @@ struct proportion_interval {
 /// The nearest-rank p-quantile of the values that are not NaN (NaN when
 /// none is): the ceil(p n)-th smallest, at least the first.
 [[nodiscard]] inline double nearest_rank_quantile(std::vector<double> values, double p) {
-    values.erase(std::remove_if(values.begin(), values.end(), [](double v) { return std::isnan(v); }), values.end());
+    values.erase(
+        std::remove_if(values.begin(), values.end(), [](double v) { return std::isnan(v); }),
+        values.end());
     if (values.empty()) return std::numeric_limits<double>::quiet_NaN();
     std::sort(values.begin(), values.end());
     const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(values.size())));
@@ -94,8 +96,8 @@ struct quantile_rank_interval {
 /// Nonparametric Statistics", 3.2). Binary search on Boost's binomial cdf.
 ///
 /// Preconditions (std::invalid_argument otherwise): 0 < q < 1; 0 < alpha < 1.
-[[nodiscard]] inline quantile_rank_interval quantile_order_statistic_ranks(std::uint64_t n, double q,
-                                                                         double alpha) {
+[[nodiscard]] inline quantile_rank_interval quantile_order_statistic_ranks(std::uint64_t n,
+                                                                           double q, double alpha) {
     constexpr const char* where = "quantile_order_statistic_ranks";
     detail::require_open_unit(where, "q", q);
     detail::require_open_unit(where, "alpha", alpha);
@@ -231,8 +233,8 @@ enum class alternative {
 
 /// Result of mann_whitney_u_test.
 struct mann_whitney_result {
-    double u;        ///< W of R's wilcox.test: sum of x's ranks - n_x (n_x + 1) / 2
-    double z;        ///< standardised statistic after the continuity correction
+    double u;  ///< W of R's wilcox.test: sum of x's ranks - n_x (n_x + 1) / 2
+    double z;  ///< standardised statistic after the continuity correction
     double p_value;
 };
 
@@ -251,8 +253,8 @@ struct mann_whitney_result {
 /// Preconditions (std::invalid_argument otherwise): both samples non-empty;
 /// no NaN. Complexity O(N log N), allocates O(N).
 [[nodiscard]] inline mann_whitney_result mann_whitney_u_test(
-    std::span<const double> x, std::span<const double> y,
-    alternative alt = alternative::two_sided, bool continuity = true) {
+    std::span<const double> x, std::span<const double> y, alternative alt = alternative::two_sided,
+    bool continuity = true) {
     constexpr const char* where = "mann_whitney_u_test";
     if (x.empty() || y.empty()) {
         detail::fail_argument(where, x.empty() ? "x.size()" : "y.size()", std::uint64_t{0},
@@ -306,8 +308,12 @@ struct mann_whitney_result {
             case alternative::two_sided:
                 correction = centred > 0.0 ? 0.5 : (centred < 0.0 ? -0.5 : 0.0);
                 break;
-            case alternative::greater: correction = 0.5; break;
-            case alternative::less: correction = -0.5; break;
+            case alternative::greater:
+                correction = 0.5;
+                break;
+            case alternative::less:
+                correction = -0.5;
+                break;
         }
     }
     const double z = (centred - correction) / std::sqrt(sigma2);
@@ -316,9 +322,15 @@ struct mann_whitney_result {
     const double upper_tail = 0.5 * boost::math::erfc(z * inv_sqrt2);   // 1 - Phi(z)
     double p = 0.0;
     switch (alt) {
-        case alternative::two_sided: p = 2.0 * std::min(lower_tail, upper_tail); break;
-        case alternative::greater: p = upper_tail; break;
-        case alternative::less: p = lower_tail; break;
+        case alternative::two_sided:
+            p = 2.0 * std::min(lower_tail, upper_tail);
+            break;
+        case alternative::greater:
+            p = upper_tail;
+            break;
+        case alternative::less:
+            p = lower_tail;
+            break;
     }
     return mann_whitney_result{w, z, std::min(p, 1.0)};
 }

@@ -11,14 +11,14 @@
 /// non-decreasing and the set is (-inf, U].
 #pragma once
 
-#include "canarygate/core/config.hpp"
-#include "canarygate/stats/detail/math.hpp"
-
-#include <boost/math/tools/roots.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <utility>
+
+#include <boost/math/tools/roots.hpp>
+
+#include "canarygate/core/config.hpp"
+#include "canarygate/stats/detail/math.hpp"
 
 CANARYGATE_NAMESPACE_BEGIN
 namespace stats {
@@ -51,8 +51,8 @@ template <class F>
 /// the final bracket that is still rejected, so the reported bound is never
 /// inside the true confidence set's complement by rounding: conservative.
 template <class F>
-[[nodiscard]] inversion_result invert_monotone(F& log_e, double log_threshold, double lo,
-                                               double hi, bool rejects_low, unsigned bits) {
+[[nodiscard]] inversion_result invert_monotone(F& log_e, double log_threshold, double lo, double hi,
+                                               bool rejects_low, unsigned bits) {
     constexpr const char* where = "invert";
     require_finite(where, "lo", lo);
     require_finite(where, "hi", hi);
@@ -86,8 +86,8 @@ template <class F>
     const double first = bracket.first;
     const double second = bracket.second;
     // The bracket's ends straddle the crossing; keep the rejected one.
-    const double bound = rejects_low ? (g(first) >= 0.0 ? first : lo)
-                                     : (g(second) >= 0.0 ? second : hi);
+    const double bound =
+        rejects_low ? (g(first) >= 0.0 ? first : lo) : (g(second) >= 0.0 ? second : hi);
     return inversion_result{bound, inversion_status::interior};
 }
 }  // namespace detail

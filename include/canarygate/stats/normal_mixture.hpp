@@ -16,14 +16,14 @@
 /// most alpha, at any time.
 #pragma once
 
-#include "canarygate/core/config.hpp"
-#include "canarygate/stats/detail/math.hpp"
-
-#include <boost/math/tools/roots.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <utility>
+
+#include <boost/math/tools/roots.hpp>
+
+#include "canarygate/core/config.hpp"
+#include "canarygate/stats/detail/math.hpp"
 
 CANARYGATE_NAMESPACE_BEGIN
 namespace stats {
@@ -85,8 +85,7 @@ inline void check_mixture_args(const char* where, double v, double rho) {
 /// M(u, v) = 1/alpha; P(exists t: |S_t| >= u(V_t)) <= alpha.
 ///
 /// Preconditions: v >= 0 finite, rho > 0 finite, 0 < alpha < 1.
-[[nodiscard]] inline double two_sided_normal_mixture_boundary(double v, double rho,
-                                                              double alpha) {
+[[nodiscard]] inline double two_sided_normal_mixture_boundary(double v, double rho, double alpha) {
     constexpr const char* where = "two_sided_normal_mixture_boundary";
     detail::check_mixture_args(where, v, rho);
     detail::require_open_unit(where, "alpha", alpha);
@@ -130,13 +129,14 @@ inline void check_mixture_args(const char* where, double v, double rho) {
 ///
 /// Preconditions: v >= 0 finite, rho > 0 finite, 0 < alpha < 1.
 /// Complexity: about 10 evaluations of ln M.
-[[nodiscard]] inline double one_sided_normal_mixture_boundary(double v, double rho,
-                                                              double alpha) {
+[[nodiscard]] inline double one_sided_normal_mixture_boundary(double v, double rho, double alpha) {
     constexpr const char* where = "one_sided_normal_mixture_boundary";
     detail::check_mixture_args(where, v, rho);
     detail::require_open_unit(where, "alpha", alpha);
     const double log_threshold = std::log(1.0 / alpha);
-    const auto g = [&](double s) { return one_sided_normal_mixture_log_e(s, v, rho) - log_threshold; };
+    const auto g = [&](double s) {
+        return one_sided_normal_mixture_log_e(s, v, rho) - log_threshold;
+    };
     double lo = 2.0 * alpha < 1.0 ? two_sided_normal_mixture_boundary(v, rho, 2.0 * alpha) : 0.0;
     double hi = two_sided_normal_mixture_boundary(v, rho, alpha);
     const double g_lo = g(lo);

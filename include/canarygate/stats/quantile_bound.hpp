@@ -38,13 +38,13 @@
 /// (statistics.md), rounded outwards by a few ulps.
 #pragma once
 
-#include "canarygate/core/config.hpp"
-#include "canarygate/stats/detail/math.hpp"
-#include "canarygate/stats/normal_mixture.hpp"
-
 #include <cmath>
 #include <cstdint>
 #include <limits>
+
+#include "canarygate/core/config.hpp"
+#include "canarygate/stats/detail/math.hpp"
+#include "canarygate/stats/normal_mixture.hpp"
 
 CANARYGATE_NAMESPACE_BEGIN
 namespace stats {
@@ -94,8 +94,12 @@ public:
             detail::fail_argument(where, "alpha", alpha, "leaves a one-sided level >= 1/2");
         }
         const double pq = p * (1.0 - p);
-        upper_ = side == quantile_bound_side::lower ? disabled() : make_side(p >= 0.5 ? pq : 0.25, side_alpha, t_opt);
-        lower_ = side == quantile_bound_side::upper ? disabled() : make_side(p <= 0.5 ? pq : 0.25, side_alpha, t_opt);
+        upper_ = side == quantile_bound_side::lower
+                     ? disabled()
+                     : make_side(p >= 0.5 ? pq : 0.25, side_alpha, t_opt);
+        lower_ = side == quantile_bound_side::upper
+                     ? disabled()
+                     : make_side(p <= 0.5 ? pq : 0.25, side_alpha, t_opt);
     }
 
     /// The ranks after t observations. O(1) root findings (about 20 ln Phi

@@ -38,16 +38,16 @@
 /// it is clamped to 1 (a radius of 1 holds trivially).
 #pragma once
 
-#include "canarygate/core/config.hpp"
-#include "canarygate/stats/detail/math.hpp"
-
-#include <boost/math/special_functions/zeta.hpp>
-#include <boost/math/tools/roots.hpp>
-
 #include <bit>
 #include <cmath>
 #include <cstdint>
 #include <utility>
+
+#include <boost/math/special_functions/zeta.hpp>
+#include <boost/math/tools/roots.hpp>
+
+#include "canarygate/core/config.hpp"
+#include "canarygate/stats/detail/math.hpp"
 
 CANARYGATE_NAMESPACE_BEGIN
 namespace stats {
@@ -78,8 +78,8 @@ namespace detail {
     const double sigma = 0.5 * sqrt_n;
     const double z0 = std::sqrt(n * ln2 / 2.0);
     const double t1 = 4.0 * a * (z0 - a) / n;
-    const double t2 = log_4_sqrt_2pi + std::log(a / sqrt_n) - 2.0 * a * a / n +
-                      log_normal_cdf((a - z0) / sigma);
+    const double t2 =
+        log_4_sqrt_2pi + std::log(a / sqrt_n) - 2.0 * a * a / n + log_normal_cdf((a - z0) / sigma);
     const double hi = t1 > t2 ? t1 : t2;
     const double lo = t1 > t2 ? t2 : t1;
     return hi + std::log1p(std::exp(lo - hi));
@@ -111,7 +111,9 @@ inline constexpr double dkw_epoch_exponent = 1.4;
     const double n_last = std::ldexp(1.0, k + 1) - 1.0;
     const double log_alpha_k = std::log(alpha) - log_zeta -
                                detail::dkw_epoch_exponent * std::log(static_cast<double>(k + 1));
-    const auto g = [&](double a) { return detail::doob_massart_log_bound(a, n_last) - log_alpha_k; };
+    const auto g = [&](double a) {
+        return detail::doob_massart_log_bound(a, n_last) - log_alpha_k;
+    };
     // B_N(z0) >= 1 > alpha_k; grow the upper end until the bound holds.
     const double lo = std::sqrt(n_last * 0.69314718055994530942 / 2.0);
     double hi = 2.0 * std::sqrt(n_last * (1.0 - log_alpha_k) / 2.0) + lo;

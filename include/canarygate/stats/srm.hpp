@@ -18,15 +18,15 @@
 /// candidate).
 #pragma once
 
-#include "canarygate/core/config.hpp"
-#include "canarygate/stats/detail/math.hpp"
-
-#include <boost/math/special_functions/gamma.hpp>
-
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+
+#include <boost/math/special_functions/gamma.hpp>
+
+#include "canarygate/core/config.hpp"
+#include "canarygate/stats/detail/math.hpp"
 
 CANARYGATE_NAMESPACE_BEGIN
 namespace stats {
@@ -49,8 +49,7 @@ inline constexpr double default_srm_concentration = 100.0;
 /// bool invalid = log_bf >= std::log(1 / 0.001);
 /// \endcode
 [[nodiscard]] inline double srm_log_bayes_factor(std::uint64_t n_candidate,
-                                                 std::uint64_t n_baseline,
-                                                 double rho_candidate,
+                                                 std::uint64_t n_baseline, double rho_candidate,
                                                  double kappa = default_srm_concentration) {
     constexpr const char* where = "srm_log_bayes_factor";
     detail::require_open_unit(where, "rho_candidate", rho_candidate);

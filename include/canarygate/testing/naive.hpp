@@ -67,9 +67,9 @@ struct metric_spec {
     /// Throws std::invalid_argument naming the field and the bad value.
     void validate(const char* where) const {
         if (metric == signal::output_shape || static_cast<std::size_t>(metric) >= signal_count) {
-            canarygate::detail::throw_invalid_argument(std::string(where) + ": metric = " +
-                                                       std::string(canarygate::name(metric)) +
-                                                       " has no naive comparator");
+            canarygate::detail::throw_invalid_argument(
+                std::string(where) + ": metric = " + std::string(canarygate::name(metric)) +
+                " has no naive comparator");
         }
         if (is_quantile() && !(quantile > 0.0 && quantile < 1.0)) {
             canarygate::detail::throw_bad_field(where, "quantile", quantile, "must be in (0, 1)");
@@ -107,7 +107,8 @@ inline window_stat read(const metric_spec& m, const arm_snapshot& a) {
         s.events = canarygate::detail::rate_events(m.metric, m.feedback, a);
         if (s.requests > 0) s.value = s.events / s.requests;
     } else if (m.metric == signal::cost) {
-        if (s.requests > 0) s.value = canarygate::detail::to_double(a.counter(series::cost_sum)) / s.requests;
+        if (s.requests > 0)
+            s.value = canarygate::detail::to_double(a.counter(series::cost_sum)) / s.requests;
     } else {
         const exp_histogram* h = a.histogram(canarygate::detail::histogram_series(m.metric));
         if (h != nullptr && !h->empty()) s.value = h->quantile(m.quantile).value;
@@ -141,7 +142,8 @@ inline double count_above(const exp_histogram& h, double x) {
 }
 
 inline double normal_upper_quantile(double alpha) {
-    return boost::math::quantile(boost::math::complement(boost::math::normal_distribution<double>(), alpha));
+    return boost::math::quantile(
+        boost::math::complement(boost::math::normal_distribution<double>(), alpha));
 }
 
 }  // namespace detail
@@ -184,7 +186,8 @@ struct window_threshold_config {
     void validate() const {
         metric.validate("canarygate::naive::window_threshold_config");
         if (!(multiplier > 0.0) || std::isinf(multiplier)) {
-            canarygate::detail::throw_bad_field("canarygate::naive::window_threshold_config", "multiplier", multiplier,
+            canarygate::detail::throw_bad_field("canarygate::naive::window_threshold_config",
+                                                "multiplier", multiplier,
                                                 "must be positive and finite");
         }
     }
@@ -202,7 +205,8 @@ struct window_threshold_state {
 /// One check of the per-window threshold. O(buckets) for quantiles, O(1)
 /// otherwise. Sticky: once failed (or passed), stays so.
 inline result evaluate(const window_threshold_config& config, window_threshold_state& state,
-                       const arm_snapshot& baseline_increment, const arm_snapshot& candidate_increment) {
+                       const arm_snapshot& baseline_increment,
+                       const arm_snapshot& candidate_increment) {
     result r;
     if (state.done) {
         r.decision = state.final_decision;
@@ -213,7 +217,8 @@ inline result evaluate(const window_threshold_config& config, window_threshold_s
     r.candidate_value = c.value;
     r.baseline_value = b.value;
     const auto min_n = static_cast<double>(config.min_requests);
-    const bool no_data = std::isnan(c.value) || std::isnan(b.value) || c.requests < min_n || b.requests < min_n;
+    const bool no_data =
+        std::isnan(c.value) || std::isnan(b.value) || c.requests < min_n || b.requests < min_n;
     bool failed_check = false;
     if (no_data) {
         r.skipped = true;
@@ -270,28 +275,30 @@ struct repeated_fixed_test_config {
     void validate() const {
         metric.validate("canarygate::naive::repeated_fixed_test_config");
         if (!(multiplier > 0.0) || std::isinf(multiplier)) {
-            canarygate::detail::throw_bad_field("canarygate::naive::repeated_fixed_test_config", "multiplier",
-                                                multiplier, "must be positive and finite");
+            canarygate::detail::throw_bad_field("canarygate::naive::repeated_fixed_test_config",
+                                                "multiplier", multiplier,
+                                                "must be positive and finite");
         }
         if (!(alpha > 0.0 && alpha < 1.0)) {
-            canarygate::detail::throw_bad_field("canarygate::naive::repeated_fixed_test_config", "alpha", alpha,
-                                                "must be in (0, 1)");
+            canarygate::detail::throw_bad_field("canarygate::naive::repeated_fixed_test_config",
+                                                "alpha", alpha, "must be in (0, 1)");
         }
     }
 };
 
 struct repeated_fixed_test_state {
-    double n_c = 0, n_b = 0;        // requests
-    double e_c = 0, e_b = 0;        // rate events
+    double n_c = 0, n_b = 0;                          // requests
+    double e_c = 0, e_b = 0;                          // rate events
     double sum_c = 0, sum_b = 0, sq_c = 0, sq_b = 0;  // cost
-    std::optional<exp_histogram> hist_c, hist_b;       // quantiles
+    std::optional<exp_histogram> hist_c, hist_b;      // quantiles
     bool failed = false;
 };
 
 /// One check: accumulates the increment, then tests the cumulative data.
 /// O(buckets) for quantiles, O(1) otherwise. Sticky once failed.
 inline result evaluate(const repeated_fixed_test_config& config, repeated_fixed_test_state& state,
-                       const arm_snapshot& baseline_increment, const arm_snapshot& candidate_increment) {
+                       const arm_snapshot& baseline_increment,
+                       const arm_snapshot& candidate_increment) {
     result r;
     const auto& m = config.metric;
     const auto c = detail::read(m, candidate_increment);
@@ -304,17 +311,22 @@ inline result evaluate(const repeated_fixed_test_config& config, repeated_fixed_
         state.e_c += c.events;
         state.e_b += b.events;
         if (state.e_c > 0 && state.e_b > 0) {
-            const double se2 = 1.0 / state.e_c - 1.0 / state.n_c + 1.0 / state.e_b - 1.0 / state.n_b;
+            const double se2 =
+                1.0 / state.e_c - 1.0 / state.n_c + 1.0 / state.e_b - 1.0 / state.n_b;
             const double lr = std::log((state.e_c / state.n_c) / (state.e_b / state.n_b));
             if (se2 > 0) z = (lr - std::log(k)) / std::sqrt(se2);
         }
     } else if (m.metric == signal::cost) {
-        const double sc = canarygate::detail::to_double(candidate_increment.counter(series::cost_sum));
-        const double sb = canarygate::detail::to_double(baseline_increment.counter(series::cost_sum));
+        const double sc =
+            canarygate::detail::to_double(candidate_increment.counter(series::cost_sum));
+        const double sb =
+            canarygate::detail::to_double(baseline_increment.counter(series::cost_sum));
         state.sum_c += sc;
         state.sum_b += sb;
-        state.sq_c += canarygate::detail::to_double(candidate_increment.counter(series::cost_sum_squares));
-        state.sq_b += canarygate::detail::to_double(baseline_increment.counter(series::cost_sum_squares));
+        state.sq_c +=
+            canarygate::detail::to_double(candidate_increment.counter(series::cost_sum_squares));
+        state.sq_b +=
+            canarygate::detail::to_double(baseline_increment.counter(series::cost_sum_squares));
         if (state.n_c >= 2 && state.n_b >= 2) {
             const double mc = state.sum_c / state.n_c;
             const double mb = state.sum_b / state.n_b;
@@ -397,8 +409,8 @@ struct kayenta_config {
     void validate() const {
         metric.validate("canarygate::naive::kayenta_config");
         if (!(confidence > 0.0 && confidence < 1.0)) {
-            canarygate::detail::throw_bad_field("canarygate::naive::kayenta_config", "confidence", confidence,
-                                                "must be in (0, 1)");
+            canarygate::detail::throw_bad_field("canarygate::naive::kayenta_config", "confidence",
+                                                confidence, "must be in (0, 1)");
         }
     }
 };
@@ -430,14 +442,18 @@ inline double pairs_at_most(const std::vector<double>& x, const std::vector<doub
 
 /// The r-th smallest (1-based) pairwise difference x[i] − y[j], by bisection
 /// on the value (64 halvings of the range). x, y sorted, non-empty.
-inline double pairwise_order_statistic(const std::vector<double>& x, const std::vector<double>& y, double r) {
+inline double pairwise_order_statistic(const std::vector<double>& x, const std::vector<double>& y,
+                                       double r) {
     double lo = x.front() - y.back();
     double hi = x.back() - y.front();
     if (pairs_at_most(x, y, lo) >= r) return lo;
     for (int it = 0; it < 64 && hi > lo; ++it) {
         const double mid = lo + (hi - lo) / 2;
         if (mid <= lo || mid >= hi) break;
-        if (pairs_at_most(x, y, mid) >= r) hi = mid; else lo = mid;
+        if (pairs_at_most(x, y, mid) >= r)
+            hi = mid;
+        else
+            lo = mid;
     }
     return hi;
 }
@@ -452,8 +468,14 @@ inline double rank_sum_sigma(const std::vector<double>& x, const std::vector<dou
     while (i < x.size() || j < y.size()) {
         const double v = j >= y.size() || (i < x.size() && x[i] <= y[j]) ? x[i] : y[j];
         double t = 0;
-        while (i < x.size() && x[i] == v) { ++i; ++t; }
-        while (j < y.size() && y[j] == v) { ++j; ++t; }
+        while (i < x.size() && x[i] == v) {
+            ++i;
+            ++t;
+        }
+        while (j < y.size() && y[j] == v) {
+            ++j;
+            ++t;
+        }
         tie_term += t * t * t - t;
     }
     return std::sqrt(m * n / 12.0 * ((total + 1.0) - tie_term / (total * (total - 1.0))));
@@ -462,12 +484,15 @@ inline double rank_sum_sigma(const std::vector<double>& x, const std::vector<dou
 }  // namespace detail
 
 /// One interval judgement. Sticky once failed.
-inline result evaluate(const kayenta_config& config, kayenta_state& state, const arm_snapshot& baseline_increment,
+inline result evaluate(const kayenta_config& config, kayenta_state& state,
+                       const arm_snapshot& baseline_increment,
                        const arm_snapshot& candidate_increment) {
     result r;
     const auto c = detail::read(config.metric, candidate_increment);
     const auto b = detail::read(config.metric, baseline_increment);
-    auto insert_sorted = [](std::vector<double>& v, double x) { v.insert(std::upper_bound(v.begin(), v.end(), x), x); };
+    auto insert_sorted = [](std::vector<double>& v, double x) {
+        v.insert(std::upper_bound(v.begin(), v.end(), x), x);
+    };
     if (!std::isnan(c.value)) {
         insert_sorted(state.candidate_points, c.value);
         state.candidate_sum += c.value;
@@ -490,7 +515,8 @@ inline result evaluate(const kayenta_config& config, kayenta_state& state, const
     const double mean_b = state.baseline_sum / static_cast<double>(y.size());
     r.candidate_value = mean_c;
     r.baseline_value = mean_b;
-    const double mean_ratio = mean_b != 0.0 ? mean_c / mean_b : std::numeric_limits<double>::quiet_NaN();
+    const double mean_ratio =
+        mean_b != 0.0 ? mean_c / mean_b : std::numeric_limits<double>::quiet_NaN();
     const double mn = static_cast<double>(x.size()) * static_cast<double>(y.size());
     const double sigma = detail::rank_sum_sigma(x, y);
     const double z = detail::normal_upper_quantile((1.0 - config.confidence) / 2.0);
@@ -508,7 +534,8 @@ inline result evaluate(const kayenta_config& config, kayenta_state& state, const
     state.estimate = std::floor(mid) == mid
                          ? detail::pairwise_order_statistic(x, y, mid)
                          : (detail::pairwise_order_statistic(x, y, std::floor(mid)) +
-                            detail::pairwise_order_statistic(x, y, std::ceil(mid))) / 2.0;
+                            detail::pairwise_order_statistic(x, y, std::ceil(mid))) /
+                               2.0;
     if (state.lower > config.tolerance * std::fabs(state.estimate)) {
         state.failed = true;
         r.decision = verdict::fail;

@@ -34,8 +34,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <numbers>
 #include <queue>
 #include <string>
@@ -72,23 +72,23 @@ struct stage {
 struct response_model {
     double output_tokens_median = 350;
     double output_tokens_sigma = 0.7;
-    std::uint64_t max_tokens = 4096;          ///< longer answers are cut here (outcome truncated)
-    double max_tokens_probability = 0.01;     ///< extra mass exactly at the limit (runaway answers)
+    std::uint64_t max_tokens = 4096;       ///< longer answers are cut here (outcome truncated)
+    double max_tokens_probability = 0.01;  ///< extra mass exactly at the limit (runaway answers)
     double input_tokens_median = 1200;
     double input_tokens_sigma = 0.9;
     double ttft_median_s = 0.35;
     double ttft_sigma = 0.5;
     double per_token_median_s = 0.012;
     double per_token_sigma = 0.25;
-    double tail_probability = 0.02;           ///< share of requests that queue
-    double tail_alpha = 1.8;                  ///< Pareto shape of the queueing factor (>= 1)
-    double input_price_nano_usd = 150;        ///< per token ($0.15 per million)
-    double output_price_nano_usd = 600;       ///< per token ($0.60 per million)
-    double zero_cost_probability = 0.05;      ///< free tier, full cache hits
+    double tail_probability = 0.02;       ///< share of requests that queue
+    double tail_alpha = 1.8;              ///< Pareto shape of the queueing factor (>= 1)
+    double input_price_nano_usd = 150;    ///< per token ($0.15 per million)
+    double output_price_nano_usd = 600;   ///< per token ($0.60 per million)
+    double zero_cost_probability = 0.05;  ///< free tier, full cache hits
     double refusal_rate = 0.02;
-    double error_rate = 0.005;                ///< server errors
-    double feedback_probability = 0.03;       ///< share of requests that ever get feedback
-    double thumbs_down_share = 0.2;           ///< of those, the share that is a thumbs-down
+    double error_rate = 0.005;           ///< server errors
+    double feedback_probability = 0.03;  ///< share of requests that ever get feedback
+    double thumbs_down_share = 0.2;      ///< of those, the share that is a thumbs-down
     double feedback_delay_median_s = 600;
     double feedback_delay_sigma = 1.2;
 };
@@ -127,7 +127,8 @@ public:
     /// field and its value.
     scenario(scenario_config config, std::uint64_t seed) : config_(std::move(config)), rng_(seed) {
         validate();
-        const double peak = config_.traffic.requests_per_minute * (1 + config_.traffic.diurnal_amplitude);
+        const double peak =
+            config_.traffic.requests_per_minute * (1 + config_.traffic.diurnal_amplitude);
         max_rate_per_ns_ = peak / static_cast<double>(minute_ns);
         noise_factor_ = draw_noise_factor();
     }
@@ -153,7 +154,8 @@ public:
     void run(std::int64_t until_ns, OnRequest&& on_request, OnFeedback&& on_feedback) {
         while (true) {
             if (!next_arrival_valid_) {
-                next_arrival_ += static_cast<std::int64_t>(std::ceil(rng_.exponential(max_rate_per_ns_)));
+                next_arrival_ +=
+                    static_cast<std::int64_t>(std::ceil(rng_.exponential(max_rate_per_ns_)));
                 next_arrival_valid_ = true;
             }
             const std::int64_t t = next_arrival_;
@@ -198,13 +200,15 @@ private:
         if (!(t.diurnal_amplitude >= 0.0 && t.diurnal_amplitude < 1.0)) {
             fail("traffic.diurnal_amplitude", t.diurnal_amplitude, "must be in [0, 1)");
         }
-        if (config_.stages.empty()) fail("stages.size()", config_.stages.size(), "must be at least 1");
+        if (config_.stages.empty())
+            fail("stages.size()", config_.stages.size(), "must be at least 1");
         if (config_.stages.front().start_ns != 0) {
             fail("stages[0].start_ns", config_.stages.front().start_ns, "must be 0");
         }
         for (std::size_t i = 0; i < config_.stages.size(); ++i) {
             const auto& s = config_.stages[i];
-            probability(("stages[" + std::to_string(i) + "].candidate_share").c_str(), s.candidate_share);
+            probability(("stages[" + std::to_string(i) + "].candidate_share").c_str(),
+                        s.candidate_share);
             if (i > 0 && s.start_ns <= config_.stages[i - 1].start_ns) {
                 fail("stages[" + std::to_string(i) + "].start_ns", s.start_ns,
                      "must be after the previous stage's start");
@@ -249,12 +253,15 @@ private:
                     m.refusal_rate * r.refusal);
         probability("candidate error rate (model.error_rate x candidate_regression.error)",
                     m.error_rate * r.error);
-        if (m.refusal_rate * std::max(r.refusal, 1.0) + m.error_rate * std::max(r.error, 1.0) > 1.0) {
+        if (m.refusal_rate * std::max(r.refusal, 1.0) + m.error_rate * std::max(r.error, 1.0) >
+            1.0) {
             fail("model.refusal_rate + model.error_rate", m.refusal_rate + m.error_rate,
                  "exceeds 1 for one of the arms");
         }
-        probability("candidate thumbs-down share (model.thumbs_down_share x candidate_regression.thumbs_down)",
-                    m.thumbs_down_share * r.thumbs_down);
+        probability(
+            "candidate thumbs-down share (model.thumbs_down_share x "
+            "candidate_regression.thumbs_down)",
+            m.thumbs_down_share * r.thumbs_down);
         nonnegative("candidate_window_noise", config_.candidate_window_noise);
         if (config_.noise_window_ns <= 0) {
             fail("noise_window_ns", config_.noise_window_ns, "must be positive");
@@ -267,7 +274,8 @@ private:
         const double a = config_.traffic.diurnal_amplitude;
         if (a == 0.0) return 1.0;
         const double hours = static_cast<double>(t) / static_cast<double>(hour_ns);
-        const double phase = 2.0 * std::numbers::pi * (hours - config_.traffic.diurnal_peak_hour) / 24.0;
+        const double phase =
+            2.0 * std::numbers::pi * (hours - config_.traffic.diurnal_peak_hour) / 24.0;
         return (1.0 + a * std::cos(phase)) / (1.0 + a);
     }
 
@@ -296,7 +304,8 @@ private:
         const double share = candidate_share(t) * config_.split_mismatch;
         const arm_role arm = rng_.bernoulli(share) ? arm_role::candidate : arm_role::baseline;
         emit(t, arm, on_request);
-        if (arm == arm_role::baseline && config_.shadow_share > 0 && rng_.bernoulli(config_.shadow_share)) {
+        if (arm == arm_role::baseline && config_.shadow_share > 0 &&
+            rng_.bernoulli(config_.shadow_share)) {
             emit(t, arm_role::shadow, on_request);
         }
     }
@@ -311,16 +320,19 @@ private:
 
         request_outcome out;
         // Output length: body or runaway spike, cut at the limit.
-        double tokens = rng_.bernoulli(m.max_tokens_probability)
-                            ? static_cast<double>(m.max_tokens)
-                            : std::ceil(rng_.lognormal_median(m.output_tokens_median, m.output_tokens_sigma));
+        double tokens =
+            rng_.bernoulli(m.max_tokens_probability)
+                ? static_cast<double>(m.max_tokens)
+                : std::ceil(rng_.lognormal_median(m.output_tokens_median, m.output_tokens_sigma));
         const auto max_tokens = static_cast<double>(m.max_tokens);
         const bool truncated = tokens >= max_tokens;
         tokens = std::min(tokens, max_tokens);
-        const double input = std::ceil(rng_.lognormal_median(m.input_tokens_median, m.input_tokens_sigma));
+        const double input =
+            std::ceil(rng_.lognormal_median(m.input_tokens_median, m.input_tokens_sigma));
         out.input_tokens = static_cast<std::uint64_t>(input);
         // The length regression scales reported tokens only (see file comment).
-        out.output_tokens = static_cast<std::uint64_t>(std::max(1.0, std::round(tokens * r.output_length)));
+        out.output_tokens =
+            static_cast<std::uint64_t>(std::max(1.0, std::round(tokens * r.output_length)));
 
         // Latency grows with the (unregressed) length; queueing adds a tail.
         const double ttft = rng_.lognormal_median(m.ttft_median_s, m.ttft_sigma);
@@ -354,8 +366,10 @@ private:
         // Shadow answers are never shown to users: no feedback.
         if (arm != arm_role::shadow && rng_.bernoulli(m.feedback_probability)) {
             const double down = std::min(1.0, m.thumbs_down_share * r.thumbs_down);
-            const feedback_kind kind = rng_.bernoulli(down) ? feedback_kind::thumbs_down : feedback_kind::thumbs_up;
-            const double delay_s = rng_.lognormal_median(m.feedback_delay_median_s, m.feedback_delay_sigma);
+            const feedback_kind kind =
+                rng_.bernoulli(down) ? feedback_kind::thumbs_down : feedback_kind::thumbs_up;
+            const double delay_s =
+                rng_.lognormal_median(m.feedback_delay_median_s, m.feedback_delay_sigma);
             const auto delay = static_cast<std::int64_t>(std::min(delay_s, 30.0 * 86400.0) * 1e9);
             pending_.push({feedback_arrival{t + delay, arm, id, kind}});
         }
@@ -370,7 +384,8 @@ private:
     std::uint64_t next_id_ = 1;
     std::int64_t noise_window_ = 0;
     double noise_factor_ = 1.0;
-    std::priority_queue<pending_feedback_event, std::vector<pending_feedback_event>, std::greater<>> pending_;
+    std::priority_queue<pending_feedback_event, std::vector<pending_feedback_event>, std::greater<>>
+        pending_;
 };
 
 }  // namespace testkit

@@ -100,14 +100,14 @@ public:
 
     /// A problem at byte `offset` of the input (no_offset: position unknown).
     decode_error(const std::string& reason, std::size_t offset)
-        : std::runtime_error("canarygate::decode: " + reason +
-                             (offset == no_offset ? std::string()
-                                                  : " (at byte " + std::to_string(offset) + ")")),
+        : std::runtime_error(
+              "canarygate::decode: " + reason +
+              (offset == no_offset ? std::string() : " (at byte " + std::to_string(offset) + ")")),
           offset_(offset) {}
     /// A problem in a parsed JSON document, at `json_pointer` ("" = the root).
     decode_error(const std::string& reason, std::string json_pointer)
-        : std::runtime_error("canarygate::from_json: " + reason + " (at \"" + json_pointer +
-                             "\"" + (json_pointer.empty() ? ", the document root)" : ")")),
+        : std::runtime_error("canarygate::from_json: " + reason + " (at \"" + json_pointer + "\"" +
+                             (json_pointer.empty() ? ", the document root)" : ")")),
           offset_(no_offset),
           json_pointer_(std::make_shared<const std::string>(std::move(json_pointer))) {}
 
@@ -211,7 +211,8 @@ static_assert(max_name_bytes == 256, "update the messages of name_problem");
                                                  const arm_snapshot* arm) {
     std::string result = std::string(kind) + " " + printable_name(name);
     if (arm != nullptr) {
-        result += " of arm " + printable_name(arm->arm()) + "@" + printable_name(arm->model_version());
+        result +=
+            " of arm " + printable_name(arm->arm()) + "@" + printable_name(arm->model_version());
     }
     return result;
 }
@@ -230,7 +231,8 @@ void for_each_nonzero_run(std::span<const std::uint64_t> counts, F&& f) {
     const std::size_t n = counts.size();
     std::size_t k = 0;
     while (k < n) {
-        while (k + 4 <= n && (counts[k] | counts[k + 1] | counts[k + 2] | counts[k + 3]) == 0) k += 4;
+        while (k + 4 <= n && (counts[k] | counts[k + 1] | counts[k + 2] | counts[k + 3]) == 0)
+            k += 4;
         while (k < n && counts[k] == 0) ++k;
         if (k == n) break;
         const std::size_t first = k;
@@ -274,8 +276,8 @@ private:
     static void check_name(const char* kind, std::string_view name, bool may_be_empty,
                            const arm_snapshot* arm) {
         if (const char* problem = name_problem(name, may_be_empty)) {
-            detail::throw_invalid_argument("canarygate::encode: " + describe_series(kind, name, arm) +
-                                   " " + problem);
+            detail::throw_invalid_argument(
+                "canarygate::encode: " + describe_series(kind, name, arm) + " " + problem);
         }
     }
 
@@ -313,11 +315,13 @@ private:
         std::uint64_t total = h.zero_count();
         bool fits = add_u64(total, h.underflow_count()) && add_u64(total, h.overflow_count());
         for (const auto& [first, length] : runs_) {
-            for (std::size_t k = first; k < first + length; ++k) fits = fits && add_u64(total, buckets[k]);
+            for (std::size_t k = first; k < first + length; ++k)
+                fits = fits && add_u64(total, buckets[k]);
         }
         if (!fits) {
-            detail::throw_invalid_argument("canarygate::encode: " + describe_series("histogram", name, &arm) +
-                                   " holds more than 2^64 - 1 values in total");
+            detail::throw_invalid_argument(
+                "canarygate::encode: " + describe_series("histogram", name, &arm) +
+                " holds more than 2^64 - 1 values in total");
         }
 
         out_.varint(runs_.size());
@@ -343,7 +347,10 @@ private:
 class snapshot_decoder {
 public:
     snapshot_decoder(std::span<const std::uint8_t> bytes, const decode_limits& limits) noexcept
-        : begin_(bytes.data()), p_(bytes.data()), end_(bytes.data() + bytes.size()), limits_(limits) {}
+        : begin_(bytes.data()),
+          p_(bytes.data()),
+          end_(bytes.data() + bytes.size()),
+          limits_(limits) {}
 
     [[nodiscard]] snapshot read() {
         read_header();
@@ -351,14 +358,15 @@ public:
         const std::int64_t start = read_fixed("window_start_ns");
         const std::int64_t end = read_fixed("window_end_ns");
         if (end < start) {
-            fail("window_end_ns = " + std::to_string(end) + " is before window_start_ns = " +
-                     std::to_string(start),
+            fail("window_end_ns = " + std::to_string(end) +
+                     " is before window_start_ns = " + std::to_string(start),
                  window_at);
         }
         const std::uint64_t sources = read_u64("sources");
         snapshot result(start, end);
         result.set_sources(sources);
-        read_counters([&](std::string_view name, wide_uint value) { result.add_counter(name, value); });
+        read_counters(
+            [&](std::string_view name, wide_uint value) { result.add_counter(name, value); });
 
         // An arm takes at least 5 bytes: two lengths, a 1-byte name, two counts.
         const std::uint64_t arm_count = read_count("arm count", 5);
@@ -372,8 +380,8 @@ public:
             arm_ = read_name("arm name", false);
             model_version_ = read_name("model version", true);
             if (i > 0) {
-                const auto order = std::pair(previous_arm, previous_version) <=>
-                                   std::pair(arm_, model_version_);
+                const auto order =
+                    std::pair(previous_arm, previous_version) <=> std::pair(arm_, model_version_);
                 if (order == 0) fail("duplicate arm", arm_at);
                 if (order > 0) {
                     fail("arms are not sorted by (arm, model_version): this one follows " +
@@ -384,7 +392,8 @@ public:
             previous_arm = arm_;
             previous_version = model_version_;
             arm_snapshot& arm = result.arm(arm_, model_version_);
-            read_counters([&](std::string_view name, wide_uint value) { arm.add_counter(name, value); });
+            read_counters(
+                [&](std::string_view name, wide_uint value) { arm.add_counter(name, value); });
             read_histograms(arm);
         }
         arm_index_ = no_arm;
@@ -397,13 +406,16 @@ public:
 private:
     static constexpr std::uint64_t no_arm = static_cast<std::uint64_t>(-1);
 
-    [[nodiscard]] std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - p_); }
+    [[nodiscard]] std::size_t remaining() const noexcept {
+        return static_cast<std::size_t>(end_ - p_);
+    }
 
     [[noreturn]] void fail(const std::string& reason, const std::uint8_t* at) const {
         std::string context;
         if (arm_index_ != no_arm) {
             context = "arm #" + std::to_string(arm_index_);
-            if (!arm_.empty()) context += " " + printable_name(arm_) + "@" + printable_name(model_version_);
+            if (!arm_.empty())
+                context += " " + printable_name(arm_) + "@" + printable_name(model_version_);
             context += ": ";
         }
         if (!series_.empty()) context += series_kind_ + (" " + printable_name(series_)) + ": ";
@@ -433,7 +445,8 @@ private:
                 append_hex(found, p_[i]);
                 found += i + 1 < available ? " " : "";
             }
-            fail("bad magic bytes " + found + " (expected 43 47 53 4e, \"CGSN\"): not a canarygate snapshot",
+            fail("bad magic bytes " + found +
+                     " (expected 43 47 53 4e, \"CGSN\"): not a canarygate snapshot",
                  p_);
         }
         if (available < sizeof snapshot_magic) fail("input truncated in the magic bytes", p_);
@@ -442,13 +455,14 @@ private:
         if (*p_ != snapshot_format_version) {
             fail("format version " + std::to_string(*p_) +
                      (*p_ > snapshot_format_version ? " is newer than" : " is not") +
-                     " the version this decoder reads (" +
-                     std::to_string(snapshot_format_version) + ")",
+                     " the version this decoder reads (" + std::to_string(snapshot_format_version) +
+                     ")",
                  p_);
         }
         ++p_;
         if (p_ == end_) fail("input truncated in the flags", p_);
-        if (*p_ != 0) fail("unknown flags " + std::to_string(*p_) + " (version 1 defines none)", p_);
+        if (*p_ != 0)
+            fail("unknown flags " + std::to_string(*p_) + " (version 1 defines none)", p_);
         ++p_;
     }
 
@@ -470,7 +484,8 @@ private:
 
     wide_uint read_wide(const char* field, int bits, const char* limit) {
         wide_uint value;
-        if (const read_status status = read_varint(p_, end_, bits, value); status != read_status::ok) {
+        if (const read_status status = read_varint(p_, end_, bits, value);
+            status != read_status::ok) {
             fail_read(status, field, p_, limit);
         }
         return value;
@@ -517,7 +532,8 @@ private:
                      " bytes declared, " + std::to_string(remaining()) + " left",
                  at);
         }
-        const std::string_view name(reinterpret_cast<const char*>(p_), static_cast<std::size_t>(length));
+        const std::string_view name(reinterpret_cast<const char*>(p_),
+                                    static_cast<std::size_t>(length));
         p_ += length;
         return name;
     }
@@ -532,8 +548,9 @@ private:
         series_kind_ = kind;
         series_ = name;
         if (!first && name <= previous) {
-            fail(name == previous ? std::string("duplicate name")
-                                  : "names are not sorted: this one follows " + printable_name(previous),
+            fail(name == previous
+                     ? std::string("duplicate name")
+                     : "names are not sorted: this one follows " + printable_name(previous),
                  at);
         }
         return name;
@@ -545,7 +562,8 @@ private:
         const std::uint64_t count = read_count("counter count", 3);
         std::string_view previous;
         for (std::uint64_t i = 0; i < count; ++i) {
-            const std::string_view name = read_series_name("counter", "counter name", previous, i == 0);
+            const std::string_view name =
+                read_series_name("counter", "counter name", previous, i == 0);
             add(name, read_wide("value", 128, "128 bits"));
             previous = name;
         }
@@ -558,7 +576,8 @@ private:
         const std::uint64_t count = read_count("histogram count", 10);
         std::string_view previous;
         for (std::uint64_t i = 0; i < count; ++i) {
-            const std::string_view name = read_series_name("histogram", "histogram name", previous, i == 0);
+            const std::string_view name =
+                read_series_name("histogram", "histogram name", previous, i == 0);
             arm.add_histogram(name, read_histogram());
             previous = name;
         }
@@ -583,7 +602,8 @@ private:
         if (buckets > limits_.max_total_buckets - total_buckets_) {
             fail("layout " + layout.describe() + " has " + std::to_string(buckets) +
                      " buckets; with the snapshot's earlier histograms (" +
-                     std::to_string(total_buckets_) + ") that exceeds decode_limits::max_total_buckets = " +
+                     std::to_string(total_buckets_) +
+                     ") that exceeds decode_limits::max_total_buckets = " +
                      std::to_string(limits_.max_total_buckets),
                  layout_at);
         }
@@ -598,7 +618,7 @@ private:
         const std::uint64_t span_count = read_count("span count", 3);
         std::vector<std::pair<std::size_t, std::size_t>> spans;  // (first bucket, length)
         spans.reserve(static_cast<std::size_t>(span_count));     // <= remaining() / 3
-        std::size_t end = 0;  // one past the previous span
+        std::size_t end = 0;                                     // one past the previous span
         std::size_t spanned = 0;
         for (std::uint64_t i = 0; i < span_count; ++i) {
             const std::uint8_t* const at = p_;
@@ -606,7 +626,9 @@ private:
             const std::uint64_t length = read_u64("span length");
             const auto which = [i] { return "span #" + std::to_string(i); };
             if (i > 0 && offset == 0) {
-                fail(which() + " touches the previous one (offset 0; spans are maximal runs, separated by >= 1 empty bucket)",
+                fail(which() +
+                         " touches the previous one (offset 0; spans are maximal runs, separated "
+                         "by >= 1 empty bucket)",
                      at);
             }
             if (length == 0) fail(which() + " is empty (length 0)", at);
@@ -651,8 +673,10 @@ private:
                 } else {
                     count -= half + 1;
                 }
-                if (count == 0) fail("bucket count is zero (spans list only non-empty buckets)", at);
-                if (!add_u64(total, count)) fail("histogram holds more than 2^64 - 1 values in total", at);
+                if (count == 0)
+                    fail("bucket count is zero (spans list only non-empty buckets)", at);
+                if (!add_u64(total, count))
+                    fail("histogram holds more than 2^64 - 1 values in total", at);
                 h.add_to_bucket(layout.first_index() + static_cast<std::int64_t>(k), count);
                 previous = count;
             }
@@ -676,7 +700,8 @@ private:
 /// Restores the vector's size when an encoder throws half-way.
 class truncate_on_unwind {
 public:
-    explicit truncate_on_unwind(std::vector<std::uint8_t>& out) noexcept : out_(out), size_(out.size()) {}
+    explicit truncate_on_unwind(std::vector<std::uint8_t>& out) noexcept
+        : out_(out), size_(out.size()) {}
     truncate_on_unwind(const truncate_on_unwind&) = delete;
     truncate_on_unwind& operator=(const truncate_on_unwind&) = delete;
     ~truncate_on_unwind() {

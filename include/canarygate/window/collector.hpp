@@ -139,7 +139,8 @@ public:
         // (6) acquire: pairs with (7) in a previous collector's destructor, so
         // this one reads the retired base that collector left behind.
         if (recorder_.collector_attached_.exchange(true, std::memory_order_acquire)) {
-            detail::throw_logic_error("canarygate::basic_collector: the recorder already has a collector");
+            detail::throw_logic_error(
+                "canarygate::basic_collector: the recorder already has a collector");
         }
     }
     basic_collector(const basic_collector&) = delete;
@@ -203,8 +204,9 @@ public:
     [[nodiscard]] snapshot window(std::size_t i) const {
         const std::lock_guard lock(mutex_);
         if (i >= windows_.size()) {
-            detail::throw_out_of_range("canarygate::basic_collector::window: index " + std::to_string(i) +
-                               " >= " + std::to_string(windows_.size()) + " configured windows");
+            detail::throw_out_of_range(
+                "canarygate::basic_collector::window: index " + std::to_string(i) +
+                " >= " + std::to_string(windows_.size()) + " configured windows");
         }
         return window_locked(i);
     }
@@ -352,9 +354,7 @@ private:
         std::condition_variable_any wake;
         std::unique_lock wait_lock(wait_mutex);
         while (!stop.stop_requested()) {
-            CANARYGATE_TRY {
-                tick();
-            }
+            CANARYGATE_TRY { tick(); }
             CANARYGATE_CATCH(...) {
                 // relaxed: a statistic.
                 background_errors_.fetch_add(1, std::memory_order_relaxed);

@@ -88,8 +88,9 @@ public:
         const histogram_layout& a = it->second.layout();
         const histogram_layout& b = h.layout();
         if (a.min_exponent() != b.min_exponent() || a.max_exponent() != b.max_exponent()) {
-            detail::throw_invalid_argument("canarygate::arm_snapshot: histogram '" + std::string(name) +
-                                           "' ranges differ (" + a.describe() + " vs " + b.describe() + ")");
+            detail::throw_invalid_argument("canarygate::arm_snapshot: histogram '" +
+                                           std::string(name) + "' ranges differ (" + a.describe() +
+                                           " vs " + b.describe() + ")");
         }
         it->second.merge_coarsening(h);
     }
@@ -108,21 +109,24 @@ public:
     /// Why `subtract(earlier)` would refuse, or nullopt when it can. Names
     /// the arm and the series. O(series).
     [[nodiscard]] std::optional<std::string> subtract_refusal(const arm_snapshot& earlier) const {
-        if (earlier.arm_ != arm_ || earlier.model_version_ != model_version_) return arms_differ(earlier);
+        if (earlier.arm_ != arm_ || earlier.model_version_ != model_version_)
+            return arms_differ(earlier);
         for (const auto& [name, value] : earlier.counters_) {
             const wide_uint have = counter(name);
             if (have < value) {
-                return "counter '" + name + "' of arm '" + arm_ + "' would go negative (" + have.to_string() +
-                       " - " + value.to_string() + ")";
+                return "counter '" + name + "' of arm '" + arm_ + "' would go negative (" +
+                       have.to_string() + " - " + value.to_string() + ")";
             }
         }
         for (const auto& [name, h] : earlier.histograms_) {
             const exp_histogram* mine = histogram(name);
             if (mine == nullptr) {
                 if (h.empty() && h.rejected_count() == 0) continue;
-                return "histogram '" + name + "' of arm '" + arm_ + "' is missing from the later snapshot";
+                return "histogram '" + name + "' of arm '" + arm_ +
+                       "' is missing from the later snapshot";
             }
-            if (auto why = mine->subtract_refusal(h)) return "histogram '" + name + "' of arm '" + arm_ + "': " + *why;
+            if (auto why = mine->subtract_refusal(h))
+                return "histogram '" + name + "' of arm '" + arm_ + "': " + *why;
         }
         return std::nullopt;
     }
@@ -151,8 +155,8 @@ private:
 
     void require_same_arm(const arm_snapshot& other, const char* operation) const {
         if (other.arm_ != arm_ || other.model_version_ != model_version_) {
-            detail::throw_invalid_argument(std::string("canarygate::arm_snapshot::") + operation + ": " +
-                                           arms_differ(other));
+            detail::throw_invalid_argument(std::string("canarygate::arm_snapshot::") + operation +
+                                           ": " + arms_differ(other));
         }
     }
 
@@ -203,7 +207,8 @@ public:
         return nullptr;
     }
     /// The arm with this role and model version, or nullptr.
-    [[nodiscard]] const arm_snapshot* find_arm(std::string_view arm, std::string_view model_version) const noexcept {
+    [[nodiscard]] const arm_snapshot* find_arm(std::string_view arm,
+                                               std::string_view model_version) const noexcept {
         for (const auto& a : arms_) {
             if (a.arm() == arm && a.model_version() == model_version) return &a;
         }
@@ -224,8 +229,9 @@ public:
             return std::pair<std::string_view, std::string_view>(a.arm(), a.model_version());
         };
         const std::pair<std::string_view, std::string_view> wanted(arm, model_version);
-        auto it = std::lower_bound(arms_.begin(), arms_.end(), wanted,
-                                   [&](const arm_snapshot& a, const auto& w) { return key(a) < w; });
+        auto it =
+            std::lower_bound(arms_.begin(), arms_.end(), wanted,
+                             [&](const arm_snapshot& a, const auto& w) { return key(a) < w; });
         if (it == arms_.end() || key(*it) != wanted) {
             it = arms_.insert(it, arm_snapshot(std::string(arm), std::string(model_version)));
         }
@@ -269,7 +275,8 @@ public:
     /// earlier state of the same source), an arm of `earlier` is missing, or
     /// `earlier` ends after this snapshot.
     snapshot& subtract(const snapshot& earlier) {
-        if (auto why = try_subtract(earlier)) detail::throw_invalid_argument("canarygate::snapshot::subtract: " + *why);
+        if (auto why = try_subtract(earlier))
+            detail::throw_invalid_argument("canarygate::snapshot::subtract: " + *why);
         return *this;
     }
 
@@ -277,21 +284,22 @@ public:
     /// reason and leaves `*this` unchanged; nullopt when done.
     std::optional<std::string> try_subtract(const snapshot& earlier) {
         if (earlier.end_ > end_) {
-            return "the earlier snapshot ends at " + std::to_string(earlier.end_) + " ns, after this one (" +
-                   std::to_string(end_) + " ns)";
+            return "the earlier snapshot ends at " + std::to_string(earlier.end_) +
+                   " ns, after this one (" + std::to_string(end_) + " ns)";
         }
         for (const auto& a : earlier.arms_) {
             const arm_snapshot* mine = find_arm(a.arm(), a.model_version());
             if (mine == nullptr) {
-                return "arm '" + a.arm() + "'@'" + a.model_version() + "' is missing from the later snapshot";
+                return "arm '" + a.arm() + "'@'" + a.model_version() +
+                       "' is missing from the later snapshot";
             }
             if (auto why = mine->subtract_refusal(a)) return why;
         }
         for (const auto& [name, value] : earlier.counters_) {
             const wide_uint have = counter(name);
             if (have < value) {
-                return "counter '" + name + "' would go negative (" + have.to_string() + " - " + value.to_string() +
-                       ")";
+                return "counter '" + name + "' would go negative (" + have.to_string() + " - " +
+                       value.to_string() + ")";
             }
         }
         // Nothing can fail from here on.
@@ -318,8 +326,12 @@ private:
 class arm_snapshot_output final : public series_output {
 public:
     explicit arm_snapshot_output(arm_snapshot& arm) noexcept : arm_(arm) {}
-    void add_counter(std::string_view name, wide_uint value) override { arm_.add_counter(name, value); }
-    void add_histogram(std::string_view name, const exp_histogram& h) override { arm_.add_histogram(name, h); }
+    void add_counter(std::string_view name, wide_uint value) override {
+        arm_.add_counter(name, value);
+    }
+    void add_histogram(std::string_view name, const exp_histogram& h) override {
+        arm_.add_histogram(name, h);
+    }
 
 private:
     arm_snapshot& arm_;

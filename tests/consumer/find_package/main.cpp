@@ -9,8 +9,8 @@
 #include <canarygate/record.hpp>
 
 int main() {
-    std::cout << "canarygate " << canarygate::version.major << '.' << canarygate::version.minor << '.'
-              << canarygate::version.patch << '\n';
+    std::cout << "canarygate " << canarygate::version.major << '.' << canarygate::version.minor
+              << '.' << canarygate::version.patch << '\n';
     canarygate::snapshot s(0, 1'000'000'000);
     s.arm("candidate").add_counter(canarygate::series::requests, 7);
     const canarygate::snapshot back = canarygate::parse_snapshot(nlohmann::json(s).dump());

@@ -26,9 +26,8 @@ namespace detail {
 ///
 /// Precondition: 0 <= scale <= max_table_scale. Wait-free, branch-free;
 /// forced inline so that a constant scale folds into the table addresses.
-[[nodiscard]] CANARYGATE_ALWAYS_INLINE constexpr std::int64_t bucket_index_from_parts(std::int64_t exponent,
-                                                             std::uint64_t fraction,
-                                                             int scale) noexcept {
+[[nodiscard]] CANARYGATE_ALWAYS_INLINE constexpr std::int64_t bucket_index_from_parts(
+    std::int64_t exponent, std::uint64_t fraction, int scale) noexcept {
     const std::uint64_t* bound = bound_table + bound_offset[scale];
     const std::uint16_t* lut = lut_table + lut_offset[scale];
     std::uint64_t sub = lut[fraction >> (63 - scale)];
@@ -39,7 +38,7 @@ namespace detail {
 
 /// Bucket index of an integer value. Precondition: value > 0.
 [[nodiscard]] CANARYGATE_ALWAYS_INLINE constexpr std::int64_t bucket_index(std::uint64_t value,
-                                                                    int scale) noexcept {
+                                                                           int scale) noexcept {
     const int leading = std::countl_zero(value);
     // Two shifts: a single shift by leading + 1 would be by 64 when value == 1.
     const std::uint64_t fraction = (value << leading) << 1;
@@ -47,8 +46,8 @@ namespace detail {
 }
 
 /// Bucket index of a positive, finite, normal double (exponent field 1..2046).
-[[nodiscard]] CANARYGATE_ALWAYS_INLINE constexpr std::int64_t bucket_index_normal(double value,
-                                                                           int scale) noexcept {
+[[nodiscard]] CANARYGATE_ALWAYS_INLINE constexpr std::int64_t bucket_index_normal(
+    double value, int scale) noexcept {
     const auto bits = std::bit_cast<std::uint64_t>(value);
     const auto biased = static_cast<std::int64_t>((bits >> 52) & 0x7ffU);
     return bucket_index_from_parts(biased - 1023, bits << 12, scale);

@@ -37,10 +37,10 @@ namespace detail {
 struct open_batch {
     std::int64_t index = 0;
     double candidate_n = 0;
-    double fail_sum = 0;    // events, cost or exceedances above the fail threshold
-    double pass_sum = 0;    // exceedances above the pass threshold (quantile gates)
-    double fail_bound = 0;  // null bound on the candidate mean (0: none yet)
-    double pass_bound = 0;  // k x a lower bound on the baseline mean (0: none yet)
+    double fail_sum = 0;         // events, cost or exceedances above the fail threshold
+    double pass_sum = 0;         // exceedances above the pass threshold (quantile gates)
+    double fail_bound = 0;       // null bound on the candidate mean (0: none yet)
+    double pass_bound = 0;       // k x a lower bound on the baseline mean (0: none yet)
     std::int64_t fail_edge = 0;  // quantile gates: thresholds as bucket-edge exponents
     std::int64_t pass_edge = 0;
     int edge_scale = 0;  // ... at this histogram scale
@@ -95,21 +95,26 @@ inline void close_batch_before(batch_state& s, std::int64_t index, bool quantile
 /// The batch evidence every kind reports: the fail side's e-value and
 /// threshold (half the gate's alpha went to the baseline bound), the closed
 /// batches; returns the normal-mixture bounds of the pass side's mean.
-inline std::pair<double, double> batch_evidence(const batch_state& s, double alpha_fail, double alpha_pass,
-                                                const gate_tuning& tuning, gate_evidence& ev) {
+inline std::pair<double, double> batch_evidence(const batch_state& s, double alpha_fail,
+                                                double alpha_pass, const gate_tuning& tuning,
+                                                gate_evidence& ev) {
     ev.log_e_value = s.betting.log_e_value();
     ev.log_fail_threshold = std::log(2.0 / alpha_fail);
     ev.batches = s.batches;
     ev.asymptotic_interval = true;
-    return mean_bounds(s.upper_windows, s.upper_sum, s.upper_sum_sq, alpha_pass / 2, tuning.batch_n_opt);
+    return mean_bounds(s.upper_windows, s.upper_sum, s.upper_sum_sq, alpha_pass / 2,
+                       tuning.batch_n_opt);
 }
 
 /// fail when the e-value crossed (and enough events were seen), pass when
 /// the pass side holds over enough closed batches, else continue.
-[[nodiscard]] inline verdict batch_decision(const batch_state& s, const gate_evidence& ev, double events,
-                                            std::uint64_t min_events, bool pass, const gate_tuning& tuning) {
-    if (ev.log_e_value >= ev.log_fail_threshold && events >= static_cast<double>(min_events)) return verdict::fail;
-    if (pass && s.upper_windows >= static_cast<double>(tuning.batch_min_batches_to_pass)) return verdict::pass;
+[[nodiscard]] inline verdict batch_decision(const batch_state& s, const gate_evidence& ev,
+                                            double events, std::uint64_t min_events, bool pass,
+                                            const gate_tuning& tuning) {
+    if (ev.log_e_value >= ev.log_fail_threshold && events >= static_cast<double>(min_events))
+        return verdict::fail;
+    if (pass && s.upper_windows >= static_cast<double>(tuning.batch_min_batches_to_pass))
+        return verdict::pass;
     return verdict::keep_going;
 }
 
@@ -117,21 +122,22 @@ inline std::pair<double, double> batch_evidence(const batch_state& s, double alp
 /// `baseline` are the increment's (sum, sum of squares) of the signal,
 /// `candidate_requests` / `baseline_requests` its requests; k the tested
 /// limit. `requests_are_events`: the gate's events are its requests (cost).
-inline void evaluate_mean_batch(batch_state& s, mean_sums& sums, std::pair<double, double> candidate,
+inline void evaluate_mean_batch(batch_state& s, mean_sums& sums,
+                                std::pair<double, double> candidate,
                                 std::pair<double, double> baseline, double candidate_requests,
-                                double baseline_requests, double k, bool requests_are_events, double alpha_fail,
-                                double alpha_pass, const gate_tuning& tuning, std::int64_t index,
-                                std::uint64_t min_events, gate_result& result) {
+                                double baseline_requests, double k, bool requests_are_events,
+                                double alpha_fail, double alpha_pass, const gate_tuning& tuning,
+                                std::int64_t index, std::uint64_t min_events, gate_result& result) {
     gate_evidence& ev = result.evidence;
     close_batch_before(s, index, false);
     if (!s.open) {
         open_batch b;
         b.index = index;
-        const auto fail_b =
-            mean_bounds(sums.baseline_n, sums.baseline_sum, sums.baseline_sum_sq, alpha_fail / 2, tuning.baseline_n_opt);
+        const auto fail_b = mean_bounds(sums.baseline_n, sums.baseline_sum, sums.baseline_sum_sq,
+                                        alpha_fail / 2, tuning.baseline_n_opt);
         if (std::isfinite(fail_b.second) && fail_b.second > 0) b.fail_bound = k * fail_b.second;
-        const auto pass_b =
-            mean_bounds(sums.baseline_n, sums.baseline_sum, sums.baseline_sum_sq, alpha_pass / 2, tuning.baseline_n_opt);
+        const auto pass_b = mean_bounds(sums.baseline_n, sums.baseline_sum, sums.baseline_sum_sq,
+                                        alpha_pass / 2, tuning.baseline_n_opt);
         if (pass_b.first > 0) b.pass_bound = k * pass_b.first;
         s.open = b;
     }
@@ -148,16 +154,20 @@ inline void evaluate_mean_batch(batch_state& s, mean_sums& sums, std::pair<doubl
     const auto upper_mean = batch_evidence(s, alpha_fail, alpha_pass, tuning, ev);
     ev.candidate_samples = static_cast<std::uint64_t>(sums.candidate_n);
     ev.baseline_samples = static_cast<std::uint64_t>(sums.baseline_n);
-    ev.candidate_events = requests_are_events ? ev.candidate_samples : static_cast<std::uint64_t>(sums.candidate_sum);
-    ev.baseline_events = requests_are_events ? ev.baseline_samples : static_cast<std::uint64_t>(sums.baseline_sum);
+    ev.candidate_events =
+        requests_are_events ? ev.candidate_samples : static_cast<std::uint64_t>(sums.candidate_sum);
+    ev.baseline_events =
+        requests_are_events ? ev.baseline_samples : static_cast<std::uint64_t>(sums.baseline_sum);
     const double events = requests_are_events ? sums.candidate_n : sums.candidate_sum;
     if (sums.candidate_n > 0 && sums.baseline_n > 0 && sums.baseline_sum > 0) {
-        ev.estimate = (sums.candidate_sum / sums.candidate_n) / (sums.baseline_sum / sums.baseline_n);
+        ev.estimate =
+            (sums.candidate_sum / sums.candidate_n) / (sums.baseline_sum / sums.baseline_n);
     }
-    const auto lower_mean =
-        mean_bounds(s.lower_windows, s.lower_sum, s.lower_sum_sq, alpha_pass / 2, tuning.batch_n_opt);
+    const auto lower_mean = mean_bounds(s.lower_windows, s.lower_sum, s.lower_sum_sq,
+                                        alpha_pass / 2, tuning.batch_n_opt);
     ev.lower = k * lower_mean.first;
-    ev.upper = std::isfinite(upper_mean.second) ? k * upper_mean.second : std::numeric_limits<double>::infinity();
+    ev.upper = std::isfinite(upper_mean.second) ? k * upper_mean.second
+                                                : std::numeric_limits<double>::infinity();
     result.decision = batch_decision(s, ev, events, min_events, ev.upper < k, tuning);
 }
 

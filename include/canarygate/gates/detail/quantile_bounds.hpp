@@ -32,10 +32,14 @@ struct edge_bound {
 [[nodiscard]] inline edge_bound upper_edge_of_rank(const exp_histogram& h, std::uint64_t rank) {
     const rank_location where = h.locate_rank(rank);
     switch (where.region) {
-        case quantile_region::zero: return {edge_bound::zero, 0};
-        case quantile_region::underflow: return {edge_bound::edge, h.layout().first_index()};
-        case quantile_region::in_range: return {edge_bound::edge, where.bucket + 1};
-        default: return {edge_bound::none, 0};
+        case quantile_region::zero:
+            return {edge_bound::zero, 0};
+        case quantile_region::underflow:
+            return {edge_bound::edge, h.layout().first_index()};
+        case quantile_region::in_range:
+            return {edge_bound::edge, where.bucket + 1};
+        default:
+            return {edge_bound::none, 0};
     }
 }
 
@@ -57,7 +61,8 @@ struct edge_bound {
 
 /// An edge exponent J at `from_scale` carried to the coarser `to_scale`:
 /// rounded up (a higher threshold) or down (a lower one) to an edge there.
-[[nodiscard]] inline std::int64_t coarsen_edge(std::int64_t exponent, int from_scale, int to_scale, bool round_up) {
+[[nodiscard]] inline std::int64_t coarsen_edge(std::int64_t exponent, int from_scale, int to_scale,
+                                               bool round_up) {
     const std::int64_t factor = std::int64_t{1} << (from_scale - to_scale);
     std::int64_t q = exponent / factor;  // truncates toward zero
     const std::int64_t r = exponent % factor;
@@ -81,8 +86,8 @@ struct aligned_pair {
     exp_histogram candidate;
     exp_histogram baseline;
 };
-[[nodiscard]] inline std::optional<aligned_pair> aligned(const std::optional<exp_histogram>& candidate,
-                                                         const std::optional<exp_histogram>& baseline) {
+[[nodiscard]] inline std::optional<aligned_pair> aligned(
+    const std::optional<exp_histogram>& candidate, const std::optional<exp_histogram>& baseline) {
     if (!candidate || !baseline || candidate->empty() || baseline->empty()) return std::nullopt;
     aligned_pair p{*candidate, *baseline};
     align_scales(p.candidate, p.baseline);
@@ -121,8 +126,8 @@ inline void quantile_estimate(double quantile, const std::optional<exp_histogram
 /// (so both hold together with probability >= 1 - alpha_pass), read off the
 /// histograms outward to bucket edges, divided crosswise.
 inline void quantile_fixed_reference(double quantile, const std::optional<exp_histogram>& candidate,
-                                     const std::optional<exp_histogram>& baseline, double alpha_pass,
-                                     gate_evidence& ev) {
+                                     const std::optional<exp_histogram>& baseline,
+                                     double alpha_pass, gate_evidence& ev) {
     const auto p = aligned(candidate, baseline);
     if (!p) return;
     const exp_histogram& c = p->candidate;

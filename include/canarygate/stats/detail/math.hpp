@@ -5,13 +5,6 @@
 /// incomplete beta function that does not underflow.
 #pragma once
 
-#include "canarygate/core/config.hpp"
-#include "canarygate/core/error.hpp"
-
-#include <boost/math/special_functions/beta.hpp>
-#include <boost/math/special_functions/erf.hpp>
-#include <boost/math/special_functions/gamma.hpp>
-
 #include <cinttypes>
 #include <cmath>
 #include <cstdint>
@@ -21,27 +14,36 @@
 #include <span>
 #include <stdexcept>
 
+#include <boost/math/special_functions/beta.hpp>
+#include <boost/math/special_functions/erf.hpp>
+#include <boost/math/special_functions/gamma.hpp>
+
+#include "canarygate/core/config.hpp"
+#include "canarygate/core/error.hpp"
+
 CANARYGATE_NAMESPACE_BEGIN
 namespace stats::detail {
 
 /// Reports a violated precondition: throws std::invalid_argument whose message
 /// names the function, the argument and its value (aborts when exceptions are
 /// disabled).
-[[noreturn]] inline void fail_argument(const char* message) { canarygate::detail::throw_invalid_argument(message); }
+[[noreturn]] inline void fail_argument(const char* message) {
+    canarygate::detail::throw_invalid_argument(message);
+}
 
 [[noreturn]] inline void fail_argument(const char* where, const char* name, double value,
                                        const char* requirement) {
     char buffer[320];
-    std::snprintf(buffer, sizeof buffer, "canarygate::stats::%s: %s = %.17g %s", where, name,
-                  value, requirement);
+    std::snprintf(buffer, sizeof buffer, "canarygate::stats::%s: %s = %.17g %s", where, name, value,
+                  requirement);
     fail_argument(buffer);
 }
 
 [[noreturn]] inline void fail_argument(const char* where, const char* name, std::uint64_t value,
                                        const char* requirement) {
     char buffer[320];
-    std::snprintf(buffer, sizeof buffer, "canarygate::stats::%s: %s = %" PRIu64 " %s", where,
-                  name, value, requirement);
+    std::snprintf(buffer, sizeof buffer, "canarygate::stats::%s: %s = %" PRIu64 " %s", where, name,
+                  value, requirement);
     fail_argument(buffer);
 }
 
@@ -169,8 +171,7 @@ inline void require_finite(const char* where, const char* name, double x) {
 /// carefully scaled power terms. When f(x) underflows, x is far from the bulk
 /// of Beta(a+S, b+F), the log-likelihood terms dominate and the lgamma
 /// rounding is negligible next to them.
-[[nodiscard]] inline double log_beta_power_ratio(double a, double b, double s, double f,
-                                                 double x) {
+[[nodiscard]] inline double log_beta_power_ratio(double a, double b, double s, double f, double x) {
     const double log_x = std::log(x);
     const double log_1mx = std::log1p(-x);
     const double ap = a + s;
@@ -206,8 +207,7 @@ inline constexpr double ibetac_underflow = 1e-290;
 ///    powers of the data cancel exactly and the result is
 ///    a ln x + b ln(1-x) - ln b' + ln cf(b', a', 1-x). Deep in the tail the
 ///    fraction converges in tens of terms.
-[[nodiscard]] inline double log_tail_integral(double a, double b, double s, double f,
-                                              double x) {
+[[nodiscard]] inline double log_tail_integral(double a, double b, double s, double f, double x) {
     const double ap = a + s;
     const double bp = b + f;
     const double ic = boost::math::ibetac(ap, bp, x);

@@ -1,7 +1,8 @@
 // Fixture: another layer's detail header, Boost below stats, nlohmann outside integration, an umbrella.
 #pragma once
-#include "canarygate/window/detail/internal.hpp"
 #include <boost/math/special_functions/beta.hpp>
 #include <nlohmann/json.hpp>
+
 #include "canarygate/canarygate.hpp"
 #include "canarygate/stats/fine.hpp"
+#include "canarygate/window/detail/internal.hpp"
