@@ -8,11 +8,14 @@
 #   CANARYGATE_CHECK_NO_EXCEPTIONS every public header compiles with -fno-exceptions,
 #                                  and a program built so aborts with the message
 #   CANARYGATE_CHECK_FORMAT        the tree is formatted as .clang-format says
+#   CANARYGATE_CHECK_DOCS          the README quotes its compiled examples verbatim;
+#                                  no page links to files users do not have
 # Included by tests/CMakeLists.txt.
 option(CANARYGATE_CHECK_HEADERS "Test that every public header compiles on its own" ON)
 option(CANARYGATE_CHECK_LAYERS "Test the include rule between layers" ON)
 option(CANARYGATE_CHECK_NO_EXCEPTIONS "Test the headers without exceptions" OFF)
 option(CANARYGATE_CHECK_FORMAT "Test that the tree is clang-formatted" OFF)
+option(CANARYGATE_CHECK_DOCS "Test the README's code blocks against the examples" ON)
 
 # --- Every public header compiles on its own ------------------------------------
 # all_verify_interface_header_sets is not part of ALL; building it from a test
@@ -86,4 +89,12 @@ if(CANARYGATE_CHECK_FORMAT)
         COMMAND "${CMAKE_COMMAND}" "-DCLANG_FORMAT=${CANARYGATE_CLANG_FORMAT}" "-DSOURCE_DIR=${PROJECT_SOURCE_DIR}"
                 -P "${CMAKE_CURRENT_SOURCE_DIR}/build/check_format.cmake")
     set_tests_properties(formatting PROPERTIES LABELS build)
+endif()
+
+# --- Documentation -----------------------------------------------------------------
+if(CANARYGATE_CHECK_DOCS)
+    find_package(Python3 3.9 REQUIRED COMPONENTS Interpreter)
+    add_test(NAME readme_examples
+        COMMAND Python3::Interpreter "${CMAKE_CURRENT_SOURCE_DIR}/build/check_readme.py" "${PROJECT_SOURCE_DIR}")
+    set_tests_properties(readme_examples PROPERTIES LABELS build)
 endif()

@@ -191,8 +191,10 @@ TEST_CASE("invalid gate configurations name the field", "[gates]") {
 TEST_CASE("names: out-of-range values are 'unknown', never a real name", "[gates]") {
     // "invalid" is a verdict of its own; a corrupt value must not read as it.
     CHECK(name(verdict::invalid) == "invalid");
-    CHECK(name(verdict::keep_going) == "continue");
-    CHECK(name(verdict::no_regression) == "no_regression_detected");
+    CHECK(name(verdict::keep_going) == "keep_going");
+    CHECK(name(verdict::no_regression_detected) == "no_regression_detected");
+    CHECK(name(verdict::pass) == "pass");
+    CHECK(name(verdict::fail) == "fail");
     CHECK(name(static_cast<verdict>(verdict_count)) == "unknown");
     CHECK(name(static_cast<signal>(signal_count)) == "unknown");
     for (std::size_t i = 0; i < signal_count; ++i) CHECK(name(static_cast<signal>(i)) != "unknown");

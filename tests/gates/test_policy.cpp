@@ -146,7 +146,7 @@ TEST_CASE("an advisory gate's fail holds instead of rolling back", "[policy]") {
 TEST_CASE("undecided at max duration is reported as weaker than pass", "[policy]") {
     // A 1 % canary for one hour cannot decide the P99 or the length shape.
     const auto r = run_policy(fast_default(), canary(0.01), 6, hour_ns);
-    CHECK(r.last.decision == verdict::no_regression);
+    CHECK(r.last.decision == verdict::no_regression_detected);
     CHECK(name(r.last.decision) == "no_regression_detected");
     CHECK_THAT(r.last.summary, Contains("weaker than pass") && Contains("latency_p99"));
 }

@@ -17,8 +17,12 @@
 
 #include "canarygate/record/recorder.hpp"
 #include "canarygate/window/collector.hpp"
+#include "support/recorder_helpers.hpp"
 
 namespace {
+
+using test_support::histogram_of;
+using test_support::totals_of;
 
 using canarygate::arm_id;
 using canarygate::feedback_kind;
@@ -38,20 +42,8 @@ struct one_shard : canarygate::recorder_traits {
 };
 
 // A fresh collector on a manual clock reads everything recorded so far.
-template <class Recorder>
-canarygate::snapshot totals_of(Recorder& rec) {
-    canarygate::basic_collector<Recorder, canarygate::manual_clock> col(rec);
-    col.tick();
-    return col.cumulative();
-}
 
 // The named histogram; fails the test (throws) when it is missing.
-const canarygate::exp_histogram& histogram_of(const canarygate::arm_snapshot& a,
-                                              std::string_view name) {
-    const canarygate::exp_histogram* h = a.histogram(name);
-    if (h == nullptr) throw std::runtime_error("missing histogram " + std::string(name));
-    return *h;
-}
 
 request_outcome make_outcome(std::uint64_t latency, std::uint64_t ttft, std::uint64_t in,
                              std::uint64_t out, std::uint64_t cost, outcome category) {

@@ -28,7 +28,7 @@ using canarygate::arm_id;
 using canarygate::feedback_kind;
 using canarygate::request_outcome;
 
-request_outcome sample(std::uint64_t i) {
+request_outcome varied_outcome(std::uint64_t i) {
     request_outcome r;
     r.latency_ns = 1'000'000 + i * 1'337;
     r.ttft_ns = i % 5 == 0 ? request_outcome::absent : 10'000 + i;
@@ -44,7 +44,7 @@ request_outcome sample(std::uint64_t i) {
 template <class Record, class Feedback>
 void hammer(arm_id arm, std::uint64_t n, Record record, Feedback feedback) {
     for (std::uint64_t i = 0; i < n; ++i) {
-        request_outcome r = sample(i);
+        request_outcome r = varied_outcome(i);
         if (i % 97 == 0) r.latency_ns = canarygate::ns_from_seconds(-1.0);  // rejected
         record(i % 101 == 0 ? arm_id{7} : arm, r);                          // unknown arm
         feedback(arm, static_cast<feedback_kind>(i % 5), static_cast<std::int64_t>(i % 21) - 10);
@@ -84,7 +84,7 @@ TEST_CASE("make_writer and a writer's destruction never allocate", "[no_alloc]")
     const std::uint64_t before = allocation_count();
     for (int i = 0; i < 1000; ++i) {
         auto writer = rec.make_writer();
-        writer.record(arm, sample(static_cast<std::uint64_t>(i)));
+        writer.record(arm, varied_outcome(static_cast<std::uint64_t>(i)));
     }
     CHECK(allocation_count() == before);
 }
@@ -92,7 +92,8 @@ TEST_CASE("make_writer and a writer's destruction never allocate", "[no_alloc]")
 TEST_CASE("the thread-local path never allocates after its first use", "[no_alloc]") {
     canarygate::recorder rec;
     const arm_id arm = rec.add_arm("candidate");
-    rec.record(arm, sample(0));  // first use: claims a shard, may register the TLS destructor
+    rec.record(arm,
+               varied_outcome(0));  // first use: claims a shard, may register the TLS destructor
     const std::uint64_t before = allocation_count();
     hammer(
         arm, 100'000, [&](arm_id a, const request_outcome& r) { rec.record(a, r); },
@@ -111,10 +112,10 @@ TEST_CASE("the thread-local path in a fresh thread, several recorders cycling", 
     }
     std::uint64_t measured = 1;
     std::thread t([&] {
-        for (auto& r : recs) r->record(arm_id{0}, sample(1));  // first use in this thread
+        for (auto& r : recs) r->record(arm_id{0}, varied_outcome(1));  // first use in this thread
         const std::uint64_t before = allocation_count();
         for (std::uint64_t i = 0; i < 20'000; ++i) {
-            recs[i % n]->record(arm_id{0}, sample(i));
+            recs[i % n]->record(arm_id{0}, varied_outcome(i));
             recs[(i * 7) % n]->record_feedback(arm_id{0}, feedback_kind::thumbs_up);
         }
         measured = allocation_count() - before;

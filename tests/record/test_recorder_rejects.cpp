@@ -13,8 +13,11 @@
 
 #include "canarygate/record/recorder.hpp"
 #include "canarygate/window/collector.hpp"
+#include "support/recorder_helpers.hpp"
 
 namespace {
+
+using test_support::totals_of;
 
 using canarygate::arm_id;
 using canarygate::feedback_kind;
@@ -23,13 +26,6 @@ using canarygate::outcome;
 using canarygate::request_outcome;
 using canarygate::wide_uint;
 namespace series = canarygate::series;
-
-template <class Recorder>
-canarygate::snapshot totals_of(Recorder& rec) {
-    canarygate::basic_collector<Recorder, canarygate::manual_clock> col(rec);
-    col.tick();
-    return col.cumulative();
-}
 
 request_outcome valid() {
     request_outcome r;

@@ -14,26 +14,17 @@
 
 #include "canarygate/record/recorder.hpp"
 #include "canarygate/window/collector.hpp"
+#include "support/recorder_helpers.hpp"
 
 namespace {
+
+using test_support::outcome_with_latency;
+using test_support::totals_of;
 
 using canarygate::arm_id;
 using canarygate::request_outcome;
 using canarygate::wide_uint;
 namespace series = canarygate::series;
-
-request_outcome sample(std::uint64_t latency) {
-    request_outcome r;
-    r.latency_ns = latency;
-    return r;
-}
-
-template <class Recorder>
-canarygate::snapshot totals_of(Recorder& rec) {
-    canarygate::basic_collector<Recorder, canarygate::manual_clock> col(rec);
-    col.tick();
-    return col.cumulative();
-}
 
 wide_uint requests_of(canarygate::recorder& rec) {
     const auto s = totals_of(rec);
@@ -68,9 +59,9 @@ TEST_CASE("several recorders in one thread keep their counts apart", "[recorder]
     canarygate::recorder a, b, c;
     for (auto* r : {&a, &b, &c}) (void)r->add_arm("candidate");
     for (std::uint64_t i = 0; i < 1000; ++i) {
-        a.record(arm_id{0}, sample(i));
-        if (i % 2 == 0) b.record(arm_id{0}, sample(i));
-        if (i % 5 == 0) c.record(arm_id{0}, sample(i));
+        a.record(arm_id{0}, outcome_with_latency(i));
+        if (i % 2 == 0) b.record(arm_id{0}, outcome_with_latency(i));
+        if (i % 5 == 0) c.record(arm_id{0}, outcome_with_latency(i));
     }
     CHECK(a.shards_in_use() == 1);
     CHECK(b.shards_in_use() == 1);
@@ -89,7 +80,7 @@ TEST_CASE("more recorders than cache entries: evicted shards are handed back", "
     constexpr std::uint64_t rounds = 300;
     std::thread t([&] {
         for (std::uint64_t round = 0; round < rounds; ++round) {
-            for (auto& r : recs) r->record(arm_id{0}, sample(round));
+            for (auto& r : recs) r->record(arm_id{0}, outcome_with_latency(round));
         }
     });
     t.join();
@@ -107,14 +98,14 @@ TEST_CASE("thread exit orphans the shard and the collector folds it", "[recorder
     const arm_id arm = rec.add_arm("candidate");
     canarygate::basic_collector<canarygate::recorder, canarygate::manual_clock> col(rec);
     std::thread([&] {
-        for (int i = 0; i < 100; ++i) rec.record(arm, sample(1000));
+        for (int i = 0; i < 100; ++i) rec.record(arm, outcome_with_latency(1000));
     }).join();
     CHECK(rec.shards_in_use() == 1);  // orphaned
     col.tick();
     CHECK(rec.shards_in_use() == 0);  // folded into the retired base, freed
     std::size_t in_use = 0;
     std::thread([&] {
-        for (int i = 0; i < 50; ++i) rec.record(arm, sample(1000));
+        for (int i = 0; i < 50; ++i) rec.record(arm, outcome_with_latency(1000));
         in_use = rec.shards_in_use();  // read after join
     }).join();
     CHECK(in_use == 1);  // reused the freed shard
@@ -131,12 +122,12 @@ TEST_CASE("a recorder may die before the threads that recorded into it",
     gate recorded, destroyed;
     std::unique_ptr<canarygate::recorder> second;
     std::thread t([&] {
-        for (int i = 0; i < 10; ++i) first->record(arm_id{0}, sample(5));
+        for (int i = 0; i < 10; ++i) first->record(arm_id{0}, outcome_with_latency(5));
         recorded.open();
         destroyed.wait();
         // This thread's cache still has an entry for the dead recorder; the
         // new one (possibly at the same address) must not match it.
-        for (int i = 0; i < 20; ++i) second->record(arm_id{0}, sample(7));
+        for (int i = 0; i < 20; ++i) second->record(arm_id{0}, outcome_with_latency(7));
     });  // exit: releasing the dead recorder's entry must not touch freed memory
     recorded.wait();
     first.reset();
@@ -151,12 +142,12 @@ TEST_CASE("a recorder may die before the threads that recorded into it",
 TEST_CASE("the main thread's cache and many short-lived threads", "[recorder][tls]") {
     canarygate::recorder rec;
     const arm_id arm = rec.add_arm("candidate");
-    rec.record(arm, sample(1));
+    rec.record(arm, outcome_with_latency(1));
     for (int wave = 0; wave < 10; ++wave) {
         std::vector<std::thread> threads;
         for (int t = 0; t < 8; ++t) {
             threads.emplace_back([&] {
-                for (int i = 0; i < 100; ++i) rec.record(arm, sample(2));
+                for (int i = 0; i < 100; ++i) rec.record(arm, outcome_with_latency(2));
             });
         }
         for (auto& t : threads) t.join();

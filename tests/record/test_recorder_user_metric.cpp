@@ -14,8 +14,11 @@
 #include "canarygate/record/metrics.hpp"
 #include "canarygate/record/recorder.hpp"
 #include "canarygate/window/collector.hpp"
+#include "support/recorder_helpers.hpp"
 
 namespace {
+
+using test_support::histogram_of;
 
 using canarygate::wide_uint;
 
@@ -81,13 +84,6 @@ static_assert(agent_metrics::reason_count == canarygate::default_metrics::reason
 static_assert(agent_metrics::reasons.back() == "tool_calls_absurd");
 static_assert(agent_metrics::array_count ==
               canarygate::default_metrics::array_count + tool_calls_metric::array_count);
-
-const canarygate::exp_histogram& histogram_of(const canarygate::arm_snapshot& a,
-                                              std::string_view name) {
-    const canarygate::exp_histogram* h = a.histogram(name);
-    if (h == nullptr) throw std::runtime_error("missing histogram " + std::string(name));
-    return *h;
-}
 
 }  // namespace
 

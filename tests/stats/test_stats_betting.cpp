@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <numbers>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -21,11 +22,9 @@ using test_support::uniform01;
 
 namespace {
 
-constexpr double pi = 3.14159265358979323846;
-
 double standard_normal(std::mt19937_64& rng) {
     const double u1 = uniform01(rng), u2 = uniform01(rng);
-    return std::sqrt(-2.0 * std::log1p(-u1)) * std::cos(2.0 * pi * u2);
+    return std::sqrt(-2.0 * std::log1p(-u1)) * std::cos(2.0 * std::numbers::pi * u2);
 }
 
 // Log-normal with the given mean and coefficient of variation.

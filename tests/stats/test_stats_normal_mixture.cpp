@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <numbers>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -23,8 +24,6 @@ namespace cs = canarygate::stats;
 using test_support::rate_not_above;
 
 namespace {
-
-constexpr double pi = 3.14159265358979323846;
 
 // ln int exp(l s - l^2 v / 2) w(l) dl over l >= 0 (one-sided, w the
 // half-normal density) or over all l (two-sided, w the N(0, 1/rho) density),
@@ -48,8 +47,8 @@ double log_mixture_numeric(double s, double v, double rho, bool one_sided) {
         const double b = lo + (hi - lo) * (i + 1) / 8.0;
         total += boost::math::quadrature::gauss_kronrod<double, 61>::integrate(f, a, b, 8, 1e-12);
     }
-    const double log_weight = one_sided ? std::log(2.0 * std::sqrt(rho / (2.0 * pi)))
-                                        : std::log(std::sqrt(rho / (2.0 * pi)));
+    const double log_weight = one_sided ? std::log(2.0 * std::sqrt(rho / (2.0 * std::numbers::pi)))
+                                        : std::log(std::sqrt(rho / (2.0 * std::numbers::pi)));
     return std::log(total) + peak + log_weight;
 }
 

@@ -13,18 +13,17 @@
 
 #include "canarygate/record/recorder.hpp"
 #include "canarygate/window/collector.hpp"
+#include "support/recorder_helpers.hpp"
 
 namespace {
+
 using canarygate::arm_id;
 using canarygate::wide_uint;
+using test_support::candidate_requests;
 using namespace std::chrono_literals;
 using manual_collector =
     canarygate::basic_collector<canarygate::recorder, canarygate::manual_clock>;
 
-std::uint64_t requests(const canarygate::snapshot& s) {
-    const auto* a = s.find_arm("candidate");
-    return a == nullptr ? 0 : a->counter(canarygate::series::requests).low;
-}
 }  // namespace
 
 TEST_CASE("a background collector publishes while writers record", "[concurrency][collector]") {
@@ -46,7 +45,7 @@ TEST_CASE("a background collector publishes while writers record", "[concurrency
         std::uint64_t seen = 0;
         while (!done.load(std::memory_order_relaxed)) {  // relaxed: a stop flag
             if (const auto p = col.latest()) {
-                const std::uint64_t now = requests(p->cumulative);
+                const std::uint64_t now = candidate_requests(p->cumulative);
                 // relaxed: read after join. (Catch2 assertions are not thread-safe.)
                 if (now < seen) went_down.store(true, std::memory_order_relaxed);
                 seen = now;
@@ -68,7 +67,7 @@ TEST_CASE("a background collector publishes while writers record", "[concurrency
     const auto deadline = std::chrono::steady_clock::now() + 20s;
     std::uint64_t published = 0;
     while (std::chrono::steady_clock::now() < deadline) {
-        if (const auto p = col.latest()) published = requests(p->cumulative);
+        if (const auto p = col.latest()) published = candidate_requests(p->cumulative);
         if (published == writers * per_writer) break;
         std::this_thread::sleep_for(1ms);
     }
@@ -86,7 +85,7 @@ TEST_CASE("a background collector publishes while writers record", "[concurrency
     // Manual ticks still work after stop(); nothing was lost or doubled.
     col.clock().advance(2h);
     col.tick();
-    CHECK(requests(col.cumulative()) == writers * per_writer);
+    CHECK(candidate_requests(col.cumulative()) == writers * per_writer);
 }
 
 TEST_CASE("destroying a running collector stops its thread", "[concurrency][collector]") {

@@ -23,7 +23,7 @@ namespace {
 
 // A mix of ordinary, edge and invalid records: every rejection reason of the
 // default metrics that a request_outcome can trigger, plus valid extremes.
-std::vector<request_outcome> outcomes() {
+std::vector<request_outcome> mixed_outcomes() {
     std::vector<request_outcome> out;
     for (std::uint64_t i = 0; i < 500; ++i) {
         request_outcome r;
@@ -32,7 +32,7 @@ std::vector<request_outcome> outcomes() {
         r.input_tokens = i * 37 % 5000;
         r.output_tokens = i % 11 == 0 ? 0 : 1 + i * 13 % 4096;
         r.cost_nano_usd = i % 17 == 0 ? 0 : i * 123'457;
-        r.category = static_cast<outcome>(i % outcome_count);
+        r.category = static_cast<canarygate::outcome>(i % outcome_count);
         out.push_back(r);
     }
     request_outcome bad;
@@ -49,7 +49,7 @@ std::vector<request_outcome> outcomes() {
     bad.output_tokens = recorder_traits::max_tokens + 1;
     out.push_back(bad);
     bad = {};
-    bad.category = static_cast<outcome>(200);
+    bad.category = static_cast<canarygate::outcome>(200);
     out.push_back(bad);
     bad = {};
     bad.latency_ns = recorder_traits::max_latency_ns;  // the largest valid latency
@@ -61,7 +61,7 @@ std::vector<request_outcome> outcomes() {
 }  // namespace
 
 TEST_CASE("event_window and recorder + collector produce the same series", "[event_window]") {
-    const auto records = outcomes();
+    const auto records = mixed_outcomes();
     recorder rec;
     const arm_id base = rec.add_arm("baseline");
     const arm_id cand = rec.add_arm("candidate");

@@ -277,7 +277,7 @@ public:
     }
     void add_zero(std::uint64_t count) noexcept { zero_ += count; }
     void add_underflow(std::uint64_t count) noexcept { slots_.front() += count; }
-    void add_overflow(std::uint64_t count) noexcept { slots_.back() += count; }
+    void add_overflow(std::uint64_t count) noexcept { slots_[slots_.size() - 1] += count; }
     void add_rejected(std::uint64_t count) noexcept { rejected_ += count; }
 
     /// Number of accepted values: zero + underflow + buckets + overflow. O(buckets).

@@ -205,6 +205,17 @@ struct reason_terms {
 struct mean_sums {
     double candidate_n = 0, candidate_sum = 0, candidate_sum_sq = 0;
     double baseline_n = 0, baseline_sum = 0, baseline_sum_sq = 0;
+
+    /// Adds an increment: each arm's observations and its (sum, sum of squares).
+    void add(double n_c, std::pair<double, double> c, double n_b,
+             std::pair<double, double> b) noexcept {
+        candidate_n += n_c;
+        candidate_sum += c.first;
+        candidate_sum_sq += c.second;
+        baseline_n += n_b;
+        baseline_sum += b.first;
+        baseline_sum_sq += b.second;
+    }
 };
 
 }  // namespace detail

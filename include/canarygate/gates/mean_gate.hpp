@@ -89,10 +89,7 @@ public:
     /// take an increment ending at `increment_end_ns` (batch mode needs it,
     /// and it must not lie before the open batch).
     void check_increment(const state& s, std::optional<std::int64_t> increment_end_ns) const {
-        if (config_.batch_window_ns > 0) {
-            (void)detail::batch_index_of(name(), config_.batch_window_ns, increment_end_ns,
-                                         s.batch.open_index());
-        }
+        detail::check_batch(name(), config_.batch_window_ns, s.batch, increment_end_ns);
     }
 
     /// Feeds one increment into `s` and decides; see rate_gate::evaluate.
@@ -147,12 +144,7 @@ private:
             s.betting.update(stats::standardized_window_sums(static_cast<std::uint64_t>(n_c),
                                                              c.first, c.second, m));
         }
-        t.candidate_n += n_c;
-        t.candidate_sum += c.first;
-        t.candidate_sum_sq += c.second;
-        t.baseline_n += base_requests;
-        t.baseline_sum += b.first;
-        t.baseline_sum_sq += b.second;
+        t.add(n_c, c, base_requests, b);
         ev.candidate_samples = ev.candidate_events = static_cast<std::uint64_t>(t.candidate_n);
         ev.baseline_samples = ev.baseline_events = static_cast<std::uint64_t>(t.baseline_n);
         ev.log_e_value = s.betting.log_e_value();

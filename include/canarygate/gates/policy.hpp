@@ -12,7 +12,7 @@
 ///   (intersection–union: no multiplicity adjustment is needed);
 /// - `no_regression_detected`: the stage reached its maximum duration
 ///   undecided; reported as weaker than pass;
-/// - `continue` otherwise (including a failed non-critical gate, which holds
+/// - `keep_going` otherwise (including a failed non-critical gate, which holds
 ///   the rollout for a human instead of rolling it back).
 ///
 /// Example:
@@ -246,19 +246,19 @@ public:
             report.summary = "fail: " + failed;
         } else if (advisory_fail) {
             report.decision = verdict::keep_going;
-            report.summary = "continue (hold for a human): non-critical gate failed: " + failed;
+            report.summary = "keep_going (hold for a human): non-critical gate failed: " + failed;
         } else if (all_pass) {
             report.decision = verdict::pass;
             report.summary = "pass: every gate's bound is within its limit";
         } else if (at_max_duration) {
-            report.decision = verdict::no_regression;
+            report.decision = verdict::no_regression_detected;
             report.summary =
                 "no regression detected at the stage's maximum duration (weaker than pass: "
                 "undecided gates: " +
                 undecided(report) + ")";
         } else {
             report.decision = verdict::keep_going;
-            report.summary = "continue: undecided gates: " + undecided(report);
+            report.summary = "keep_going: undecided gates: " + undecided(report);
         }
         return report;
     }

@@ -62,8 +62,7 @@ public:
     /// What the gate accumulates over a rollout: both arms' cumulative
     /// histograms and the exceedances counted so far. Plain copyable data.
     struct state {
-        std::optional<exp_histogram> candidate_histogram;
-        std::optional<exp_histogram> baseline_histogram;
+        detail::cumulative_histograms histograms;
         std::uint64_t exceedances = 0;
         std::uint64_t exceedance_trials = 0;
         detail::batch_state batch;
@@ -96,10 +95,7 @@ public:
     /// Throws std::invalid_argument (nothing changes) when evaluate() cannot
     /// take an increment ending at `increment_end_ns` (batch mode).
     void check_increment(const state& s, std::optional<std::int64_t> increment_end_ns) const {
-        if (config_.batch_window_ns > 0) {
-            (void)detail::batch_index_of(name(), config_.batch_window_ns, increment_end_ns,
-                                         s.batch.open_index());
-        }
+        detail::check_batch(name(), config_.batch_window_ns, s.batch, increment_end_ns);
     }
 
     /// Feeds one increment into `s` and decides; see rate_gate::evaluate.
@@ -132,9 +128,9 @@ private:
         gate_evidence& ev = result.evidence;
         const double k = config_.multiplier;
         // Exceedances of this window against the bound from earlier windows.
-        if (cand_h != nullptr && !cand_h->empty() && s.baseline_histogram &&
-            !s.baseline_histogram->empty()) {
-            exp_histogram baseline_so_far = *s.baseline_histogram;
+        if (cand_h != nullptr && !cand_h->empty() && s.histograms.baseline &&
+            !s.histograms.baseline->empty()) {
+            exp_histogram baseline_so_far = *s.histograms.baseline;
             exp_histogram window = *cand_h;
             align_scales(baseline_so_far, window);
             const stats::quantile_confidence_sequence cs(config_.quantile, alpha_fail / 2,
@@ -158,17 +154,14 @@ private:
             // No bound yet (too little baseline, or in overflow): this
             // window's candidate requests are not used (still valid).
         }
-        detail::accumulate(s.candidate_histogram, cand_h);
-        detail::accumulate(s.baseline_histogram, base_h);
+        s.histograms.add(cand_h, base_h);
         const double p0 = 1.0 - config_.quantile;
         ev.log_e_value = stats::beta_binomial_log_e_value(s.exceedances, s.exceedance_trials, p0);
         ev.log_fail_threshold = std::log(2.0 / alpha_fail);
         ev.candidate_events = s.exceedances;
-        detail::quantile_estimate(config_.quantile, s.candidate_histogram, s.baseline_histogram,
-                                  alpha_pass, tuning, ev);
+        detail::quantile_estimate(config_.quantile, s.histograms, alpha_pass, tuning, ev);
         if (tuning.intervals) {
-            detail::quantile_fixed_reference(config_.quantile, s.candidate_histogram,
-                                             s.baseline_histogram, alpha_pass, ev);
+            detail::quantile_fixed_reference(config_.quantile, s.histograms, alpha_pass, ev);
         }
         if (ev.log_e_value >= ev.log_fail_threshold && s.exceedances >= config_.min_events) {
             result.decision = verdict::fail;
@@ -213,12 +206,10 @@ private:
                     detail::coarsen_edge(open.pass_edge, edge_scale, scale, false)));
             }
         }
-        detail::accumulate(s.candidate_histogram, cand_h);
-        detail::accumulate(s.baseline_histogram, base_h);
+        s.histograms.add(cand_h, base_h);
 
         const auto upper_mean = detail::batch_evidence(s.batch, alpha_fail, alpha_pass, tuning, ev);
-        detail::quantile_estimate(config_.quantile, s.candidate_histogram, s.baseline_histogram,
-                                  alpha_pass, tuning, ev);
+        detail::quantile_estimate(config_.quantile, s.histograms, alpha_pass, tuning, ev);
         ev.candidate_events = s.exceedances;
         result.decision =
             detail::batch_decision(s.batch, ev, static_cast<double>(s.exceedances),
@@ -233,8 +224,8 @@ private:
                                                 const gate_tuning& tuning) const {
         detail::open_batch b;
         b.index = index;
-        if (!s.baseline_histogram || s.baseline_histogram->empty()) return b;
-        const exp_histogram& h = *s.baseline_histogram;
+        if (!s.histograms.baseline || s.histograms.baseline->empty()) return b;
+        const exp_histogram& h = *s.histograms.baseline;
         const int scale = h.layout().scale();
         b.edge_scale = scale;
         const std::uint64_t t = h.count();

@@ -170,10 +170,7 @@ public:
                     std::to_string(*s.previous_end_ns));
             }
         }
-        if (config_.batch_window_ns > 0) {
-            (void)detail::batch_index_of(name(), config_.batch_window_ns, increment_end_ns,
-                                         s.batch.open_index());
-        }
+        detail::check_batch(name(), config_.batch_window_ns, s.batch, increment_end_ns);
     }
 
     /// Feeds one increment (the traffic since the previous check) into `s`

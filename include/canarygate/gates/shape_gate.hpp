@@ -52,8 +52,7 @@ public:
 
     /// Both arms' cumulative histograms. Plain copyable data.
     struct state {
-        std::optional<exp_histogram> candidate_histogram;
-        std::optional<exp_histogram> baseline_histogram;
+        detail::cumulative_histograms histograms;
         std::uint64_t checks = 0;
     };
 
@@ -90,9 +89,9 @@ public:
         ++s.checks;
         gate_evidence& ev = result.evidence;
         const std::string_view series_name = detail::histogram_series(config_.metric);
-        detail::accumulate(s.candidate_histogram, candidate_increment.histogram(series_name));
-        detail::accumulate(s.baseline_histogram, baseline_increment.histogram(series_name));
-        if (const auto p = detail::aligned(s.candidate_histogram, s.baseline_histogram)) {
+        s.histograms.add(candidate_increment.histogram(series_name),
+                         baseline_increment.histogram(series_name));
+        if (const auto p = s.histograms.aligned()) {
             const exp_histogram& c = p->candidate;
             const exp_histogram& b = p->baseline;
             const double nc = static_cast<double>(c.count());

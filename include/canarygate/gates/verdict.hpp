@@ -16,24 +16,24 @@
 
 CANARYGATE_NAMESPACE_BEGIN
 
-/// A gate's or a policy's decision at one check. Reports and JSON spell
-/// them as name() does.
+/// A gate's or a policy's decision at one check. name() spells each as its
+/// enumerator, and so do reports, JSON and the documentation.
 enum class verdict : std::uint8_t {
-    pass,           ///< "pass": every needed bound is inside the tolerance: may advance
-    keep_going,     ///< "continue": not enough evidence yet
-    fail,           ///< "fail": regression shown at the error budget: roll back
-    invalid,        ///< "invalid": the comparison itself is broken (sample-ratio mismatch)
-    no_regression,  ///< "no_regression_detected": maximum duration reached undecided; weaker than pass
+    pass,                    ///< every needed bound is inside the tolerance: may advance
+    keep_going,              ///< not enough evidence yet: keep the stage going (hold)
+    fail,                    ///< regression shown at the error budget: roll back
+    invalid,                 ///< the comparison itself is broken (sample-ratio mismatch)
+    no_regression_detected,  ///< maximum duration reached undecided: weaker than pass
 };
 
 inline constexpr std::size_t verdict_count = 5;
 
-/// "pass", "continue", "fail", "invalid", "no_regression_detected";
+/// "pass", "keep_going", "fail", "invalid", "no_regression_detected";
 /// "unknown" for a value outside the enum (never "invalid", which is a
 /// verdict of its own).
 [[nodiscard]] constexpr std::string_view name(verdict v) noexcept {
     constexpr std::array<std::string_view, verdict_count> names = {
-        "pass", "continue", "fail", "invalid", "no_regression_detected"};
+        "pass", "keep_going", "fail", "invalid", "no_regression_detected"};
     const auto i = static_cast<std::size_t>(v);
     return i < names.size() ? names[i] : std::string_view("unknown");
 }

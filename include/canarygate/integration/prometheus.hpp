@@ -138,39 +138,26 @@ namespace detail::prometheus_text {
     return true;
 }
 
-/// Label value escaping of format 0.0.4: backslash, double quote, line feed.
-inline void append_label_value(std::string& out, std::string_view value) {
-    for (const char c : value) {
-        switch (c) {
-            case '\\':
-                out += "\\\\";
-                break;
-            case '"':
-                out += "\\\"";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                out += c;
+/// Escaping of format 0.0.4: backslash and line feed always, the double
+/// quote too inside a label value (HELP text keeps it).
+inline void append_escaped(std::string& out, std::string_view text, bool escape_quote) {
+    for (const char c : text) {
+        if (c == '\\') {
+            out += "\\\\";
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '"' && escape_quote) {
+            out += "\\\"";
+        } else {
+            out += c;
         }
     }
 }
-
-/// HELP text escaping: backslash and line feed only.
+inline void append_label_value(std::string& out, std::string_view value) {
+    append_escaped(out, value, true);
+}
 inline void append_help_text(std::string& out, std::string_view text) {
-    for (const char c : text) {
-        switch (c) {
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                out += c;
-        }
-    }
+    append_escaped(out, text, false);
 }
 
 inline void append_uint(std::string& out, std::uint64_t value) {

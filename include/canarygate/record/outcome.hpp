@@ -4,7 +4,7 @@
 /// counts and cost, and the kinds of user feedback that arrive later.
 ///
 /// The outcome taxonomy follows what providers and servers report
-/// (`reference/ecosystem.md`): OpenAI `finish_reason: "content_filter"` and
+/// (`docs/ecosystem.md`): OpenAI `finish_reason: "content_filter"` and
 /// `message.refusal`, Anthropic `stop_reason: "refusal"`, Gemini
 /// `finishReason: "SAFETY"`, vLLM `finished_reason=length|abort|error`, and
 /// plain-text refusals found by the embedder's own classifier.

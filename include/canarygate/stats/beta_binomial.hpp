@@ -38,7 +38,7 @@ struct beta_prior {
 ///
 /// E = int_{p0}^1 p^S (1-p)^(n-S) pi(p) dp / (p0^S (1-p0)^(n-S)), where pi is
 /// the Beta(a, b) density restricted to [p0, 1] and renormalised; in closed
-/// form (statistics.md, "Truncated beta-binomial mixture e-value"; the
+/// form (docs/statistics.md, "Quantile gates"; the
 /// one-sided beta-binomial mixture of Howard, Ramdas, McAuliffe & Sekhon,
 /// Ann. Statist. 2021, with the prior truncated to the alternative)
 ///
@@ -101,8 +101,8 @@ inline constexpr std::array<double, 5> default_ratio_multipliers{1.25, 1.5, 2.0,
 
 /// Grid-mixture e-process for a Bernoulli probability whose null bound p0 may
 /// change between windows: E = (1/J) sum_j prod_windows LR_j, with
-/// LR_j = (p_j/p0)^S ((1-p_j)/(1-p0))^(n-S) per window (statistics.md, "grid
-/// mixture"; a finite mixture of likelihood-ratio martingales, see Ramdas,
+/// LR_j = (p_j/p0)^S ((1-p_j)/(1-p0))^(n-S) per window (docs/statistics.md,
+/// "Rate gates"; a finite mixture of likelihood-ratio martingales, see Ramdas,
 /// Grünwald, Vovk & Shafer, Stat. Sci. 2023).
 ///
 /// Validity needs p_j >= p0 in every window (checked): each LR_j is then a
@@ -174,7 +174,7 @@ private:
 };
 
 /// E-process for the event-rate gate H0: r_c <= k r_b, conditional on the
-/// total number of events in each window (statistics.md, reduction 2).
+/// total number of events in each window (docs/statistics.md, "Rate gates").
 ///
 /// Given exposures n_c, n_b of a window (requests, or exposure-weighted
 /// requests), each of its events is the candidate's with probability

@@ -3,7 +3,7 @@
 /// Betting e-process for H0: E[X_i | past] <= m_i, X_i >= 0, from per-window
 /// aggregates (Waudby-Smith & Ramdas, "Estimating means of bounded random
 /// variables by betting", JRSS-B 2024, with the aGRAPA-style bet of
-/// statistics.md and the Fan, Grama & Liu (2015) lower bound on ln(1 + x)).
+/// docs/statistics.md and the Fan, Grama & Liu (2015) lower bound on ln(1 + x)).
 ///
 /// With y_i = X_i / m_i - 1 >= -1 and bets lambda_i in [0, c], c < 1, chosen
 /// from the past only, the wealth K_t = prod_i (1 + lambda_i y_i) is a

@@ -40,7 +40,7 @@ enum class sides {
 /// For the two-sided boundary u(v)^2 = (v+rho)(ln(1+v/rho) + 2 ln(1/alpha)),
 /// d u^2 / d rho = 0 gives v/rho = 2 ln(1/alpha) + ln(1 + v/rho); one
 /// fixed-point step gives rho = v_opt / (2 L + ln(1 + 2 L)), L = ln(1/alpha)
-/// (statistics.md, "Tuning"). The one-sided boundary at alpha is close to the
+/// (docs/statistics.md, "Cost"). The one-sided boundary at alpha is close to the
 /// two-sided one at 2 alpha, so sides::one_sided uses L = ln(1/(2 alpha)), as
 /// the authors' reference implementation does. rho only moves where the
 /// boundary is tight; any rho > 0 is valid.
@@ -102,7 +102,7 @@ inline void check_mixture_args(const char* where, double v, double rho) {
 ///     M = 2 sqrt(rho/(v+rho)) exp(s^2/(2(v+rho))) Phi(s / sqrt(v+rho)),
 ///     ln M = 1/2 ln(4 rho/(v+rho)) + s^2/(2(v+rho)) + ln Phi(s/sqrt(v+rho))
 ///
-/// (statistics.md; the same expression as the authors' reference
+/// (docs/statistics.md; the same expression as the authors' reference
 /// implementation). Strictly increasing in s: d ln M / ds =
 /// (z + phi(z)/Phi(z)) / sqrt(v+rho) > 0 with z = s / sqrt(v+rho).
 ///

@@ -35,7 +35,7 @@
 ///
 /// With u_hi, u_lo the boundaries (strict: S_t < u on the good event), the
 /// ranks are r = floor(t p + u_hi) + 1 and l = floor(t p - u_lo) + 1
-/// (statistics.md), rounded outwards by a few ulps.
+/// (docs/statistics.md, "Quantile gates"), rounded outwards by a few ulps.
 #pragma once
 
 #include <cmath>

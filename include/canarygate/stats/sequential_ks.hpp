@@ -5,10 +5,10 @@
 /// the band the sequential KS shape gate needs.
 ///
 /// Which bound, and why. Howard & Ramdas (Bernoulli 2022, Theorem 2) give
-/// eps_t = 0.85 sqrt((ln ln(e t) + 0.8 ln(1612/alpha)) / t); statistics.md asks
-/// for those constants to be checked before use, and the paper's proof was not
-/// available to check them. This header implements a radius with a complete
-/// proof from two classical results instead. Measured against the paper's
+/// eps_t = 0.85 sqrt((ln ln(e t) + 0.8 ln(1612/alpha)) / t); we could not
+/// check those constants against the paper's proof, which was not available.
+/// This header implements a radius with a complete proof from two classical
+/// results instead. Measured against the paper's
 /// closed form for t from 10 to 10^7: 0.81-1.21 times it at alpha = 0.05
 /// (0.85-1.24 at alpha = 0.001), and 1.7-2.2 times the fixed-n DKW radius.
 ///

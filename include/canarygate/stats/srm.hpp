@@ -37,7 +37,7 @@ inline constexpr double default_srm_concentration = 100.0;
 /// Log Bayes factor of sample-ratio mismatch for two arms:
 /// ln BF = ln B(kappa rho_c + N_c, kappa rho_b + N_b) - ln B(kappa rho_c, kappa rho_b)
 ///         - N_c ln rho_c - N_b ln rho_b,   rho_b = 1 - rho_c
-/// (statistics.md, "Sample-ratio mismatch"). Computed without lgamma
+/// (docs/statistics.md, "Sample-ratio mismatch"). Computed without lgamma
 /// cancellation (detail::log_beta_power_ratio), finite for all counts;
 /// 0 for N_c = N_b = 0.
 ///

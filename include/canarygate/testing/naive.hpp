@@ -255,7 +255,7 @@ inline result evaluate(const window_threshold_config& config, window_threshold_s
 /// At every check, a one-sided fixed-sample test of H0 "candidate ≤ k ×
 /// baseline" on the cumulative data at level `alpha`; fail when it rejects.
 /// Valid for ONE look; re-run at every check its false-fail probability
-/// grows with the number of looks (statistics.md: 5 % → 31 % over 96 looks).
+/// grows with the number of looks (docs/statistics.md: 5 % → 31 % over 96 looks).
 ///
 /// - rates: log-ratio delta method, z = (ln(r̂_c / r̂_b) − ln k) / se,
 ///   se² = 1/e_c − 1/n_c + 1/e_b − 1/n_b (needs e_c, e_b > 0);

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "canarygate/core/config.hpp"
@@ -66,6 +67,14 @@ struct batch_state {
     }
 };
 
+/// Throws (naming the gate) when a batch-mode gate (batch_window_ns > 0)
+/// cannot take an increment ending at `end`: no end time, or one before the
+/// open batch. Per-request gates (0) take any increment.
+inline void check_batch(const std::string& gate_name, std::int64_t batch_window_ns,
+                        const batch_state& s, std::optional<std::int64_t> end) {
+    if (batch_window_ns > 0) (void)batch_index_of(gate_name, batch_window_ns, end, s.open_index());
+}
+
 /// An increment of batch `index` closes the open batch when it is an
 /// earlier one: its mean becomes one observation of the fail side (and of
 /// the pass side once it has a bound).
@@ -107,7 +116,7 @@ inline std::pair<double, double> batch_evidence(const batch_state& s, double alp
 }
 
 /// fail when the e-value crossed (and enough events were seen), pass when
-/// the pass side holds over enough closed batches, else continue.
+/// the pass side holds over enough closed batches, else keep_going.
 [[nodiscard]] inline verdict batch_decision(const batch_state& s, const gate_evidence& ev,
                                             double events, std::uint64_t min_events, bool pass,
                                             const gate_tuning& tuning) {
@@ -144,12 +153,7 @@ inline void evaluate_mean_batch(batch_state& s, mean_sums& sums,
     open_batch& open = *s.open;
     open.candidate_n += candidate_requests;
     open.fail_sum += candidate.first;
-    sums.candidate_n += candidate_requests;
-    sums.candidate_sum += candidate.first;
-    sums.candidate_sum_sq += candidate.second;
-    sums.baseline_n += baseline_requests;
-    sums.baseline_sum += baseline.first;
-    sums.baseline_sum_sq += baseline.second;
+    sums.add(candidate_requests, candidate, baseline_requests, baseline);
 
     const auto upper_mean = batch_evidence(s, alpha_fail, alpha_pass, tuning, ev);
     ev.candidate_samples = static_cast<std::uint64_t>(sums.candidate_n);

@@ -80,26 +80,37 @@ inline void accumulate(std::optional<exp_histogram>& total, const exp_histogram*
     total->merge_coarsening(*increment);
 }
 
-/// Both arms' cumulative histograms, at a common scale, when both hold
-/// values.
+/// Both arms' histograms of one signal at a common scale.
 struct aligned_pair {
     exp_histogram candidate;
     exp_histogram baseline;
 };
-[[nodiscard]] inline std::optional<aligned_pair> aligned(
-    const std::optional<exp_histogram>& candidate, const std::optional<exp_histogram>& baseline) {
-    if (!candidate || !baseline || candidate->empty() || baseline->empty()) return std::nullopt;
-    aligned_pair p{*candidate, *baseline};
-    align_scales(p.candidate, p.baseline);
-    return p;
-}
+
+/// Both arms' cumulative histograms of one signal over a rollout (the
+/// quantile and shape gates' state).
+struct cumulative_histograms {
+    std::optional<exp_histogram> candidate;
+    std::optional<exp_histogram> baseline;
+
+    /// Adds one increment's histograms (either may be absent).
+    void add(const exp_histogram* candidate_increment, const exp_histogram* baseline_increment) {
+        accumulate(candidate, candidate_increment);
+        accumulate(baseline, baseline_increment);
+    }
+    /// Copies of both at the coarser of their scales, when both hold values.
+    [[nodiscard]] std::optional<aligned_pair> aligned() const {
+        if (!candidate || !baseline || candidate->empty() || baseline->empty()) return std::nullopt;
+        aligned_pair p{*candidate, *baseline};
+        align_scales(p.candidate, p.baseline);
+        return p;
+    }
+};
 
 /// The quantile gates' point estimate and anytime-valid interval of the
 /// ratio of quantiles, from both arms' cumulative histograms.
-inline void quantile_estimate(double quantile, const std::optional<exp_histogram>& candidate,
-                              const std::optional<exp_histogram>& baseline, double alpha_pass,
-                              const gate_tuning& tuning, gate_evidence& ev) {
-    const auto p = aligned(candidate, baseline);
+inline void quantile_estimate(double quantile, const cumulative_histograms& histograms,
+                              double alpha_pass, const gate_tuning& tuning, gate_evidence& ev) {
+    const auto p = histograms.aligned();
     if (!p) return;
     const exp_histogram& c = p->candidate;
     const exp_histogram& b = p->baseline;
@@ -125,10 +136,9 @@ inline void quantile_estimate(double quantile, const std::optional<exp_histogram
 /// order-statistic intervals for both arms' quantiles at alpha_pass / 2 each
 /// (so both hold together with probability >= 1 - alpha_pass), read off the
 /// histograms outward to bucket edges, divided crosswise.
-inline void quantile_fixed_reference(double quantile, const std::optional<exp_histogram>& candidate,
-                                     const std::optional<exp_histogram>& baseline,
+inline void quantile_fixed_reference(double quantile, const cumulative_histograms& histograms,
                                      double alpha_pass, gate_evidence& ev) {
-    const auto p = aligned(candidate, baseline);
+    const auto p = histograms.aligned();
     if (!p) return;
     const exp_histogram& c = p->candidate;
     const exp_histogram& b = p->baseline;

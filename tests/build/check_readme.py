@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The documentation tells the truth about the code it shows.
+
+- Every README code block marked ``<!-- example: examples/<file>.cpp:<region> -->``
+  is, line for line, the region between ``// --8<-- [start:<region>]`` and
+  ``// --8<-- [end:<region>]`` of that example (dedented). The examples are
+  built and run as tests, so the README's code compiles and runs.
+- No README, docs/ page or public header points at files that users of the
+  repository do not have (``../shared/``, ``reference/*.md``).
+
+Usage: check_readme.py <repository>; exit status 1 with the reasons on a mismatch.
+"""
+import pathlib
+import re
+import sys
+import textwrap
+
+
+def region(source: str, name: str):
+    m = re.search(r"// --8<-- \[start:" + re.escape(name) + r"\][^\n]*\n(.*?)\n[^\n]*// --8<-- \[end:"
+                  + re.escape(name) + r"\]", source, re.S)
+    return textwrap.dedent(m.group(1)) + "\n" if m else None
+
+
+def main(root: pathlib.Path) -> int:
+    problems = []
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"<!-- example: ([^ :]+):([^ ]+) -->\n```cpp\n(.*?)```", readme, re.S)
+    if not blocks:
+        problems.append("README.md has no <!-- example: ... --> block")
+    for path, name, shown in blocks:
+        file = root / path
+        if not file.is_file():
+            problems.append(f"README.md quotes {path}, which does not exist")
+            continue
+        code = region(file.read_text(encoding="utf-8"), name)
+        if code is None:
+            problems.append(f"{path} has no region '{name}'")
+        elif code != shown:
+            problems.append(f"README.md block {path}:{name} differs from the example:\n--- README.md\n{shown}"
+                            f"--- {path}\n{code}")
+    pattern = re.compile(r"\.\./shared|reference/(statistics|ecosystem|anchors|hot-path|seed-lesson)")
+    pages = [root / "README.md", *sorted((root / "docs").rglob("*.md")), *sorted((root / "include").rglob("*.hpp"))]
+    for page in pages:
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            if pattern.search(line):
+                problems.append(f"{page.relative_to(root)}:{number}: points at files users do not have: {line.strip()}")
+    if problems:
+        print("check_readme:\n" + "\n".join(problems))
+        return 1
+    print(f"check_readme: {len(blocks)} README blocks match their examples; no links outside the repository")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(pathlib.Path(sys.argv[1])))
