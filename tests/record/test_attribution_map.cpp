@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "canarygate/core/clock.hpp"
 #include "canarygate/record/attribution.hpp"
 #include "canarygate/window/snapshot.hpp"
 
@@ -28,20 +29,20 @@ using canarygate::feedback_kind;
 using canarygate::request_key;
 using canarygate::resolve_status;
 
-constexpr std::int64_t second = 1'000'000'000;
-constexpr std::int64_t hour = 3600 * second;
-constexpr arm_id baseline{0};
-constexpr arm_id candidate{1};
+using canarygate::hour_ns;
+using canarygate::second_ns;
+constexpr arm_id baseline_id{0};
+constexpr arm_id candidate_id{1};
 
 attribution_config small_config() {
     attribution_config c;
     c.capacity = 8;
-    c.ttl_ns = hour;
+    c.ttl_ns = hour_ns;
     c.writer_rings = 2;
     c.ring_capacity = 16;
     c.overflow_capacity = 4;
     c.pending_capacity = 4;
-    c.pending_ttl_ns = 60 * second;
+    c.pending_ttl_ns = 60 * second_ns;
     c.seed = canarygate::hash_seed{1, 2};
     return c;
 }
@@ -81,19 +82,19 @@ TEST_CASE("late feedback is attributed to the arm and model that answered", "[at
     attribution_map map(small_config());
     auto w = map.make_writer();
     CHECK(w.has_ring());
-    CHECK(w.remember("run-a", {baseline, 7, 100}));
-    CHECK(w.remember("run-b", {candidate, 8, 200}));
+    CHECK(w.remember("run-a", {baseline_id, 7, 100}));
+    CHECK(w.remember("run-b", {candidate_id, 8, 200}));
     CHECK(map.drain(300, no_late) == 2);
 
-    // Half an hour later: within the TTL.
-    const auto b = map.resolve("run-b", 200 + hour / 2);
+    // Half an hour_ns later: within the TTL.
+    const auto b = map.resolve("run-b", 200 + hour_ns / 2);
     CHECK(b.status == resolve_status::resolved);
-    CHECK(b.value == attribution{candidate, 8, 200});
-    const auto a = map.resolve("run-a", 200 + hour / 2);
+    CHECK(b.value == attribution{candidate_id, 8, 200});
+    const auto a = map.resolve("run-a", 200 + hour_ns / 2);
     CHECK(a.status == resolve_status::resolved);
-    CHECK(a.value == attribution{baseline, 7, 100});
-    // A second piece of feedback for the same request resolves again.
-    CHECK(map.resolve("run-b", 200 + hour / 2).status == resolve_status::resolved);
+    CHECK(a.value == attribution{baseline_id, 7, 100});
+    // A second_ns piece of feedback for the same request resolves again.
+    CHECK(map.resolve("run-b", 200 + hour_ns / 2).status == resolve_status::resolved);
 
     const attribution_stats s = map.stats();
     CHECK(s.remembered == 2);
@@ -106,7 +107,7 @@ TEST_CASE("late feedback is attributed to the arm and model that answered", "[at
 TEST_CASE("an unknown id is counted apart", "[attribution]") {
     attribution_map map(small_config());
     auto w = map.make_writer();
-    w.remember("known", {baseline, 0, 0});
+    w.remember("known", {baseline_id, 0, 0});
     const auto r = map.resolve("never-seen", 10);
     CHECK(r.status == resolve_status::unknown_id);
     const attribution_stats s = map.stats();
@@ -128,16 +129,16 @@ TEST_CASE("an unknown id is counted apart", "[attribution]") {
 TEST_CASE("an id past its TTL reads expired, then ages out of memory", "[attribution]") {
     attribution_map map(small_config());
     auto w = map.make_writer();
-    w.remember("used", {candidate, 3, 1000});
-    w.remember("unused", {baseline, 3, 1000});
+    w.remember("used", {candidate_id, 3, 1000});
+    w.remember("unused", {baseline_id, 3, 1000});
 
-    CHECK(map.resolve("used", 1000 + hour - 1).status == resolve_status::resolved);
+    CHECK(map.resolve("used", 1000 + hour_ns - 1).status == resolve_status::resolved);
     // At exactly the TTL the request is no longer attributable; the answer
     // still carries its attribution for diagnostics.
-    const auto r = map.resolve("used", 1000 + hour);
+    const auto r = map.resolve("used", 1000 + hour_ns);
     CHECK(r.status == resolve_status::expired_id);
-    CHECK(r.value.arm == candidate);
-    CHECK(map.resolve("unused", 1000 + 2 * hour).status == resolve_status::expired_id);
+    CHECK(r.value.arm == candidate_id);
+    CHECK(map.resolve("unused", 1000 + 2 * hour_ns).status == resolve_status::expired_id);
 
     attribution_stats s = map.stats();
     CHECK(s.live == 0);
@@ -149,12 +150,12 @@ TEST_CASE("an id past its TTL reads expired, then ages out of memory", "[attribu
 
     // The dead records make room for new ones without counting an eviction;
     // after that their ids are unknown.
-    for (int i = 0; i < 8; ++i) w.remember(id_of(i), {baseline, 0, 3 * hour});
-    map.drain(3 * hour, no_late);
+    for (int i = 0; i < 8; ++i) w.remember(id_of(i), {baseline_id, 0, 3 * hour_ns});
+    map.drain(3 * hour_ns, no_late);
     s = map.stats();
     CHECK(s.evicted == 0);
     CHECK(s.live == 8);
-    CHECK(map.resolve("used", 3 * hour).status == resolve_status::unknown_id);
+    CHECK(map.resolve("used", 3 * hour_ns).status == resolve_status::unknown_id);
     CHECK(map.stats().balanced());
 }
 
@@ -162,15 +163,15 @@ TEST_CASE("an entry already past its TTL when drained reads expired", "[attribut
     // The owner stalled for longer than the TTL (or the clocks disagree).
     attribution_map map(small_config());
     auto w = map.make_writer();
-    w.remember("stale", {baseline, 0, 0});
-    map.drain(2 * hour, no_late);
+    w.remember("stale", {baseline_id, 0, 0});
+    map.drain(2 * hour_ns, no_late);
     attribution_stats s = map.stats();
     CHECK(s.expired == 1);
     CHECK(s.live == 0);
-    CHECK(map.resolve("stale", 2 * hour).status == resolve_status::expired_id);
+    CHECK(map.resolve("stale", 2 * hour_ns).status == resolve_status::expired_id);
     // The same, for feedback that is answered at once.
-    w.remember("stale-2", {baseline, 0, 0});
-    CHECK(map.resolve_or_defer("stale-2", feedback_event{}, 2 * hour).status ==
+    w.remember("stale-2", {baseline_id, 0, 0});
+    CHECK(map.resolve_or_defer("stale-2", feedback_event{}, 2 * hour_ns).status ==
           resolve_status::expired_id);
     s = map.stats();
     CHECK(s.expired == 2);
@@ -181,7 +182,7 @@ TEST_CASE("an entry already past its TTL when drained reads expired", "[attribut
 TEST_CASE("a full map evicts the oldest records first, counted", "[attribution]") {
     attribution_map map(small_config());  // capacity 8
     auto w = map.make_writer();
-    for (int i = 0; i < 11; ++i) w.remember(id_of(i), {i % 2 == 0 ? baseline : candidate, 0, i});
+    for (int i = 0; i < 11; ++i) w.remember(id_of(i), {i % 2 == 0 ? baseline_id : candidate_id, 0, i});
     map.drain(20, no_late);
 
     attribution_stats s = map.stats();
@@ -192,7 +193,7 @@ TEST_CASE("a full map evicts the oldest records first, counted", "[attribution]"
     for (int i = 3; i < 11; ++i) {
         const auto r = map.resolve(id_of(i), 30);
         CHECK(r.status == resolve_status::resolved);
-        CHECK(r.value.arm == (i % 2 == 0 ? baseline : candidate));
+        CHECK(r.value.arm == (i % 2 == 0 ? baseline_id : candidate_id));
     }
     s = map.stats();
     CHECK(s.unknown_id == 3);
@@ -235,7 +236,7 @@ TEST_CASE("a full ring drops the entry and counts it", "[attribution]") {
     attribution_map map(small_config());  // rings of 16
     auto w = map.make_writer();
     int accepted = 0;
-    for (int i = 0; i < 20; ++i) accepted += w.remember(id_of(i), {baseline, 0, i}) ? 1 : 0;
+    for (int i = 0; i < 20; ++i) accepted += w.remember(id_of(i), {baseline_id, 0, i}) ? 1 : 0;
     CHECK(accepted == 16);
     attribution_stats s = map.stats();
     CHECK(s.ring_full == 4);
@@ -245,7 +246,7 @@ TEST_CASE("a full ring drops the entry and counts it", "[attribution]") {
 
     map.drain(100, no_late);
     // Drained: room again.
-    CHECK(w.remember(id_of(100), {baseline, 0, 100}));
+    CHECK(w.remember(id_of(100), {baseline_id, 0, 100}));
     CHECK(map.resolve(id_of(15), 100).status == resolve_status::resolved);
     CHECK(map.resolve(id_of(16), 100).status == resolve_status::unknown_id);  // dropped
     s = map.stats();
@@ -258,11 +259,11 @@ TEST_CASE("a full ring drops the entry and counts it", "[attribution]") {
 TEST_CASE("feedback right after remember is found without a drain", "[attribution]") {
     attribution_map map(small_config());
     auto w = map.make_writer();
-    w.remember("fresh", {candidate, 1, 50});
+    w.remember("fresh", {candidate_id, 1, 50});
     CHECK(map.stats().in_flight == 1);
     const auto r = map.resolve("fresh", 51);  // resolve drains the rings first
     CHECK(r.status == resolve_status::resolved);
-    CHECK(r.value.arm == candidate);
+    CHECK(r.value.arm == candidate_id);
 }
 
 TEST_CASE("feedback before its request is parked and delivered by a later drain", "[attribution]") {
@@ -277,10 +278,10 @@ TEST_CASE("feedback before its request is parked and delivered by a later drain"
     map.drain(20, log.sink());
     CHECK(log.delivered.empty());  // its request is still unknown
 
-    w.remember("early", {candidate, 9, 30});
+    w.remember("early", {candidate_id, 9, 30});
     map.drain(40, log.sink());
     REQUIRE(log.delivered.size() == 1);
-    CHECK(log.delivered[0].first == attribution{candidate, 9, 30});
+    CHECK(log.delivered[0].first == attribution{candidate_id, 9, 30});
     CHECK(log.delivered[0].second.kind == feedback_kind::score);
     CHECK(log.delivered[0].second.score == -4);
 
@@ -290,20 +291,20 @@ TEST_CASE("feedback before its request is parked and delivered by a later drain"
     CHECK(s.resolved == 0);
     CHECK(s.balanced());
     // The record counts as resolved: at its TTL it is retired, not expired.
-    map.drain(30 + hour, log.sink());
+    map.drain(30 + hour_ns, log.sink());
     CHECK(map.stats().retired == 1);
 }
 
 TEST_CASE("resolve_or_defer answers known ids at once", "[attribution]") {
     attribution_map map(small_config());
     auto w = map.make_writer();
-    w.remember("known", {baseline, 2, 5});
+    w.remember("known", {baseline_id, 2, 5});
     const auto r = map.resolve_or_defer("known", feedback_event{feedback_kind::thumbs_up, 0}, 6);
     CHECK(r.status == resolve_status::resolved);
-    CHECK(r.value.arm == baseline);
-    w.remember("old", {baseline, 2, 5});
+    CHECK(r.value.arm == baseline_id);
+    w.remember("old", {baseline_id, 2, 5});
     map.drain(6, no_late);
-    CHECK(map.resolve_or_defer("old", feedback_event{}, 5 + hour).status ==
+    CHECK(map.resolve_or_defer("old", feedback_event{}, 5 + hour_ns).status ==
           resolve_status::expired_id);
     CHECK(map.stats().pending == 0);
 }
@@ -312,9 +313,9 @@ TEST_CASE("parked feedback gives up after pending_ttl_ns, counted unknown", "[at
     attribution_map map(small_config());  // pending_ttl 60 s
     late_log log;
     CHECK(map.resolve_or_defer("ghost", feedback_event{}, 0).status == resolve_status::deferred);
-    map.drain(60 * second - 1, log.sink());
+    map.drain(60 * second_ns - 1, log.sink());
     CHECK(map.stats().pending == 1);
-    map.drain(60 * second, log.sink());
+    map.drain(60 * second_ns, log.sink());
     const attribution_stats s = map.stats();
     CHECK(s.pending == 0);
     CHECK(s.unknown_id == 1);
@@ -327,17 +328,17 @@ TEST_CASE("parked feedback whose request has expired by the next drain counts ex
     attribution_map map(small_config());  // TTL 1 h
     auto w = map.make_writer();
     late_log log;
-    const std::int64_t now = 10 * hour;
+    const std::int64_t now = 10 * hour_ns;
     CHECK(map.resolve_or_defer("slow-trace", feedback_event{}, now).status ==
           resolve_status::deferred);
-    // Its request was answered almost an hour ago and is remembered only now;
+    // Its request was answered almost an hour_ns ago and is remembered only now;
     // another lookup drains it while it is still live...
-    w.remember("slow-trace", {baseline, 0, now - hour + 5 * second});
+    w.remember("slow-trace", {baseline_id, 0, now - hour_ns + 5 * second_ns});
     CHECK(map.resolve("unrelated", now).status == resolve_status::unknown_id);
     CHECK(map.stats().live == 1);
     // ...but by the next drain its TTL has passed: the parked feedback is not
     // attributed.
-    map.drain(now + 10 * second, log.sink());
+    map.drain(now + 10 * second_ns, log.sink());
     CHECK(log.delivered.empty());
     const attribution_stats s = map.stats();
     CHECK(s.expired_id == 1);
@@ -351,10 +352,10 @@ TEST_CASE("parked feedback whose request arrives already expired counts expired_
     attribution_map map(small_config());
     auto w = map.make_writer();
     late_log log;
-    CHECK(map.resolve_or_defer("stale-trace", feedback_event{}, 2 * hour).status ==
+    CHECK(map.resolve_or_defer("stale-trace", feedback_event{}, 2 * hour_ns).status ==
           resolve_status::deferred);
-    w.remember("stale-trace", {baseline, 0, hour - 1});
-    map.drain(2 * hour, log.sink());  // past its TTL on arrival
+    w.remember("stale-trace", {baseline_id, 0, hour_ns - 1});
+    map.drain(2 * hour_ns, log.sink());  // past its TTL on arrival
     const attribution_stats s = map.stats();
     CHECK(log.delivered.empty());
     CHECK(s.expired == 1);
@@ -393,22 +394,22 @@ TEST_CASE("id collisions behave as a repeated id: the first remembered wins, cou
     attribution_map map(small_config());
     auto w = map.make_writer();
     const request_key shared = map.key_of("id-one");
-    CHECK(w.remember(shared, {baseline, 1, 10}));   // "id-one"
-    CHECK(w.remember(shared, {candidate, 2, 11}));  // "id-two", colliding
+    CHECK(w.remember(shared, {baseline_id, 1, 10}));   // "id-one"
+    CHECK(w.remember(shared, {candidate_id, 2, 11}));  // "id-two", colliding
     map.drain(20, no_late);
     const auto r = map.resolve(shared, 20);
     CHECK(r.status == resolve_status::resolved);
-    CHECK(r.value == attribution{baseline, 1, 10});
+    CHECK(r.value == attribution{baseline_id, 1, 10});
     const attribution_stats s = map.stats();
     CHECK(s.duplicate == 1);
     CHECK(s.live == 1);
     CHECK(s.balanced());
 
     // The string overload and the key overload agree.
-    CHECK(map.resolve("id-one", 20).value == attribution{baseline, 1, 10});
+    CHECK(map.resolve("id-one", 20).value == attribution{baseline_id, 1, 10});
     // The same id remembered twice (a retry) is the same case.
-    w.remember("retried", {candidate, 0, 12});
-    w.remember("retried", {candidate, 0, 13});
+    w.remember("retried", {candidate_id, 0, 12});
+    w.remember("retried", {candidate_id, 0, 13});
     map.drain(20, no_late);
     CHECK(map.stats().duplicate == 2);
 }
@@ -426,14 +427,14 @@ TEST_CASE("writers claim rings from the pool and fall back to the counted slow p
     CHECK(map.stats().overflow_writers == 1);
 
     int accepted = 0;
-    for (int i = 0; i < 6; ++i) accepted += w3.remember(id_of(i), {candidate, 0, i}) ? 1 : 0;
+    for (int i = 0; i < 6; ++i) accepted += w3.remember(id_of(i), {candidate_id, 0, i}) ? 1 : 0;
     CHECK(accepted == 4);
     attribution_stats s = map.stats();
     CHECK(s.overflow_remembered == 4);
     CHECK(s.overflow_full == 2);
     CHECK(s.in_flight == 4);
     CHECK(s.balanced());
-    CHECK(map.resolve(id_of(3), 10).value.arm == candidate);
+    CHECK(map.resolve(id_of(3), 10).value.arm == candidate_id);
     CHECK(map.resolve(id_of(4), 10).status == resolve_status::unknown_id);  // dropped
     s = map.stats();
     CHECK(s.in_flight == 0);
@@ -441,14 +442,14 @@ TEST_CASE("writers claim rings from the pool and fall back to the counted slow p
     CHECK(s.balanced());
 
     // A released ring is claimed again; its undrained entries are kept.
-    w1.remember("from-w1", {baseline, 0, 10});
+    w1.remember("from-w1", {baseline_id, 0, 10});
     w1 = attribution_map::writer{};
     CHECK_FALSE(w1.attached());
     auto w4 = map.make_writer();
     CHECK(w4.has_ring());
-    w4.remember("from-w4", {candidate, 0, 10});
-    CHECK(map.resolve("from-w1", 11).value.arm == baseline);
-    CHECK(map.resolve("from-w4", 11).value.arm == candidate);
+    w4.remember("from-w4", {candidate_id, 0, 10});
+    CHECK(map.resolve("from-w1", 11).value.arm == baseline_id);
+    CHECK(map.resolve("from-w4", 11).value.arm == candidate_id);
 
     // Moving a writer moves the claim.
     auto moved = std::move(w2);
@@ -543,10 +544,10 @@ TEST_CASE("a custom payload travels through the pending list", "[attribution]") 
     canarygate::basic_attribution_map<ticket> map(small_config());
     auto w = map.make_writer();
     CHECK(map.resolve_or_defer("t", ticket{4711}, 0).status == resolve_status::deferred);
-    w.remember("t", {candidate, 0, 1});
+    w.remember("t", {candidate_id, 0, 1});
     std::uint32_t got = 0;
     map.drain(2, [&](const attribution& a, const ticket& t) {
-        CHECK(a.arm == candidate);
+        CHECK(a.arm == candidate_id);
         got = t.ticket_number;
     });
     CHECK(got == 4711);
