@@ -182,7 +182,8 @@ TEST_CASE("an entry already past its TTL when drained reads expired", "[attribut
 TEST_CASE("a full map evicts the oldest records first, counted", "[attribution]") {
     attribution_map map(small_config());  // capacity 8
     auto w = map.make_writer();
-    for (int i = 0; i < 11; ++i) w.remember(id_of(i), {i % 2 == 0 ? baseline_id : candidate_id, 0, i});
+    for (int i = 0; i < 11; ++i)
+        w.remember(id_of(i), {i % 2 == 0 ? baseline_id : candidate_id, 0, i});
     map.drain(20, no_late);
 
     attribution_stats s = map.stats();
