@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include <canarygate/canarygate.hpp>
+#include <canarygate/record.hpp>
 
 namespace {
 

@@ -4,6 +4,7 @@
 // lesson's default policy judges them every 15 minutes. The candidate costs
 // 60 % more per request than the baseline (the gate allows 1.2x), so the
 // policy must roll it back, name the cost gate, and never blame another.
+// The README's "Gates and policies" block is the region marked `judge`.
 //
 // Usage: canarygate_rollout_check [cost multiplier, default 1.6]
 #include <cstdio>
@@ -24,43 +25,44 @@ int main(int argc, char** argv) {
     }
 
     cg::recorder rec;
-    const cg::arm_id arms[] = {rec.add_arm("baseline", "model-a"),
-                               rec.add_arm("candidate", "model-b")};
+    const cg::arm_id arms[] = {rec.add_arm("baseline", "sha256:9f00"),
+                               rec.add_arm("candidate", "sha256:ab12")};
     cg::basic_collector<cg::recorder, cg::manual_clock> collector(rec);
 
+    // The inference servers, simulated: 600 requests/min, a 10 % canary
+    // whose candidate costs `cost_ratio` x the baseline.
     t::scenario_config traffic;
-    traffic.traffic.requests_per_minute = 600;  // 3000 requests per 5 minutes
-    traffic.stages = {{0, 0.10}};               // a 10 % canary
+    traffic.traffic.requests_per_minute = 600;
+    traffic.stages = {{0, 0.10}};
     traffic.candidate_regression.cost = cost_ratio;
-    t::scenario scenario(traffic, 2026);
+    t::scenario servers(traffic, 2026);
+    const auto record = [&](const cg::request_event& e) {
+        rec.record(arms[e.arm == cg::arm_role::candidate ? 1 : 0], e.outcome);
+    };
+    const auto feedback = [&](const cg::feedback_arrival& f) {
+        rec.record_feedback(arms[f.arm == cg::arm_role::candidate ? 1 : 0], f.kind);
+    };
 
-    auto policy_config = cg::default_policy();
-    policy_config.tuning.intervals = true;
-    const cg::policy policy(policy_config);
-    cg::policy_state state;
-
-    constexpr std::int64_t check = 15 * cg::minute_ns;
+    // --8<-- [start:judge]
+    const cg::policy policy(cg::default_policy());
+    cg::policy_state state;  // carried from check to check, stage to stage
     cg::policy_report report;
-    std::int64_t now = 0;
-    for (now = check; now <= 8 * cg::hour_ns; now += check) {
-        scenario.run(
-            now,
-            [&](const cg::request_event& r) {
-                rec.record(arms[r.arm == cg::arm_role::candidate ? 1 : 0], r.outcome);
-            },
-            [&](const cg::feedback_arrival& f) {
-                rec.record_feedback(arms[f.arm == cg::arm_role::candidate ? 1 : 0], f.kind);
-            });
+    for (std::int64_t now = 15 * cg::minute_ns; now <= 8 * cg::hour_ns; now += 15 * cg::minute_ns) {
+        servers.run(now, record, feedback);  // the inference servers record meanwhile
         collector.clock().set(now);
         collector.tick();
-        report = policy.evaluate(state, collector.cumulative(), 0.10);
-        std::printf("t=%3lld min  %-8s %s\n", static_cast<long long>(now / cg::minute_ns),
+        // every check: the recorder's totals since start and the configured split
+        report = policy.evaluate(state, collector.cumulative(), /*candidate_share=*/0.10);
+        std::printf("t=%3lld min  %-10s %s\n", static_cast<long long>(now / cg::minute_ns),
                     std::string(cg::name(report.decision)).c_str(), report.summary.c_str());
-        if (report.decision == cg::verdict::fail || report.decision == cg::verdict::invalid) break;
+        if (report.decision == cg::verdict::fail) break;  // roll back
     }
+    // report.decision: pass | keep_going | fail | invalid | no_regression_detected
+    // report.gates[2].reason: "cost ratio 1.63 (CI 1.52-1.73, asymptotic): regression beyond limit 1.2 ..."
+    // --8<-- [end:judge]
     std::printf("\nevidence at the last check:\n");
     for (const auto& g : report.gates)
-        std::printf("  %-9s %s\n", std::string(cg::name(g.decision)).c_str(), g.reason.c_str());
+        std::printf("  %-10s %s\n", std::string(cg::name(g.decision)).c_str(), g.reason.c_str());
 
     // Self-check, so this example fails its test if the pipeline misjudges.
     bool only_cost_failed = report.decision == cg::verdict::fail;
