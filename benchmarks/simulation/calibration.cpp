@@ -93,12 +93,22 @@ std::vector<naive_metric> naive_metrics() {
 }
 
 // Naive comparator variants, per metric.
-enum naive_kind : std::size_t { argo = 0, guarded, repeated_z, kayenta, naive_kinds };
+enum naive_kind : std::size_t {
+    argo = 0,
+    guarded,
+    repeated_z,
+    kayenta,
+    kayenta_either,
+    naive_kinds
+};
 constexpr const char* naive_kind_name[naive_kinds] = {
     "window>k (Argo failureLimit 0)",
     "window>k, >=20 req/window, 3 failed checks (Flagger threshold 3)",
-    "repeated one-sided z, alpha 0.05", "Kayenta Mann-Whitney 98%"};
-constexpr const char* naive_kind_short[naive_kinds] = {"argo", "flagger3", "repeated_z", "kayenta"};
+    "repeated one-sided z, alpha 0.05",
+    "Kayenta's Mann-Whitney classifier, 98%, direction increase, allowedIncrease k",
+    "the same with Kayenta's default direction either (decreases fail too)"};
+constexpr const char* naive_kind_short[naive_kinds] = {"argo", "flagger3", "repeated_z", "kayenta",
+                                                       "kayenta_either"};
 
 // Detectors: policy gates (G), policy critical fail, policy any gate, naive (6 x 4).
 struct detector {
@@ -169,7 +179,7 @@ struct cadence_run {
     policy_state pstate;
     std::vector<nv::window_threshold_state> argo, guarded;
     std::vector<nv::repeated_fixed_test_state> rz;
-    std::vector<nv::kayenta_state> ky;
+    std::vector<nv::kayenta_state> ky, ky_either;
     double candidate_requests = 0;
     cadence_result out;
 };
@@ -194,6 +204,7 @@ std::vector<cadence_result> simulate(const run_spec& spec, std::uint64_t seed) {
         r.guarded.resize(M);
         r.rz.resize(M);
         r.ky.resize(M);
+        r.ky_either.resize(M);
         r.out.fail_min.assign(D, never);
         r.out.fail_requests.assign(D, 0);
         r.out.pass_min.assign(L.gates + 1, never);
@@ -202,7 +213,7 @@ std::vector<cadence_result> simulate(const run_spec& spec, std::uint64_t seed) {
     }
     std::vector<nv::window_threshold_config> argo_cfg(M), guarded_cfg(M);
     std::vector<nv::repeated_fixed_test_config> rz_cfg(M);
-    std::vector<nv::kayenta_config> ky_cfg(M);
+    std::vector<nv::kayenta_config> ky_cfg(M), ky_either_cfg(M);
     for (std::size_t m = 0; m < M; ++m) {
         argo_cfg[m].metric = L.nm[m].spec;
         argo_cfg[m].multiplier = L.nm[m].k;
@@ -214,6 +225,8 @@ std::vector<cadence_result> simulate(const run_spec& spec, std::uint64_t seed) {
         rz_cfg[m].alpha = 0.05;
         ky_cfg[m].metric = L.nm[m].spec;
         ky_cfg[m].allowed_increase = L.nm[m].k;
+        ky_either_cfg[m] = ky_cfg[m];
+        ky_cfg[m].direction = nv::kayenta_direction::increase;
     }
     const double z05 = boost::math::quantile(
         boost::math::complement(boost::math::normal_distribution<double>(), 0.05));
@@ -266,6 +279,8 @@ std::vector<cadence_result> simulate(const run_spec& spec, std::uint64_t seed) {
                 if (z.decision == verdict::fail) mark_fail(L.naive_index(m, repeated_z));
                 if (nv::evaluate(ky_cfg[m], r.ky[m], b, c).decision == verdict::fail)
                     mark_fail(L.naive_index(m, kayenta));
+                if (nv::evaluate(ky_either_cfg[m], r.ky_either[m], b, c).decision == verdict::fail)
+                    mark_fail(L.naive_index(m, kayenta_either));
                 for (std::size_t h = 0; h < spec.horizons_min.size(); ++h) {
                     if (spec.horizons_min[h] == t) r.out.end_reject[h][m] = z.candidate_value > z05;
                 }

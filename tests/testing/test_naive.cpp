@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: MIT
 // Naive comparators (canarygate/testing/naive.hpp): the semantics of each option, the
-// Hodges-Lehmann / Mann-Whitney arithmetic against brute force, each comparator
+// classifier of Kayenta's judge (high, low, its degenerate cases), each comparator
 // firing on an obvious regression, and -- by simulation, with Clopper-Pearson
 // tolerances -- per-window thresholds and the re-checked fixed-sample test
 // false-alarming far more often than the gates at the null boundary.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "canarygate/gates/gate.hpp"
 #include "canarygate/stats/fixed_sample.hpp"
+#include "canarygate/stats/mann_whitney.hpp"
 #include "canarygate/testing/naive.hpp"
 #include "canarygate/testing/scenario.hpp"
 #include "canarygate/window/event_window.hpp"
@@ -191,23 +193,111 @@ TEST_CASE("repeated_fixed_test: the z statistics", "[naive]") {
     }
 }
 
-TEST_CASE("kayenta: Hodges-Lehmann estimate and interval match brute force", "[naive]") {
-    const std::vector<double> x = {1.0, 2.5, 3.0, 3.0, 7.0, 8.5, 9.0, 12.0};
-    const std::vector<double> y = {0.5, 1.0, 1.5, 2.0, 2.0, 3.5};
-    std::vector<double> diffs;
-    for (const double a : x) {
-        for (const double b : y) diffs.push_back(a - b);
+// Feeds one point per arm per check (the window's mean cost) to a Kayenta
+// judge; returns the decision after the last pair.
+verdict kayenta_on(const nv::kayenta_config& cfg, nv::kayenta_state& st,
+                   const std::vector<std::uint64_t>& candidate,
+                   const std::vector<std::uint64_t>& baseline) {
+    verdict last = verdict::keep_going;
+    for (std::size_t i = 0; i < candidate.size(); ++i) {
+        last = nv::evaluate(cfg, st, cost_arm("baseline", 100, baseline[i]),
+                            cost_arm("candidate", 100, candidate[i]))
+                   .decision;
     }
-    std::sort(diffs.begin(), diffs.end());
-    for (std::size_t r = 1; r <= diffs.size(); ++r) {
-        CAPTURE(r);
-        CHECK(nv::detail::pairwise_order_statistic(x, y, static_cast<double>(r)) ==
-              Approx(diffs[r - 1]).margin(1e-9));
+    return last;
+}
+
+nv::kayenta_config kayenta_cost() {
+    nv::kayenta_config cfg;
+    cfg.metric.metric = signal::cost;
+    return cfg;
+}
+
+TEST_CASE("kayenta: the classifier of Kayenta's judge", "[naive]") {
+    const std::vector<std::uint64_t> low = {100, 102, 98, 101, 99, 103, 97, 100};
+    const std::vector<std::uint64_t> high = {150, 153, 147, 151, 149, 152, 148, 150};
+    SECTION("high: the interval above 0.25 |estimate| and the mean ratio at the threshold") {
+        auto cfg = kayenta_cost();
+        cfg.allowed_increase = 1.5;
+        nv::kayenta_state st;
+        std::size_t checks = 0;
+        while (nv::evaluate(cfg, st, cost_arm("baseline", 100, low[checks]),
+                            cost_arm("candidate", 100, high[checks]))
+                   .decision != verdict::fail) {
+            REQUIRE(++checks < low.size());
+        }
+        CHECK(st.classification == nv::kayenta_classification::high);
+        // Its interval is stats::wilcoxon_shift_interval's on the points so far.
+        const std::vector<double> x(st.candidate_points), y(st.baseline_points);
+        const auto interval = stats::wilcoxon_shift_interval(x, y, 0.98);
+        CHECK(st.lower == interval.lower);
+        CHECK(st.estimate == interval.estimate);
+        CHECK(st.lower > 0.25 * std::fabs(st.estimate));
     }
-    // Tie-corrected sigma agrees with the statistic behind mann_whitney_u_test.
-    const auto mw = stats::mann_whitney_u_test(x, y, stats::alternative::two_sided, false);
-    const double centred = mw.u - 48.0 / 2;
-    CHECK(centred / nv::detail::rank_sum_sigma(x, y) == Approx(mw.z).epsilon(1e-12));
+    SECTION("an effect size below allowed_increase is not high") {
+        auto cfg = kayenta_cost();
+        cfg.allowed_increase = 1.6;  // the ratio is about 1.5
+        nv::kayenta_state st;
+        CHECK(kayenta_on(cfg, st, high, low) == verdict::keep_going);
+        CHECK(st.classification == nv::kayenta_classification::pass);
+    }
+    SECTION("low: Kayenta's default direction is either") {
+        nv::kayenta_state st;
+        CHECK(kayenta_on(kayenta_cost(), st, low, high) == verdict::fail);
+        CHECK(st.classification == nv::kayenta_classification::low);
+        CHECK(st.upper < -0.25 * std::fabs(st.estimate));
+        auto increase_only = kayenta_cost();
+        increase_only.direction = nv::kayenta_direction::increase;
+        nv::kayenta_state st2;
+        CHECK(kayenta_on(increase_only, st2, low, high) == verdict::keep_going);
+        auto decrease_only = kayenta_cost();
+        decrease_only.direction = nv::kayenta_direction::decrease;
+        nv::kayenta_state st3;
+        CHECK(kayenta_on(decrease_only, st3, high, low) == verdict::keep_going);
+    }
+    SECTION("a zero baseline mean makes the effect size NaN, which is ignored: high") {
+        auto cfg = kayenta_cost();
+        cfg.allowed_increase = 1.5;
+        nv::kayenta_state st;
+        const std::vector<std::uint64_t> zeros(high.size(), 0);
+        CHECK(kayenta_on(cfg, st, high, zeros) == verdict::fail);
+        CHECK(st.classification == nv::kayenta_classification::high);
+    }
+    SECTION("identical data passes, however it is ordered") {
+        nv::kayenta_state st;
+        std::vector<std::uint64_t> reversed(low.rbegin(), low.rend());
+        CHECK(kayenta_on(kayenta_cost(), st, low, reversed) == verdict::keep_going);
+        CHECK(std::isnan(st.estimate));
+        const std::vector<std::uint64_t> sevens(8, 7);
+        nv::kayenta_state st2;
+        CHECK(kayenta_on(kayenta_cost(), st2, sevens, sevens) == verdict::keep_going);
+    }
+    SECTION("single-valued arms get Kayenta's noise, then an interval") {
+        auto cfg = kayenta_cost();
+        cfg.allowed_increase = 1.5;
+        nv::kayenta_state st;
+        const std::vector<std::uint64_t> twos(8, 200), ones(8, 100);
+        CHECK(kayenta_on(cfg, st, twos, ones) == verdict::fail);  // no "all tied" error
+        CHECK(st.estimate == Approx(100.0).margin(0.1));
+    }
+    SECTION("too few points: skipped; failure is sticky") {
+        nv::kayenta_state st;
+        const auto r = nv::evaluate(kayenta_cost(), st, cost_arm("baseline", 100, 1),
+                                    cost_arm("candidate", 100, 9));
+        CHECK(r.skipped);
+        nv::kayenta_state failed;
+        (void)kayenta_on(kayenta_cost(), failed, high, low);
+        REQUIRE(failed.failed);
+        CHECK(kayenta_on(kayenta_cost(), failed, low, low) == verdict::fail);
+    }
+    SECTION("bad configuration names the field") {
+        auto cfg = kayenta_cost();
+        cfg.allowed_decrease = 0;
+        CHECK_THROWS_WITH(cfg.validate(), Catch::Contains("allowed_decrease"));
+        cfg = kayenta_cost();
+        cfg.confidence = 1;
+        CHECK_THROWS_WITH(cfg.validate(), Catch::Contains("confidence"));
+    }
 }
 
 TEST_CASE("each naive comparator fires on an obvious regression", "[naive][detection]") {

@@ -20,6 +20,7 @@
 
 #include "canarygate/core/config.hpp"
 #include "canarygate/stats/detail/math.hpp"
+#include "canarygate/stats/mann_whitney.hpp"  // the rank test, kept with its interval
 
 CANARYGATE_NAMESPACE_BEGIN
 namespace stats {
@@ -222,117 +223,6 @@ struct z_test_result {
     detail::require_positive_finite(where, "standard_error", standard_error);
     const double z = (mean - mu0) / standard_error;
     return z_test_result{z, boost::math::erfc(std::fabs(z) * 0.70710678118654752440)};
-}
-
-/// Alternative hypothesis of a rank test (R's `alternative`).
-enum class alternative {
-    two_sided,
-    less,     ///< x tends to be smaller than y
-    greater,  ///< x tends to be larger than y
-};
-
-/// Result of mann_whitney_u_test.
-struct mann_whitney_result {
-    double u;  ///< W of R's wilcox.test: sum of x's ranks - n_x (n_x + 1) / 2
-    double z;  ///< standardised statistic after the continuity correction
-    double p_value;
-};
-
-/// Mann-Whitney U (Wilcoxon rank-sum) test with the normal approximation,
-/// tie correction and optional continuity correction, with the semantics of
-/// R's wilcox.test(x, y, exact = FALSE, correct = continuity) -- the test
-/// Kayenta's comparator runs:
-/// z = (W - n_x n_y / 2 - CORRECTION) / SIGMA,
-/// SIGMA^2 = n_x n_y / 12 * (N + 1 - sum(t^3 - t) / (N (N - 1))) over tie
-/// groups of size t, CORRECTION = 0.5 sign(W - n_x n_y / 2) (two-sided),
-/// +0.5 (greater), -0.5 (less), 0 without continuity correction; p from the
-/// normal CDF, two-sided 2 min(Phi(z), 1 - Phi(z)) capped at 1.
-/// Deviation from R: when every value is tied (SIGMA = 0) R returns NaN; this
-/// returns z = 0, p = 1.
-///
-/// Preconditions (std::invalid_argument otherwise): both samples non-empty;
-/// no NaN. Complexity O(N log N), allocates O(N).
-[[nodiscard]] inline mann_whitney_result mann_whitney_u_test(
-    std::span<const double> x, std::span<const double> y, alternative alt = alternative::two_sided,
-    bool continuity = true) {
-    constexpr const char* where = "mann_whitney_u_test";
-    if (x.empty() || y.empty()) {
-        detail::fail_argument(where, x.empty() ? "x.size()" : "y.size()", std::uint64_t{0},
-                              "must be at least 1");
-    }
-    std::vector<std::pair<double, bool>> all;  // (value, from x)
-    all.reserve(x.size() + y.size());
-    for (const double v : x) {
-        if (std::isnan(v)) {
-            detail::fail_argument(where, "x value", v, "is NaN");
-        }
-        all.emplace_back(v, true);
-    }
-    for (const double v : y) {
-        if (std::isnan(v)) {
-            detail::fail_argument(where, "y value", v, "is NaN");
-        }
-        all.emplace_back(v, false);
-    }
-    std::sort(all.begin(), all.end(),
-              [](const auto& l, const auto& r) { return l.first < r.first; });
-    double rank_sum_x = 0.0;
-    double tie_term = 0.0;  // sum over tie groups of t^3 - t
-    for (std::size_t i = 0; i < all.size();) {
-        std::size_t j = i;
-        while (j < all.size() && all[j].first == all[i].first) {
-            ++j;
-        }
-        const double t = static_cast<double>(j - i);
-        const double mid_rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2.0;
-        for (std::size_t m = i; m < j; ++m) {
-            if (all[m].second) {
-                rank_sum_x += mid_rank;
-            }
-        }
-        tie_term += t * t * t - t;
-        i = j;
-    }
-    const double nx = static_cast<double>(x.size());
-    const double ny = static_cast<double>(y.size());
-    const double n = nx + ny;
-    const double w = rank_sum_x - nx * (nx + 1.0) / 2.0;
-    const double centred = w - nx * ny / 2.0;
-    const double sigma2 = nx * ny / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)));
-    if (!(sigma2 > 0.0)) {
-        return mann_whitney_result{w, 0.0, 1.0};
-    }
-    double correction = 0.0;
-    if (continuity) {
-        switch (alt) {
-            case alternative::two_sided:
-                correction = centred > 0.0 ? 0.5 : (centred < 0.0 ? -0.5 : 0.0);
-                break;
-            case alternative::greater:
-                correction = 0.5;
-                break;
-            case alternative::less:
-                correction = -0.5;
-                break;
-        }
-    }
-    const double z = (centred - correction) / std::sqrt(sigma2);
-    constexpr double inv_sqrt2 = 0.70710678118654752440;
-    const double lower_tail = 0.5 * boost::math::erfc(-z * inv_sqrt2);  // Phi(z)
-    const double upper_tail = 0.5 * boost::math::erfc(z * inv_sqrt2);   // 1 - Phi(z)
-    double p = 0.0;
-    switch (alt) {
-        case alternative::two_sided:
-            p = 2.0 * std::min(lower_tail, upper_tail);
-            break;
-        case alternative::greater:
-            p = upper_tail;
-            break;
-        case alternative::less:
-            p = lower_tail;
-            break;
-    }
-    return mann_whitney_result{w, z, std::min(p, 1.0)};
 }
 
 }  // namespace stats

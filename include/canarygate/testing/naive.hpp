@@ -47,10 +47,13 @@
 #include "canarygate/core/config.hpp"
 #include "canarygate/core/error.hpp"
 #include "canarygate/core/histogram.hpp"
+#include "canarygate/core/mix.hpp"
 #include "canarygate/gates/signal.hpp"
 #include "canarygate/gates/verdict.hpp"
 #include "canarygate/record/series.hpp"
 #include "canarygate/stats/fixed_sample.hpp"
+#include "canarygate/stats/mann_whitney.hpp"
+#include "canarygate/testing/random.hpp"
 #include "canarygate/window/snapshot.hpp"
 
 CANARYGATE_NAMESPACE_BEGIN
@@ -375,42 +378,80 @@ inline result evaluate(const repeated_fixed_test_config& config, repeated_fixed_
 // (c) Kayenta's NetflixACAJudge, one metric.
 // ---------------------------------------------------------------------------
 
-/// Kayenta's Mann-Whitney classifier on the per-window values of one metric
+/// Which changes of a metric Kayenta flags (its `direction`; default either).
+enum class kayenta_direction { increase, decrease, either };
+
+/// Kayenta's classification of a metric at one judgement.
+enum class kayenta_classification { pass, high, low };
+
+/// Kayenta's MannWhitneyClassifier on the per-window values of one metric
 /// (one point per window and arm, like Kayenta's per-step time series; the
 /// points of every window since the start, i.e. a growing analysis window).
 /// Windows where an arm has no value (no requests; no histogram data) give
-/// NaN points, removed (Kayenta's default NaN strategy).
+/// NaN points, removed (Kayenta's default NaN strategy). At each check:
+///  1. identical data in both arms (as sorted lists), or a single value
+///     across both, is `pass`;
+///  2. when each arm holds a single value (two different ones), Gaussian
+///     noise of standard deviation 1e-5 x that value is added to each arm, as
+///     Kayenta does (seeded here from `noise_seed` and the check number);
+///  3. stats::wilcoxon_shift_interval(candidate, baseline, confidence) gives
+///     the interval [lower, upper] of the shift and its estimate, exactly as
+///     Kayenta's MannWhitney (R's wilcox.test);
+///  4. the effect size is the mean ratio candidate / baseline, NaN when
+///     either mean is 0 (then it is ignored);
+///  5. high when the direction allows increases, lower > tolerance x
+///     |estimate| and (the effect size is NaN or >= allowed_increase); else
+///     low when the direction allows decreases, upper < -tolerance x
+///     |estimate| and (NaN or <= allowed_decrease); else pass.
+/// high or low -> `fail` (the metric is critical: Kayenta's interim
+/// judgement ends the run; sticky). No pass verdict: Kayenta's last
+/// judgement decides, which the controller makes at its stage end.
 ///
-/// At each check: the Hodges–Lehmann shift estimate (median of all pairwise
-/// differences candidate − baseline) and the two-sided `confidence` (0.98)
-/// interval of the shift from the normal approximation of the rank-sum
-/// statistic (the C-th and (mn − C + 1)-th smallest pairwise differences,
-/// C = ⌊mn/2 − z σ⌋, σ with the tie correction; R's wilcox.test inverts the
-/// continuity-corrected statistic by root finding, which can move the bounds
-/// by one order statistic). "High" when lower bound > tolerance·|estimate|
-/// (tolerance 0.25, hard-coded in Kayenta) AND mean(candidate) /
-/// mean(baseline) ≥ allowed_increase (our k; NaN when the baseline mean is 0,
-/// then never High). High → `fail` (a critical metric: score 0, the interim
-/// judgement stops the run). No pass verdict: Kayenta's last judgement
-/// decides, which the controller makes at its stage end.
-///
-/// Cost per check: O(W) to insert the new points and count pairs (sorted
-/// points), plus O(W · 64) for the estimate and bound, computed only when the
-/// pair count shows the lower bound can be positive.
+/// The defaults are Kayenta's (judge NetflixACAJudge: confidence 0.98,
+/// tolerance 0.25 of the estimate, direction either, effect-size thresholds
+/// 1.0); the benchmarks set allowed_increase to the gate's multiplier.
+/// Cost per check: O(W log W) for W points when the effect size leaves a
+/// classification possible (two root searches of about 20-60 steps, O(W)
+/// each), O(W) otherwise.
 struct kayenta_config {
     metric_spec metric;
-    double allowed_increase = 1.5;
+    kayenta_direction direction = kayenta_direction::either;
+    /// High needs mean(candidate) / mean(baseline) >= this (Kayenta's
+    /// effectSize allowedIncrease).
+    double allowed_increase = 1.0;
+    /// Low needs mean(candidate) / mean(baseline) <= this (allowedDecrease).
+    double allowed_decrease = 1.0;
     double confidence = 0.98;
+    /// Fraction of |estimate| the interval must clear (hard-coded in Kayenta).
     double tolerance = 0.25;
     /// Points per arm needed before judging (Kayenta warns below 50 but
     /// judges anyway: default 3).
     std::size_t min_points = 3;
+    /// Seed of the noise of step 2 (Kayenta's is unseeded).
+    std::uint64_t noise_seed = 0x6b6179656e7461;
 
     void validate() const {
-        metric.validate("canarygate::naive::kayenta_config");
+        constexpr const char* where = "canarygate::naive::kayenta_config";
+        metric.validate(where);
         if (!(confidence > 0.0 && confidence < 1.0)) {
-            canarygate::detail::throw_bad_field("canarygate::naive::kayenta_config", "confidence",
-                                                confidence, "must be in (0, 1)");
+            canarygate::detail::throw_bad_field(where, "confidence", confidence,
+                                                "must be in (0, 1)");
+        }
+        if (!(allowed_increase > 0.0 && std::isfinite(allowed_increase))) {
+            canarygate::detail::throw_bad_field(where, "allowed_increase", allowed_increase,
+                                                "must be finite and > 0");
+        }
+        if (!(allowed_decrease > 0.0 && std::isfinite(allowed_decrease))) {
+            canarygate::detail::throw_bad_field(where, "allowed_decrease", allowed_decrease,
+                                                "must be finite and > 0");
+        }
+        if (!(tolerance >= 0.0 && std::isfinite(tolerance))) {
+            canarygate::detail::throw_bad_field(where, "tolerance", tolerance,
+                                                "must be finite and >= 0");
+        }
+        if (min_points == 0) {
+            canarygate::detail::throw_bad_field(where, "min_points", std::uint64_t{0},
+                                                "must be at least 1");
         }
     }
 };
@@ -419,8 +460,11 @@ struct kayenta_state {
     std::vector<double> candidate_points;  ///< sorted
     std::vector<double> baseline_points;   ///< sorted
     double candidate_sum = 0, baseline_sum = 0;
+    std::uint64_t checks = 0;
     bool failed = false;
-    /// The last judgement's Hodges–Lehmann estimate and interval (NaN until computed).
+    /// The last judgement: its classification, and the estimate and
+    /// interval when they were computed (NaN otherwise).
+    kayenta_classification classification = kayenta_classification::pass;
     double estimate = std::numeric_limits<double>::quiet_NaN();
     double lower = std::numeric_limits<double>::quiet_NaN();
     double upper = std::numeric_limits<double>::quiet_NaN();
@@ -428,57 +472,14 @@ struct kayenta_state {
 
 namespace detail {
 
-/// Number of pairs (i, j) with x[i] − y[j] ≤ d; x, y sorted. O(m + n).
-inline double pairs_at_most(const std::vector<double>& x, const std::vector<double>& y, double d) {
-    // For each x[i] (ascending), count y[j] ≥ x[i] − d: the threshold rises with i.
-    double count = 0;
-    std::size_t j = 0;
-    for (const double xi : x) {
-        while (j < y.size() && y[j] < xi - d) ++j;
-        count += static_cast<double>(y.size() - j);
-    }
-    return count;
-}
-
-/// The r-th smallest (1-based) pairwise difference x[i] − y[j], by bisection
-/// on the value (64 halvings of the range). x, y sorted, non-empty.
-inline double pairwise_order_statistic(const std::vector<double>& x, const std::vector<double>& y,
-                                       double r) {
-    double lo = x.front() - y.back();
-    double hi = x.back() - y.front();
-    if (pairs_at_most(x, y, lo) >= r) return lo;
-    for (int it = 0; it < 64 && hi > lo; ++it) {
-        const double mid = lo + (hi - lo) / 2;
-        if (mid <= lo || mid >= hi) break;
-        if (pairs_at_most(x, y, mid) >= r)
-            hi = mid;
-        else
-            lo = mid;
-    }
-    return hi;
-}
-
-/// Tie-corrected standard deviation of the rank-sum statistic.
-inline double rank_sum_sigma(const std::vector<double>& x, const std::vector<double>& y) {
-    const double m = static_cast<double>(x.size());
-    const double n = static_cast<double>(y.size());
-    const double total = m + n;
-    double tie_term = 0;
-    std::size_t i = 0, j = 0;
-    while (i < x.size() || j < y.size()) {
-        const double v = j >= y.size() || (i < x.size() && x[i] <= y[j]) ? x[i] : y[j];
-        double t = 0;
-        while (i < x.size() && x[i] == v) {
-            ++i;
-            ++t;
-        }
-        while (j < y.size() && y[j] == v) {
-            ++j;
-            ++t;
-        }
-        tie_term += t * t * t - t;
-    }
-    return std::sqrt(m * n / 12.0 * ((total + 1.0) - tie_term / (total * (total - 1.0))));
+/// Kayenta's noise for a degenerate arm: each value plus N(0, (1e-5 v)^2),
+/// v the arm's value.
+inline std::vector<double> with_kayenta_noise(const std::vector<double>& values,
+                                              testkit::random_source& random) {
+    const double sd = std::fabs(values.front()) * 1e-5;
+    std::vector<double> noisy(values);
+    for (double& v : noisy) v += sd * random.normal();
+    return noisy;
 }
 
 }  // namespace detail
@@ -501,13 +502,14 @@ inline result evaluate(const kayenta_config& config, kayenta_state& state,
         insert_sorted(state.baseline_points, b.value);
         state.baseline_sum += b.value;
     }
+    ++state.checks;
     const auto& x = state.candidate_points;
     const auto& y = state.baseline_points;
     if (state.failed) {
         r.decision = verdict::fail;
         return r;
     }
-    if (x.size() < config.min_points || y.size() < config.min_points || x.size() + y.size() < 3) {
+    if (x.size() < config.min_points || y.size() < config.min_points) {
         r.skipped = true;
         return r;
     }
@@ -515,28 +517,43 @@ inline result evaluate(const kayenta_config& config, kayenta_state& state,
     const double mean_b = state.baseline_sum / static_cast<double>(y.size());
     r.candidate_value = mean_c;
     r.baseline_value = mean_b;
-    const double mean_ratio =
-        mean_b != 0.0 ? mean_c / mean_b : std::numeric_limits<double>::quiet_NaN();
-    const double mn = static_cast<double>(x.size()) * static_cast<double>(y.size());
-    const double sigma = detail::rank_sum_sigma(x, y);
-    const double z = detail::normal_upper_quantile((1.0 - config.confidence) / 2.0);
-    const double rank_lo = std::max(1.0, std::floor(mn / 2.0 - z * sigma));
-    // The lower bound is the rank_lo-th smallest difference: positive iff
-    // fewer than rank_lo differences are <= 0. Skip the selection otherwise.
-    if (!(mean_ratio >= config.allowed_increase) || detail::pairs_at_most(x, y, 0.0) >= rank_lo) {
-        state.estimate = state.lower = state.upper = std::numeric_limits<double>::quiet_NaN();
-        return r;
+    state.classification = kayenta_classification::pass;
+    state.estimate = state.lower = state.upper = std::numeric_limits<double>::quiet_NaN();
+    const bool single_x = x.front() == x.back();
+    const bool single_y = y.front() == y.back();
+    if (x == y || (single_x && single_y && x.front() == y.front())) return r;
+    const double effect =
+        mean_b == 0.0 || mean_c == 0.0 ? std::numeric_limits<double>::quiet_NaN() : mean_c / mean_b;
+    const bool high_possible = config.direction != kayenta_direction::decrease &&
+                               (std::isnan(effect) || effect >= config.allowed_increase);
+    const bool low_possible = config.direction != kayenta_direction::increase &&
+                              (std::isnan(effect) || effect <= config.allowed_decrease);
+    // The effect size alone rules both out: the interval cannot change that.
+    if (!high_possible && !low_possible) return r;
+    std::vector<double> noisy_x, noisy_y;
+    if (single_x && single_y) {
+        testkit::random_source random(config.noise_seed ^ mix64(state.checks));
+        noisy_x = detail::with_kayenta_noise(x, random);
+        noisy_y = detail::with_kayenta_noise(y, random);
     }
-    state.lower = detail::pairwise_order_statistic(x, y, rank_lo);
-    state.upper = detail::pairwise_order_statistic(x, y, std::min(mn, mn - rank_lo + 1.0));
-    // Hodges-Lehmann: the median pairwise difference (mean of the two middle ones for even mn).
-    const double mid = (mn + 1.0) / 2.0;
-    state.estimate = std::floor(mid) == mid
-                         ? detail::pairwise_order_statistic(x, y, mid)
-                         : (detail::pairwise_order_statistic(x, y, std::floor(mid)) +
-                            detail::pairwise_order_statistic(x, y, std::ceil(mid))) /
-                               2.0;
-    if (state.lower > config.tolerance * std::fabs(state.estimate)) {
+    const stats::rank_shift_statistic f(noisy_x.empty() ? x : noisy_x,
+                                        noisy_y.empty() ? y : noisy_y);
+    const double z = detail::normal_upper_quantile((1.0 - config.confidence) / 2.0);
+    // High needs lower > tolerance |estimate| >= 0, low needs upper < 0: a
+    // bound on the wrong side of 0 settles it without the estimate.
+    const double lower = high_possible ? f.root(z) : std::numeric_limits<double>::quiet_NaN();
+    const double upper = low_possible ? f.root(-z) : std::numeric_limits<double>::quiet_NaN();
+    if (!(lower > 0.0) && !(upper < 0.0)) return r;
+    state.lower = lower;
+    state.upper = upper;
+    state.estimate = f.centre();
+    const double margin = config.tolerance * std::fabs(state.estimate);
+    if (lower > margin) {
+        state.classification = kayenta_classification::high;
+    } else if (upper < -margin) {
+        state.classification = kayenta_classification::low;
+    }
+    if (state.classification != kayenta_classification::pass) {
         state.failed = true;
         r.decision = verdict::fail;
     }
