@@ -21,6 +21,8 @@ using namespace canarygate;
 using namespace canarygate::testkit;
 using Catch::Matchers::Contains;
 
+using namespace gate_simulation;  // gate_of, small_canary, run_gate, ...
+
 TEST_CASE("real regressions are caught", "[gates][detection]") {
     struct cell {
         gate tested;
@@ -143,7 +145,7 @@ TEST_CASE("invalid gate configurations name the field", "[gates]") {
     quantile_gate_config q;
     q.multiplier = 0.8;
     CHECK_THROWS_WITH(quantile_gate(q),
-                      Contains("multiplier = 0.8") && Contains("direction::increase"));
+                      Contains("multiplier = 0.8") && Contains("tests an increase"));
     q = {};
     q.quantile = 1.0;
     CHECK_THROWS_WITH(quantile_gate(q), Contains("quantile = 1 ") && Contains("'latency_p100'"));
@@ -241,7 +243,7 @@ TEST_CASE("a delay-weighted feedback gate needs the clock and refuses going back
     rate_gate::state st;
     CHECK_THROWS_WITH(
         g.evaluate(st, *inc.find_arm("baseline"), *inc.find_arm("candidate"), 0.05, 0.05),
-        Contains("needs increment_end_ns"));
+        Contains("needs the increment's end time"));
     CHECK(st.checks == 0);
     const auto r = g.evaluate(st, *inc.find_arm("baseline"), *inc.find_arm("candidate"), 0.05, 0.05,
                               {}, 10 * minute_ns);

@@ -23,6 +23,8 @@ using namespace canarygate;
 using namespace canarygate::testkit;
 using Catch::Matchers::Contains;
 
+using namespace gate_simulation;  // gate_of, small_canary, run_gate, ...
+
 namespace {
 
 // One increment: `n_c` candidate and `n_b` baseline requests with the given
@@ -95,7 +97,7 @@ TEST_CASE("batch mode: bad input is refused and leaves the state as it was", "[g
     const snapshot s = increment(10, 100, 0, 1000, 100, 0, 6 * minute_ns);
     // No time: batch mode cannot place the increment.
     CHECK_THROWS_WITH(g.evaluate(st, *s.find_arm("baseline"), *s.find_arm("candidate"), 0.05, 0.05),
-                      Contains("needs increment_end_ns"));
+                      Contains("needs the increment's end time"));
     CHECK(st.checks == 0);
     CHECK_FALSE(st.batch.open.has_value());
     feed(g, st, s, 11 * minute_ns);  // batch 2
@@ -170,7 +172,10 @@ TEST_CASE("batch mode: clear regressions fail, equal versions pass", "[gates][ba
 
 TEST_CASE("batch mode runs inside a policy, on the snapshots' clock", "[gates][batch][policy]") {
     policy_config cfg;
-    cfg.gates = {batch_gate(signal::cost, 1.2, 5 * minute_ns),
+    // Two cost gates: names must differ.
+    cfg.gates = {batch_gate(signal::cost, 1.2, 5 * minute_ns).with([](auto& c) {
+                     c.name = "cost_batch";
+                 }),
                  gate_simulation::gate_of(signal::cost, 1.2)};
     const policy p(cfg);
     policy_state st;

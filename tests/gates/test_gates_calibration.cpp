@@ -42,6 +42,8 @@ TEST_CASE("false fails at the null boundary stay within the budget", "[gates][ca
     }
 }
 
+using namespace gate_simulation;  // gate_of, small_canary, run_gate, ...
+
 TEST_CASE("batch mode keeps the budget under candidate-only window noise",
           "[gates][calibration][batch]") {
     // The candidate's latency and cost share a log-normal factor (sd 0.3,

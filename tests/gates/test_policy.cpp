@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <variant>
 
 #include "canarygate/gates/default_policy.hpp"
@@ -214,4 +215,114 @@ TEST_CASE("noise-floor warnings and configuration errors", "[policy]") {
     policy_state state;
     CHECK_THROWS_WITH(p.evaluate_increment(state, snapshot(0, 1), 0.0),
                       Contains("candidate_share = 0"));
+}
+
+TEST_CASE("gate names: derived, re-derived by with(), unique in a policy, found in reports",
+          "[policy][names]") {
+    quantile_gate_config q;
+    const gate p99 = quantile_gate(q);
+    CHECK(p99.name() == "latency_p99");
+    // A derived name follows the edited configuration ...
+    CHECK(p99.with([](quantile_gate_config& c) { c.quantile = 0.5; }).name() == "latency_p50");
+    rate_gate_config thumbs;
+    thumbs.metric = signal::feedback_rate;
+    const gate down = rate_gate(thumbs);
+    CHECK(down.name() == "feedback_rate");
+    CHECK(down.with([](rate_gate_config& c) { c.feedback = feedback_kind::thumbs_up; }).name() ==
+          "feedback_rate_thumbs_up");
+    CHECK(down.with([](rate_gate_config& c) { c.metric = signal::error_rate; }).name() ==
+          "error_rate");
+    // ... a name that was set stays, and an edit may set one.
+    const gate named = p99.with([](auto& c) { c.name = "p99_chat"; });
+    CHECK(named.with([](quantile_gate_config& c) { c.quantile = 0.5; }).name() == "p99_chat");
+    CHECK_THROWS_WITH(p99.with([](auto& c) { c.name = "has space"; }),
+                      Contains("name 'has space' must be 1 to 64 letters"));
+
+    policy_config cfg = default_policy();
+    cfg.gates.push_back(cfg.gates.front());
+    CHECK_THROWS_WITH(policy(cfg), Contains("are both named 'latency_p99'"));
+    cfg.gates.back() = cfg.gates.back().with([](auto& c) { c.name = "latency_p99_again"; });
+    CHECK_NOTHROW(policy(cfg));
+
+    const auto r = run_policy(fast_default(), canary(0.2), 3, hour_ns);
+    const gate_result* cost = r.last.find("cost");
+    REQUIRE(cost != nullptr);
+    CHECK(cost->metric == signal::cost);
+    CHECK(r.last.find("output_length_p50") != r.last.find("output_length_p90"));
+    CHECK(r.last.find("no_such_gate") == nullptr);
+}
+
+TEST_CASE("policy configuration: tuning fields are validated by name", "[policy]") {
+    policy_config cfg = default_policy();
+    cfg.tuning.baseline_n_opt = 0;
+    CHECK_THROWS_WITH(policy(cfg), Contains("tuning.baseline_n_opt = 0 must be positive"));
+    cfg = default_policy();
+    cfg.tuning.batch_n_opt = std::nan("");
+    CHECK_THROWS_WITH(policy(cfg), Contains("tuning.batch_n_opt = nan"));
+}
+
+TEST_CASE("a refused call leaves the policy state as it was", "[policy]") {
+    const policy p = fast_default();
+    event_window b;
+    scenario s(canary(0.2), 11);
+    auto feed = [&](std::int64_t t) {
+        s.run(
+            t, [&](const request_event& r) { b.add(r); },
+            [&](const feedback_arrival& f) { b.add(f); });
+    };
+    feed(30 * minute_ns);
+    snapshot totals = b.take(0, 30 * minute_ns);
+    policy_state state;
+    (void)p.evaluate(state, totals, 0.2);
+    feed(hour_ns);
+    totals.merge(b.take(30 * minute_ns, hour_ns));
+    const policy_state before = state;
+    // A bad share is refused before the totals are remembered: the next call
+    // judges the whole half hour, nothing is lost.
+    CHECK_THROWS_WITH(p.evaluate(state, totals, 1.5), Contains("candidate_share = 1.5"));
+    CHECK(state.checks == before.checks);
+    CHECK(state.previous_totals == before.previous_totals);
+    const auto report = p.evaluate(state, totals, 0.2);
+    const auto reference = [&] {
+        policy_state again = before;
+        return p.evaluate(again, totals, 0.2);
+    }();
+    CHECK(report.find("cost")->evidence.candidate_samples ==
+          reference.find("cost")->evidence.candidate_samples);
+    CHECK(report.srm.candidate_requests == reference.srm.candidate_requests);
+}
+
+TEST_CASE("histograms of different ranges in the two arms are refused before any gate runs",
+          "[policy]") {
+    // Used to read past the end of the narrower histogram (ASan).
+    snapshot inc(0, minute_ns);
+    exp_histogram wide(histogram_layout(4, 0, 40));
+    exp_histogram narrow(histogram_layout(4, 0, 20));
+    for (int i = 1; i < 200; ++i) {
+        wide.record(100.0 * i);
+        narrow.record(100.0 * i);
+    }
+    auto& base = inc.arm("baseline");
+    base.add_counter(series::requests, 199);
+    base.add_histogram(series::output_tokens, wide);
+    base.add_histogram(series::latency, wide);
+    auto& cand = inc.arm("candidate");
+    cand.add_counter(series::requests, 199);
+    cand.add_histogram(series::output_tokens, narrow);
+    cand.add_histogram(series::latency, wide);
+    const policy p = fast_default();
+    policy_state state;
+    CHECK_THROWS_WITH(p.evaluate_increment(state, inc, 0.5),
+                      Contains("histogram 'output_tokens' has another range"));
+    CHECK(state.checks == 0);
+    CHECK(state.gates.empty());
+    exp_histogram a = wide, c = narrow;
+    CHECK_THROWS_WITH(align_scales(a, c), Contains("ranges differ"));
+}
+
+TEST_CASE("gate::with an edit of another kind's configuration says so", "[policy][names]") {
+    const gate cost = mean_gate(mean_gate_config{});
+    CHECK(cost.kind_name() == "mean_gate");
+    CHECK_THROWS_WITH(cost.with([](quantile_gate_config& c) { c.quantile = 0.5; }),
+                      Contains("gate 'cost' is a mean_gate; the edit takes another kind's"));
 }

@@ -95,5 +95,3 @@ inline gate gate_of(signal s, double k, double q = 0.99) {
 }
 
 }  // namespace gate_simulation
-
-using namespace gate_simulation;

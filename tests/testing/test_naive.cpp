@@ -23,6 +23,8 @@ using namespace canarygate;
 using namespace canarygate::testkit;
 namespace nv = canarygate::naive;
 
+using namespace gate_simulation;  // gate_of, small_canary, run_gate, ...
+
 namespace {
 
 // An arm with `requests` requests and mean cost `mean` (nano-USD).

@@ -211,3 +211,40 @@ TEST_CASE("subtracting an earlier cumulative snapshot leaves the increment", "[s
     snapshot missing(0, 200);
     CHECK_THROWS_WITH((void)missing.subtract(first), Contains("missing from the later snapshot"));
 }
+
+TEST_CASE("subtracting an earlier finer histogram from a coarsened total is exact",
+          "[snapshot][subtract]") {
+    // The total was merged with a coarser source after `earlier` was taken:
+    // it is at scale 4, `earlier` at scale 5. Merging downscales; so does
+    // subtracting.
+    exp_histogram fine(histogram_layout(5, 0, 40));
+    exp_histogram coarse(histogram_layout(4, 0, 40));
+    for (int i = 1; i <= 500; ++i) fine.record(37.0 * i);
+    for (int i = 1; i <= 300; ++i) coarse.record(53.0 * i);
+    snapshot earlier(0, minute_ns);
+    earlier.arm("baseline").add_histogram(series::latency, fine);
+    snapshot total = earlier;
+    snapshot later(minute_ns, 2 * minute_ns);
+    later.arm("baseline").add_histogram(series::latency, coarse);
+    total.merge(later);
+    REQUIRE(total.find_arm("baseline")->histogram(series::latency)->layout().scale() == 4);
+    snapshot difference = total;
+    REQUIRE_NOTHROW(difference.subtract(earlier));
+    CHECK(*difference.find_arm("baseline")->histogram(series::latency) == coarse);
+    CHECK(difference.window_start_ns() == minute_ns);
+}
+
+TEST_CASE("a refused histogram subtraction names the arm and the series", "[snapshot][subtract]") {
+    exp_histogram three(histogram_layout(5, 0, 40)), four(histogram_layout(5, 0, 40));
+    three.record(1000.0, 3);
+    four.record(1000.0, 4);
+    snapshot later(0, 2 * minute_ns), earlier(0, minute_ns);
+    later.arm("candidate", "v2").add_histogram(series::ttft, three);
+    earlier.arm("candidate", "v2").add_histogram(series::ttft, four);
+    const snapshot before = later;
+    const auto why = later.try_subtract(earlier);
+    REQUIRE(why);
+    CHECK_THAT(*why, Contains("histogram 'ttft_ns' of arm 'candidate'") &&
+                         Contains("would go negative (3 - 4)"));
+    CHECK(later == before);
+}

@@ -22,7 +22,7 @@
 /// at -O2 left the recorder's single-writer counter update (load, add,
 /// store) and the bucket index as out-of-line calls when they were used many
 /// times in one function; forcing them inline made a full record several
-/// times faster (see benchmarks/bench_recorder.cpp).
+/// times faster (see benchmarks/perf/bench_recorder.cpp).
 #if defined(__GNUC__) || defined(__clang__)
 #define CANARYGATE_ALWAYS_INLINE [[gnu::always_inline]] inline
 #define CANARYGATE_NOINLINE [[gnu::noinline]]

@@ -31,6 +31,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "canarygate/core/config.hpp"
@@ -130,6 +131,12 @@ public:
     }
 
     friend constexpr bool operator==(const histogram_layout&, const histogram_layout&) = default;
+
+    /// Same range (min and max exponent), whatever the scales: what merging
+    /// and comparing two histograms need.
+    [[nodiscard]] constexpr bool same_range(const histogram_layout& other) const noexcept {
+        return min_exponent_ == other.min_exponent_ && max_exponent_ == other.max_exponent_;
+    }
 
     /// "scale 5, (2^16, 2^41]": for error messages and reports.
     [[nodiscard]] std::string describe() const {
@@ -477,6 +484,36 @@ public:
     }
     basic_exp_histogram& operator-=(const basic_exp_histogram& other) { return subtract(other); }
 
+    /// Why subtract_coarsening(other) would refuse, or nullopt when it can:
+    /// the ranges differ, or a count of the two at the coarser of their
+    /// scales would go negative.
+    [[nodiscard]] std::optional<std::string> subtract_coarsening_refusal(
+        const basic_exp_histogram& other) const {
+        if (!layout_.same_range(other.layout_)) {
+            return "ranges differ (" + layout_.describe() + " vs " + other.layout_.describe() + ")";
+        }
+        const int scale = std::min(layout_.scale(), other.layout_.scale());
+        if (layout_.scale() == scale && other.layout_.scale() == scale)
+            return subtract_refusal(other);
+        return downscale(scale).subtract_refusal(other.downscale(scale));
+    }
+
+    /// subtract() after bringing both to the coarser of their scales, as
+    /// merge_coarsening() does for a sum: a cumulative histogram that was
+    /// coarsened since `other` was taken still gives the exact difference, at
+    /// its coarser scale. Throws std::invalid_argument, leaving `*this`
+    /// unchanged, when subtract_coarsening_refusal() says why.
+    basic_exp_histogram& subtract_coarsening(const basic_exp_histogram& other) {
+        if (const auto why = subtract_coarsening_refusal(other)) {
+            detail::throw_invalid_argument("canarygate::exp_histogram::subtract_coarsening: " +
+                                           *why);
+        }
+        const int scale = std::min(layout_.scale(), other.layout_.scale());
+        if (layout_.scale() > scale) *this = downscale(scale);
+        if (other.layout_.scale() > scale) return subtract(other.downscale(scale));
+        return subtract(other);
+    }
+
     /// The same counts at a coarser scale: bucket i goes to i >> (scale -
     /// new_scale). Exact; the result keeps the (coarser) error guarantee.
     /// Throws std::invalid_argument unless 0 <= new_scale <= scale.
@@ -560,8 +597,7 @@ private:
     }
 
     void require_same_range(const basic_exp_histogram& other, const char* operation) const {
-        if (layout_.min_exponent() != other.layout_.min_exponent() ||
-            layout_.max_exponent() != other.layout_.max_exponent()) {
+        if (!layout_.same_range(other.layout_)) {
             detail::throw_invalid_argument(std::string("canarygate::exp_histogram::") + operation +
                                            ": ranges differ (" + layout_.describe() + " vs " +
                                            other.layout_.describe() + ")");
@@ -593,6 +629,11 @@ using exp_histogram = basic_exp_histogram<>;
 /// (exact). Throws std::invalid_argument when the ranges differ.
 template <class Allocator>
 void align_scales(basic_exp_histogram<Allocator>& a, basic_exp_histogram<Allocator>& b) {
+    if (!a.layout().same_range(b.layout())) {
+        detail::throw_invalid_argument("canarygate::align_scales: ranges differ (" +
+                                       a.layout().describe() + " vs " + b.layout().describe() +
+                                       ")");
+    }
     if (a.layout().scale() > b.layout().scale()) a = a.downscale(b.layout().scale());
     if (b.layout().scale() > a.layout().scale()) b = b.downscale(a.layout().scale());
 }

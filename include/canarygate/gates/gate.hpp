@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -96,16 +97,37 @@ public:
     /// A copy of this gate with its configuration changed: `edit` gets the
     /// kind's configuration (rate_gate_config&, mean_gate_config&, ...) and
     /// the result is validated as a new gate. Fields every kind has are
-    /// simplest: `g = g.with([](auto& c) { c.critical = false; });`.
+    /// simplest: `g = g.with([](auto& c) { c.critical = false; });`; an edit
+    /// that takes one kind's configuration throws std::invalid_argument for a
+    /// gate of another kind. A name that was derived (not set) is derived
+    /// again from the edited configuration, unless the edit sets one.
     template <class Edit>
     [[nodiscard]] gate with(Edit&& edit) const {
         return std::visit(
             [&](const auto& g) -> gate {
+                using kind = std::decay_t<decltype(g)>;
                 auto config = g.config();
-                edit(config);
-                return std::decay_t<decltype(g)>(std::move(config));
+                if constexpr (std::is_invocable_v<Edit&, typename kind::config_type&>) {
+                    const std::string name_before = config.name;
+                    const bool derived = name_before == kind::default_name(config);
+                    edit(config);
+                    if (derived && config.name == name_before) config.name.clear();
+                    return kind(std::move(config));
+                } else {
+                    detail::throw_invalid_argument("canarygate::gate::with: gate '" + name() +
+                                                   "' is a " + kind_name() +
+                                                   "; the edit takes another kind's "
+                                                   "configuration");
+                }
             },
             kind_);
+    }
+
+    /// "rate_gate", "mean_gate", "quantile_gate" or "shape_gate".
+    [[nodiscard]] std::string kind_name() const {
+        constexpr const char* names[] = {"rate_gate", "mean_gate", "quantile_gate", "shape_gate"};
+        static_assert(std::size(names) == std::variant_size_v<gate_kind>);
+        return names[kind_.index()];
     }
 
     /// A fresh state of this gate's kind.
@@ -116,11 +138,17 @@ public:
     }
 
     /// Throws std::invalid_argument (nothing changes) when evaluate() cannot
-    /// take an increment ending at `increment_end_ns`, or when `s` belongs to
-    /// another kind of gate.
-    void check_increment(const gate_state& s, std::optional<std::int64_t> increment_end_ns) const {
-        std::visit([&](const auto& g) { g.check_increment(state_of(g, s), increment_end_ns); },
-                   kind_);
+    /// take this increment (see each kind's check_increment), or when `s`
+    /// belongs to another kind of gate.
+    void check_increment(const gate_state& s, const arm_snapshot& baseline_increment,
+                         const arm_snapshot& candidate_increment,
+                         std::optional<std::int64_t> increment_end_ns) const {
+        std::visit(
+            [&](const auto& g) {
+                g.check_increment(state_of(g, s), baseline_increment, candidate_increment,
+                                  increment_end_ns);
+            },
+            kind_);
     }
 
     /// Feeds one increment into `s` and decides (see rate_gate::evaluate).

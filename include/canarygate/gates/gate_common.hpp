@@ -28,8 +28,11 @@ CANARYGATE_NAMESPACE_BEGIN
 /// The fields every gate has, whatever its kind. Each kind's configuration
 /// derives from it (rate_gate_config, mean_gate_config, ...).
 struct gate_common {
-    /// Stable name in reports, JSON and policy files; derived from the
-    /// signal when empty ("latency_p99", "cost", "output_shape", ...).
+    /// Stable name: it keys the gate's result in reports
+    /// (policy_report::find) and must be unique within a policy. Derived
+    /// from the signal when empty ("latency_p99", "cost", "output_shape",
+    /// ...: see each kind's default_name); 1 to 64 letters, digits, '_',
+    /// '-' or '.'.
     std::string name;
     /// A failing critical gate rolls back; a failing non-critical one holds
     /// the rollout for a human.
@@ -58,9 +61,25 @@ struct gate_tuning {
     /// Batch mode: closed batches needed before the pass side may pass (its
     /// bounds plug in the batches' sample variance, unreliable over a few).
     std::uint64_t batch_min_batches_to_pass = 12;
+
+    /// Throws std::invalid_argument naming the field ("tuning.baseline_n_opt")
+    /// and its value: the *_n_opt fields must be positive and finite.
+    void validate(std::string_view where) const {
+        const std::pair<const char*, double> fields[] = {
+            {"tuning.baseline_n_opt", baseline_n_opt},
+            {"tuning.candidate_n_opt", candidate_n_opt},
+            {"tuning.batch_n_opt", batch_n_opt}};
+        for (const auto& [field, value] : fields) {
+            if (!(value > 0.0) || std::isinf(value))
+                detail::throw_bad_field(where, field, value, "must be positive and finite");
+        }
+    }
 };
 
 namespace detail {
+
+/// The longest gate name validate_common accepts.
+inline constexpr std::size_t max_gate_name_length = 64;
 
 /// "1.23", "inf", "n/a": three significant digits for reasons.
 [[nodiscard]] inline std::string format_ratio(double x) {
@@ -69,6 +88,12 @@ namespace detail {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.3g", x);
     return buf;
+}
+
+/// A signal's name, with its number when it is not one ("unknown (17)").
+[[nodiscard]] inline std::string describe_signal(signal s) {
+    if (static_cast<std::size_t>(s) < signal_count) return std::string(name(s));
+    return "unknown (" + std::to_string(static_cast<int>(s)) + ")";
 }
 
 /// "latency_p99": a signal's name with the quantile in percent.
@@ -80,6 +105,17 @@ namespace detail {
 
 /// Checks the fields of gate_common; `where` names the gate in the message.
 inline void validate_common(const gate_common& g, const std::string& where) {
+    // Names key reports, JSON and metric labels: a small safe alphabet.
+    const bool name_ok = !g.name.empty() && g.name.size() <= max_gate_name_length &&
+                         std::all_of(g.name.begin(), g.name.end(), [](char c) {
+                             return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                    (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+                         });
+    if (!name_ok) {
+        throw_invalid_argument(where + ": name '" + g.name + "' must be 1 to " +
+                               std::to_string(max_gate_name_length) +
+                               " letters, digits, '_', '-' or '.'");
+    }
     if (!(g.budget_weight > 0.0) || std::isinf(g.budget_weight)) {
         throw_bad_field(where, "budget_weight", g.budget_weight, "must be positive and finite");
     }
@@ -87,12 +123,15 @@ inline void validate_common(const gate_common& g, const std::string& where) {
 
 /// Checks a multiplier for its direction: > 0 and finite, >= 1 when an
 /// increase is worse, <= 1 when a decrease is.
-inline void validate_multiplier(double multiplier, direction worse, const std::string& where) {
+inline void validate_multiplier(double multiplier, direction worse, const std::string& where,
+                                bool has_direction = true) {
     if (!(multiplier > 0.0) || std::isinf(multiplier)) {
         throw_bad_field(where, "multiplier", multiplier, "must be positive and finite");
     }
     if (worse == direction::increase && multiplier < 1.0) {
-        throw_bad_field(where, "multiplier", multiplier, "must be >= 1 for direction::increase");
+        throw_bad_field(where, "multiplier", multiplier,
+                        has_direction ? "must be >= 1 for direction::increase"
+                                      : "must be >= 1 (this kind of gate tests an increase)");
     }
     if (worse == direction::decrease && multiplier > 1.0) {
         throw_bad_field(where, "multiplier", multiplier, "must be <= 1 for direction::decrease");
@@ -116,15 +155,18 @@ inline std::int64_t batch_index_of(const std::string& gate_name, std::int64_t ba
                                    std::optional<std::int64_t> open_index) {
     if (!end) {
         throw_invalid_argument(
-            "canarygate::evaluate_gate '" + gate_name + "': batch mode (batch_window_ns = " +
-            std::to_string(batch_window_ns) + ") needs increment_end_ns, the increment's end time");
+            "canarygate::gate '" + gate_name +
+            "': batch mode (batch_window_ns = " + std::to_string(batch_window_ns) +
+            ") needs the increment's end time (increment_end_ns; a policy "
+            "passes the snapshot's window_end_ns)");
     }
     const std::int64_t index = floor_div(*end, batch_window_ns);
     if (open_index && index < *open_index) {
-        throw_invalid_argument("canarygate::evaluate_gate '" + gate_name +
-                               "': increment_end_ns = " + std::to_string(*end) + " is in batch " +
-                               std::to_string(index) + ", before the open batch " +
-                               std::to_string(*open_index));
+        throw_invalid_argument("canarygate::gate '" + gate_name +
+                               "': the increment's end time (increment_end_ns; a policy passes "
+                               "the snapshot's window_end_ns) = " +
+                               std::to_string(*end) + " is in batch " + std::to_string(index) +
+                               ", before the open batch " + std::to_string(*open_index));
     }
     return index;
 }

@@ -64,13 +64,18 @@ public:
     };
 
     /// Validates; throws std::invalid_argument naming the field and value.
+    /// The name a gate gets when its configuration leaves `name` empty.
+    [[nodiscard]] static std::string default_name(const mean_gate_config& c) {
+        return std::string(canarygate::name(c.metric));
+    }
+
     explicit mean_gate(mean_gate_config config) : config_(std::move(config)) {
-        if (config_.name.empty()) config_.name = std::string(canarygate::name(config_.metric));
+        if (config_.name.empty()) config_.name = default_name(config_);
         const std::string where = "canarygate::mean_gate '" + config_.name + "'";
         if (config_.metric != signal::cost) {
-            detail::throw_invalid_argument(
-                where + ": metric = " + std::string(canarygate::name(config_.metric)) +
-                " is not a mean signal (cost)");
+            detail::throw_invalid_argument(where +
+                                           ": metric = " + detail::describe_signal(config_.metric) +
+                                           " is not a mean signal (cost)");
         }
         detail::validate_multiplier(config_.multiplier, config_.worse, where);
         detail::validate_common(config_, where);
@@ -88,7 +93,9 @@ public:
     /// Throws std::invalid_argument (nothing changes) when evaluate() cannot
     /// take an increment ending at `increment_end_ns` (batch mode needs it,
     /// and it must not lie before the open batch).
-    void check_increment(const state& s, std::optional<std::int64_t> increment_end_ns) const {
+    void check_increment(const state& s, const arm_snapshot& /*baseline_increment*/,
+                         const arm_snapshot& /*candidate_increment*/,
+                         std::optional<std::int64_t> increment_end_ns) const {
         detail::check_batch(name(), config_.batch_window_ns, s.batch, increment_end_ns);
     }
 
@@ -97,7 +104,7 @@ public:
                          const arm_snapshot& candidate_increment, double alpha_fail,
                          double alpha_pass, const gate_tuning& tuning = {},
                          std::optional<std::int64_t> increment_end_ns = std::nullopt) const {
-        check_increment(s, increment_end_ns);
+        check_increment(s, baseline_increment, candidate_increment, increment_end_ns);
         const bool swap = config_.worse == direction::decrease;
         const arm_snapshot& base = swap ? candidate_increment : baseline_increment;
         const arm_snapshot& cand = swap ? baseline_increment : candidate_increment;

@@ -15,7 +15,7 @@
 /// - `keep_going` otherwise (including a failed non-critical gate, which holds
 ///   the rollout for a human instead of rolling it back).
 ///
-/// Example:
+/// Example (default_policy() is in default_policy.hpp):
 /// \code
 ///   const canarygate::policy p(canarygate::default_policy());
 ///   canarygate::policy_state state;                  // carried by the controller
@@ -73,6 +73,17 @@ struct policy_config {
             detail::throw_bad_field(where, "srm_concentration", srm_concentration,
                                     "must be positive and finite");
         }
+        tuning.validate(where);
+        for (std::size_t i = 0; i < gates.size(); ++i) {
+            for (std::size_t j = 0; j < i; ++j) {
+                if (gates[i].name() == gates[j].name()) {
+                    detail::throw_invalid_argument(
+                        "canarygate::policy_config: gates[" + std::to_string(j) + "] and gates[" +
+                        std::to_string(i) + "] are both named '" + gates[i].name() +
+                        "'; names key reports and must be unique (set gate_common::name)");
+                }
+            }
+        }
         if (baseline_arm.empty() || candidate_arm.empty() || baseline_arm == candidate_arm) {
             detail::throw_invalid_argument("canarygate::policy_config: baseline_arm '" +
                                            baseline_arm + "' and candidate_arm '" + candidate_arm +
@@ -101,6 +112,14 @@ struct policy_report {
     /// One paragraph: the decision and the gate(s) behind it.
     std::string summary;
     std::uint64_t check = 0;
+
+    /// The result of the gate named `name`, or nullptr.
+    [[nodiscard]] const gate_result* find(std::string_view name) const noexcept {
+        for (const auto& g : gates) {
+            if (g.name == name) return &g;
+        }
+        return nullptr;
+    }
 };
 
 /// What a policy has accumulated over one rollout: the gates' evidence, the
@@ -138,8 +157,13 @@ public:
     ///
     /// A cumulative snapshot smaller than the previous one (a restarted
     /// recorder) yields `invalid` with the reason, and becomes the new base.
+    ///
+    /// Throws std::invalid_argument, leaving `state` as it was, for a share
+    /// outside (0, 1) or an increment a gate cannot take (see
+    /// evaluate_increment).
     policy_report evaluate(policy_state& state, const snapshot& cumulative, double candidate_share,
                            bool at_max_duration = false) const {
+        require_share(candidate_share);
         snapshot increment = cumulative;
         if (state.previous_totals) {
             if (const auto why = increment.try_subtract(*state.previous_totals)) {
@@ -154,33 +178,41 @@ public:
                 return report;
             }
         }
+        policy_report report =
+            evaluate_increment(state, increment, candidate_share, at_max_duration);
+        // Only now: an increment that was refused must be offered again.
         state.previous_totals = cumulative;
-        return evaluate_increment(state, increment, candidate_share, at_max_duration);
+        return report;
     }
 
     /// Judges one increment (the traffic since the previous check).
+    ///
+    /// Throws std::invalid_argument, leaving `state` as it was, for a share
+    /// outside (0, 1) or an increment a gate cannot take: a batch-mode or
+    /// delay-weighted gate needs the increment's end time and it must not go
+    /// back; a quantile or shape gate needs histograms of one range in both
+    /// arms and over time.
     policy_report evaluate_increment(policy_state& state, const snapshot& increment,
                                      double candidate_share, bool at_max_duration = false) const {
-        if (!(candidate_share > 0.0 && candidate_share < 1.0)) {
-            detail::throw_bad_field("canarygate::policy::evaluate", "candidate_share",
-                                    candidate_share, "must be in (0, 1)");
-        }
-        if (state.gates.size() != config_.gates.size()) {
-            state.gates.clear();
-            for (const auto& g : config_.gates) state.gates.push_back(g.make_state());
-        }
-        // Gates that refuse this increment (batch mode and the feedback
-        // delay model need its end time, which must not go back) are all
-        // asked before any gate's state changes.
-        for (std::size_t i = 0; i < config_.gates.size(); ++i) {
-            config_.gates[i].check_increment(state.gates[i], increment.window_end_ns());
-        }
-        policy_report report;
-        report.check = ++state.checks;
+        require_share(candidate_share);
         const arm_snapshot empty_base(config_.baseline_arm, "");
         const arm_snapshot empty_cand(config_.candidate_arm, "");
         const arm_snapshot* base = increment.find_arm(config_.baseline_arm);
         const arm_snapshot* cand = increment.find_arm(config_.candidate_arm);
+        std::vector<gate_state> fresh;
+        if (state.gates.size() != config_.gates.size()) {
+            for (const auto& g : config_.gates) fresh.push_back(g.make_state());
+        }
+        const std::vector<gate_state>& gate_states = fresh.empty() ? state.gates : fresh;
+        // Every gate is asked before any state changes.
+        for (std::size_t i = 0; i < config_.gates.size(); ++i) {
+            config_.gates[i].check_increment(gate_states[i], base != nullptr ? *base : empty_base,
+                                             cand != nullptr ? *cand : empty_cand,
+                                             increment.window_end_ns());
+        }
+        if (!fresh.empty()) state.gates = std::move(fresh);
+        policy_report report;
+        report.check = ++state.checks;
         if (base == nullptr) {
             base = &empty_base;
             report.warnings.push_back("no '" + config_.baseline_arm + "' arm in this increment");
@@ -286,6 +318,13 @@ public:
     }
 
 private:
+    static void require_share(double candidate_share) {
+        if (!(candidate_share > 0.0 && candidate_share < 1.0)) {
+            detail::throw_bad_field("canarygate::policy::evaluate", "candidate_share",
+                                    candidate_share, "must be in (0, 1)");
+        }
+    }
+
     static std::string undecided(const policy_report& report) {
         std::string names;
         for (const auto& r : report.gates) {

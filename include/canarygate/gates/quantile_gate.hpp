@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "canarygate/core/config.hpp"
@@ -70,16 +71,22 @@ public:
     };
 
     /// Validates; throws std::invalid_argument naming the field and value.
+    /// The name a gate gets when its configuration leaves `name` empty: the
+    /// signal and the quantile in percent ("latency_p99", "ttft_p99.9").
+    [[nodiscard]] static std::string default_name(const quantile_gate_config& c) {
+        return detail::quantile_gate_name(c.metric, c.quantile);
+    }
+
     explicit quantile_gate(quantile_gate_config config) : config_(std::move(config)) {
-        if (config_.name.empty())
-            config_.name = detail::quantile_gate_name(config_.metric, config_.quantile);
+        if (config_.name.empty()) config_.name = default_name(config_);
         const std::string where = "canarygate::quantile_gate '" + config_.name + "'";
         if (!is_quantile_signal(config_.metric)) {
             detail::throw_invalid_argument(
-                where + ": metric = " + std::string(canarygate::name(config_.metric)) +
+                where + ": metric = " + detail::describe_signal(config_.metric) +
                 " is not a quantile signal (latency, ttft, output_length)");
         }
-        detail::validate_multiplier(config_.multiplier, direction::increase, where);
+        detail::validate_multiplier(config_.multiplier, direction::increase, where,
+                                    /*has_direction=*/false);
         if (!(config_.quantile > 0.0 && config_.quantile < 1.0)) {
             detail::throw_bad_field(where, "quantile", config_.quantile, "must be in (0, 1)");
         }
@@ -93,9 +100,16 @@ public:
     [[nodiscard]] double tested_limit() const noexcept { return config_.multiplier; }
 
     /// Throws std::invalid_argument (nothing changes) when evaluate() cannot
-    /// take an increment ending at `increment_end_ns` (batch mode).
-    void check_increment(const state& s, std::optional<std::int64_t> increment_end_ns) const {
+    /// take the increment: in batch mode it must end (`increment_end_ns`) no
+    /// earlier than the open batch; the arms' histograms must have one range,
+    /// the range of the running totals.
+    void check_increment(const state& s, const arm_snapshot& baseline_increment,
+                         const arm_snapshot& candidate_increment,
+                         std::optional<std::int64_t> increment_end_ns) const {
         detail::check_batch(name(), config_.batch_window_ns, s.batch, increment_end_ns);
+        const std::string_view series_name = detail::histogram_series(config_.metric);
+        s.histograms.check(name(), series_name, candidate_increment.histogram(series_name),
+                           baseline_increment.histogram(series_name));
     }
 
     /// Feeds one increment into `s` and decides; see rate_gate::evaluate.
@@ -103,7 +117,7 @@ public:
                          const arm_snapshot& candidate_increment, double alpha_fail,
                          double alpha_pass, const gate_tuning& tuning = {},
                          std::optional<std::int64_t> increment_end_ns = std::nullopt) const {
-        check_increment(s, increment_end_ns);
+        check_increment(s, baseline_increment, candidate_increment, increment_end_ns);
         gate_result result = detail::start_result(config_, config_.metric, alpha_fail);
         ++s.checks;
         const std::string_view series_name = detail::histogram_series(config_.metric);

@@ -108,12 +108,22 @@ public:
     };
 
     /// Validates; throws std::invalid_argument naming the field and value.
+    /// The name a gate gets when its configuration leaves `name` empty: the
+    /// signal's name ("error_rate"), for feedback gates on another kind than
+    /// thumbs-down with the kind appended ("feedback_rate_thumbs_up").
+    [[nodiscard]] static std::string default_name(const rate_gate_config& c) {
+        std::string n(canarygate::name(c.metric));
+        if (c.metric == signal::feedback_rate && c.feedback != feedback_kind::thumbs_down)
+            n += "_" + std::string(canarygate::name(c.feedback));
+        return n;
+    }
+
     explicit rate_gate(rate_gate_config config) : config_(std::move(config)) {
-        if (config_.name.empty()) config_.name = std::string(canarygate::name(config_.metric));
+        if (config_.name.empty()) config_.name = default_name(config_);
         const std::string where = "canarygate::rate_gate '" + config_.name + "'";
         if (!is_rate_signal(config_.metric)) {
             detail::throw_invalid_argument(
-                where + ": metric = " + std::string(canarygate::name(config_.metric)) +
+                where + ": metric = " + detail::describe_signal(config_.metric) +
                 " is not a rate signal (error_rate, refusal_rate, feedback_rate)");
         }
         detail::validate_multiplier(config_.multiplier, config_.worse, where);
@@ -155,17 +165,21 @@ public:
     /// Throws std::invalid_argument (nothing changes) when evaluate() cannot
     /// take an increment ending at `increment_end_ns`: batch mode and the
     /// delay model need that time, and it must not go back.
-    void check_increment(const state& s, std::optional<std::int64_t> increment_end_ns) const {
+    void check_increment(const state& s, const arm_snapshot& /*baseline_increment*/,
+                         const arm_snapshot& /*candidate_increment*/,
+                         std::optional<std::int64_t> increment_end_ns) const {
         if (delay_weighted()) {
             if (!increment_end_ns) {
                 detail::throw_invalid_argument(
-                    "canarygate::evaluate_gate '" + name() +
-                    "': feedback_delay_median_s needs increment_end_ns, the increment's "
-                    "end time");
+                    "canarygate::gate '" + name() +
+                    "': feedback_delay_median_s needs the increment's end time "
+                    "(increment_end_ns; a policy passes the snapshot's window_end_ns)");
             }
             if (s.previous_end_ns && *increment_end_ns < *s.previous_end_ns) {
                 detail::throw_invalid_argument(
-                    "canarygate::evaluate_gate '" + name() + "': increment_end_ns = " +
+                    "canarygate::gate '" + name() +
+                    "': the increment's end time (increment_end_ns; a policy passes the "
+                    "snapshot's window_end_ns) = " +
                     std::to_string(*increment_end_ns) + " is before the previous increment's end " +
                     std::to_string(*s.previous_end_ns));
             }
@@ -183,7 +197,7 @@ public:
                          const arm_snapshot& candidate_increment, double alpha_fail,
                          double alpha_pass, const gate_tuning& tuning = {},
                          std::optional<std::int64_t> increment_end_ns = std::nullopt) const {
-        check_increment(s, increment_end_ns);
+        check_increment(s, baseline_increment, candidate_increment, increment_end_ns);
         // A "decrease" gate tests the swapped comparison: baseline <= (1/k) candidate.
         const bool swap = config_.worse == direction::decrease;
         const arm_snapshot& base = swap ? candidate_increment : baseline_increment;

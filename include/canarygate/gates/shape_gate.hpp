@@ -23,6 +23,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "canarygate/core/config.hpp"
@@ -57,13 +58,18 @@ public:
     };
 
     /// Validates; throws std::invalid_argument naming the field and value.
+    /// The name a gate gets when its configuration leaves `name` empty.
+    [[nodiscard]] static std::string default_name(const shape_gate_config& c) {
+        return std::string(canarygate::name(c.metric));
+    }
+
     explicit shape_gate(shape_gate_config config) : config_(std::move(config)) {
-        if (config_.name.empty()) config_.name = std::string(canarygate::name(config_.metric));
+        if (config_.name.empty()) config_.name = default_name(config_);
         const std::string where = "canarygate::shape_gate '" + config_.name + "'";
         if (config_.metric != signal::output_shape) {
-            detail::throw_invalid_argument(
-                where + ": metric = " + std::string(canarygate::name(config_.metric)) +
-                " is not a shape signal (output_shape)");
+            detail::throw_invalid_argument(where +
+                                           ": metric = " + detail::describe_signal(config_.metric) +
+                                           " is not a shape signal (output_shape)");
         }
         if (!(config_.ks_tolerance > 0.0 && config_.ks_tolerance < 1.0)) {
             detail::throw_bad_field(where, "ks_tolerance", config_.ks_tolerance,
@@ -76,15 +82,23 @@ public:
     [[nodiscard]] const std::string& name() const noexcept { return config_.name; }
     [[nodiscard]] signal metric() const noexcept { return config_.metric; }
 
-    /// Never throws: the shape gate takes any increment.
-    void check_increment(const state&, std::optional<std::int64_t>) const noexcept {}
+    /// Throws std::invalid_argument (nothing changes) unless the arms'
+    /// histograms have one range, the range of the running totals.
+    void check_increment(const state& s, const arm_snapshot& baseline_increment,
+                         const arm_snapshot& candidate_increment,
+                         std::optional<std::int64_t> /*increment_end_ns*/) const {
+        const std::string_view series_name = detail::histogram_series(config_.metric);
+        s.histograms.check(name(), series_name, candidate_increment.histogram(series_name),
+                           baseline_increment.histogram(series_name));
+    }
 
     /// Feeds one increment into `s` and decides; see rate_gate::evaluate.
     /// `increment_end_ns` is not used.
     gate_result evaluate(state& s, const arm_snapshot& baseline_increment,
                          const arm_snapshot& candidate_increment, double alpha_fail,
                          double alpha_pass, const gate_tuning& = {},
-                         std::optional<std::int64_t> = std::nullopt) const {
+                         std::optional<std::int64_t> increment_end_ns = std::nullopt) const {
+        check_increment(s, baseline_increment, candidate_increment, increment_end_ns);
         gate_result result = detail::start_result(config_, config_.metric, alpha_fail);
         ++s.checks;
         gate_evidence& ev = result.evidence;

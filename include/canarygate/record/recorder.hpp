@@ -225,7 +225,7 @@ public:
     /// destructor for thread exit (and, in a dlopen-ed shared object,
     /// allocates its TLS block). Every call reads a thread_local: a
     /// segment-register access in an executable, a call to __tls_get_addr in
-    /// a shared object (a few ns more; see benchmarks/bench_recorder.cpp).
+    /// a shared object (a few ns more; see benchmarks/perf/bench_recorder.cpp).
     /// A thread that records a lot should use make_writer() instead. A thread
     /// that found the pool exhausted keeps the overflow shard until it exits
     /// or its cache entry is evicted. Do not call it from a thread_local

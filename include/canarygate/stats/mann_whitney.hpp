@@ -156,8 +156,8 @@ public:
     /// Preconditions (std::invalid_argument otherwise): both samples
     /// non-empty; every value finite.
     rank_shift_statistic(std::span<const double> x, std::span<const double> y)
-        : x_(distinct_values("x", x)),
-          y_(distinct_values("y", y)),
+        : x_(distinct_values("x.size()", "x value", x)),
+          y_(distinct_values("y.size()", "y value", y)),
           x_size_(static_cast<double>(x.size())),
           y_size_(static_cast<double>(y.size())) {}
 
@@ -245,14 +245,15 @@ private:
     }
     static double cube_minus(double t) noexcept { return t * t * t - t; }
 
-    static std::vector<group> distinct_values(const char* name, std::span<const double> sample) {
+    static std::vector<group> distinct_values(const char* size_name, const char* value_name,
+                                              std::span<const double> sample) {
         if (sample.empty()) {
-            detail::fail_argument("rank_shift_statistic", name, std::uint64_t{0},
-                                  "values: a sample must hold at least one");
+            detail::fail_argument("rank_shift_statistic", size_name, std::uint64_t{0},
+                                  "must be at least 1");
         }
         std::vector<double> sorted(sample.begin(), sample.end());
         for (const double v : sorted) {
-            detail::require_finite("rank_shift_statistic", name, v);
+            detail::require_finite("rank_shift_statistic", value_name, v);
         }
         std::sort(sorted.begin(), sorted.end());
         std::vector<group> groups;

@@ -4,7 +4,7 @@
 /// Flagger and Kayenta do today, run over the same snapshot increments and
 /// the same series as canarygate's gates. NONE of them controls its false
 /// alarm rate under repeated looks; the calibration benchmark
-/// (benchmarks/calibration.cpp) measures by how much. Do not gate a rollout
+/// (benchmarks/simulation/calibration.cpp) measures by how much. Do not gate a rollout
 /// on them.
 ///
 /// Every comparator is a small configuration, a plain-data state carried

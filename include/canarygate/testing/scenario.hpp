@@ -26,9 +26,9 @@
 ///   canarygate::testkit::scenario_config cfg;
 ///   cfg.candidate_regression.cost = 1.25;         // the lesson's +25 % cost
 ///   canarygate::testkit::scenario s(cfg, 7);
-///   s.run(8 * canarygate::testkit::hour_ns,
-///         [&](const canarygate::testkit::request_event& r) { /* record it */ },
-///         [&](const canarygate::testkit::feedback_arrival& f) { /* attribute it */ });
+///   s.run(8 * canarygate::hour_ns,
+///         [&](const canarygate::request_event& r) { /* record it */ },
+///         [&](const canarygate::feedback_arrival& f) { /* attribute it */ });
 /// \endcode
 #pragma once
 

@@ -125,22 +125,26 @@ public:
                 return "histogram '" + name + "' of arm '" + arm_ +
                        "' is missing from the later snapshot";
             }
-            if (auto why = mine->subtract_refusal(h))
+            if (auto why = mine->subtract_coarsening_refusal(h))
                 return "histogram '" + name + "' of arm '" + arm_ + "': " + *why;
         }
         return std::nullopt;
     }
 
     /// Removes `earlier` (an earlier cumulative snapshot of the same arm), so
-    /// that `*this` holds only what happened in between. Exact. Throws
-    /// std::invalid_argument, leaving `*this` unchanged, when the arms
-    /// differ, a counter or histogram bucket would go negative, or a
-    /// histogram layout differs (see subtract_refusal).
+    /// that `*this` holds only what happened in between. Exact; a histogram
+    /// coarsened since `earlier` was taken is subtracted at the coarser scale
+    /// (exp_histogram::subtract_coarsening). Throws std::invalid_argument,
+    /// leaving `*this` unchanged, when the arms differ, a counter or
+    /// histogram bucket would go negative, or a histogram's range differs
+    /// (see subtract_refusal). Strong guarantee, std::bad_alloc included.
     void subtract(const arm_snapshot& earlier) {
         if (auto why = subtract_refusal(earlier)) {
             detail::throw_invalid_argument("canarygate::arm_snapshot::subtract: " + *why);
         }
-        subtract_checked(earlier);
+        arm_snapshot result = *this;
+        result.subtract_checked(earlier);
+        *this = std::move(result);
     }
 
     friend bool operator==(const arm_snapshot&, const arm_snapshot&) = default;
@@ -160,11 +164,14 @@ private:
         }
     }
 
-    // subtract() after subtract_refusal() found nothing wrong: cannot fail.
+    // subtract() after subtract_refusal() found nothing wrong: can fail only
+    // by std::bad_alloc (a counter created at zero, a downscaled histogram),
+    // so callers run it on a copy.
     void subtract_checked(const arm_snapshot& earlier) {
         for (const auto& [name, value] : earlier.counters_) counters_[name] -= value;
         for (const auto& [name, h] : earlier.histograms_) {
-            if (auto it = histograms_.find(name); it != histograms_.end()) it->second.subtract(h);
+            if (auto it = histograms_.find(name); it != histograms_.end())
+                it->second.subtract_coarsening(h);
         }
     }
 
@@ -224,6 +231,8 @@ public:
     }
 
     /// The arm with this role and model version, created empty if absent.
+    /// The reference stays valid until the next call that creates an arm
+    /// (arms live in a sorted vector).
     arm_snapshot& arm(std::string_view arm, std::string_view model_version = {}) {
         const auto key = [](const arm_snapshot& a) {
             return std::pair<std::string_view, std::string_view>(a.arm(), a.model_version());
@@ -281,8 +290,9 @@ public:
     }
 
     /// subtract() that reports instead of throwing: on refusal returns the
-    /// reason and leaves `*this` unchanged; nullopt when done.
-    std::optional<std::string> try_subtract(const snapshot& earlier) {
+    /// reason and leaves `*this` unchanged; nullopt when done. Strong
+    /// guarantee against std::bad_alloc too (the work is done on a copy).
+    [[nodiscard]] std::optional<std::string> try_subtract(const snapshot& earlier) {
         if (earlier.end_ > end_) {
             return "the earlier snapshot ends at " + std::to_string(earlier.end_) +
                    " ns, after this one (" + std::to_string(end_) + " ns)";
@@ -302,10 +312,13 @@ public:
                        value.to_string() + ")";
             }
         }
-        // Nothing can fail from here on.
-        for (const auto& a : earlier.arms_) arm(a.arm(), a.model_version()).subtract_checked(a);
-        for (const auto& [name, value] : earlier.counters_) counters_[name] -= value;
-        start_ = earlier.end_;
+        // Only allocation can fail from here on: work on a copy.
+        snapshot result = *this;
+        for (const auto& a : earlier.arms_)
+            result.arm(a.arm(), a.model_version()).subtract_checked(a);
+        for (const auto& [name, value] : earlier.counters_) result.counters_[name] -= value;
+        result.start_ = earlier.end_;
+        *this = std::move(result);
         return std::nullopt;
     }
 

@@ -9,8 +9,12 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
 
 #include "canarygate/core/config.hpp"
+#include "canarygate/core/error.hpp"
 #include "canarygate/core/histogram.hpp"
 #include "canarygate/gates/gate_common.hpp"
 #include "canarygate/gates/verdict.hpp"
@@ -97,6 +101,32 @@ struct cumulative_histograms {
         accumulate(candidate, candidate_increment);
         accumulate(baseline, baseline_increment);
     }
+    /// Throws std::invalid_argument (nothing changes) unless the increments'
+    /// histograms and the running totals all share one range: the gates
+    /// compare the arms slot by slot.
+    void check(const std::string& gate_name, std::string_view series_name,
+               const exp_histogram* candidate_increment,
+               const exp_histogram* baseline_increment) const {
+        const std::pair<const char*, const exp_histogram*> all[] = {
+            {"candidate running total", candidate ? &*candidate : nullptr},
+            {"baseline running total", baseline ? &*baseline : nullptr},
+            {"candidate increment", candidate_increment},
+            {"baseline increment", baseline_increment}};
+        const std::pair<const char*, const exp_histogram*>* first = nullptr;
+        for (const auto& h : all) {
+            if (h.second == nullptr) continue;
+            if (first == nullptr) {
+                first = &h;
+            } else if (!first->second->layout().same_range(h.second->layout())) {
+                throw_invalid_argument("canarygate::gate '" + gate_name + "': histogram '" +
+                                       std::string(series_name) + "' has another range in the " +
+                                       h.first + " (" + h.second->layout().describe() +
+                                       ") than in the " + first->first + " (" +
+                                       first->second->layout().describe() + ")");
+            }
+        }
+    }
+
     /// Copies of both at the coarser of their scales, when both hold values.
     [[nodiscard]] std::optional<aligned_pair> aligned() const {
         if (!candidate || !baseline || candidate->empty() || baseline->empty()) return std::nullopt;

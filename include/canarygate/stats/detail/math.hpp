@@ -13,6 +13,7 @@
 #include <limits>
 #include <span>
 #include <stdexcept>
+#include <string>
 
 #include <boost/math/special_functions/beta.hpp>
 #include <boost/math/special_functions/erf.hpp>
@@ -33,18 +34,16 @@ namespace stats::detail {
 
 [[noreturn]] inline void fail_argument(const char* where, const char* name, double value,
                                        const char* requirement) {
-    char buffer[320];
-    std::snprintf(buffer, sizeof buffer, "canarygate::stats::%s: %s = %.17g %s", where, name, value,
-                  requirement);
-    fail_argument(buffer);
+    fail_argument((std::string("canarygate::stats::") + where + ": " + name + " = " +
+                   canarygate::detail::to_text(value) + " " + requirement)
+                      .c_str());
 }
 
 [[noreturn]] inline void fail_argument(const char* where, const char* name, std::uint64_t value,
                                        const char* requirement) {
-    char buffer[320];
-    std::snprintf(buffer, sizeof buffer, "canarygate::stats::%s: %s = %" PRIu64 " %s", where, name,
-                  value, requirement);
-    fail_argument(buffer);
+    fail_argument((std::string("canarygate::stats::") + where + ": " + name + " = " +
+                   std::to_string(value) + " " + requirement)
+                      .c_str());
 }
 
 /// Checks 0 < x < 1 (NaN fails).
