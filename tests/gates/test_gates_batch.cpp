@@ -173,10 +173,9 @@ TEST_CASE("batch mode: clear regressions fail, equal versions pass", "[gates][ba
 TEST_CASE("batch mode runs inside a policy, on the snapshots' clock", "[gates][batch][policy]") {
     policy_config cfg;
     // Two cost gates: names must differ.
-    cfg.gates = {batch_gate(signal::cost, 1.2, 5 * minute_ns).with([](auto& c) {
-                     c.name = "cost_batch";
-                 }),
-                 gate_simulation::gate_of(signal::cost, 1.2)};
+    cfg.gates = {
+        batch_gate(signal::cost, 1.2, 5 * minute_ns).with([](auto& c) { c.name = "cost_batch"; }),
+        gate_simulation::gate_of(signal::cost, 1.2)};
     const policy p(cfg);
     policy_state st;
     policy_report report;
