@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <random>
 #include <span>
@@ -197,7 +198,7 @@ TEST_CASE("shift interval brackets the Hodges-Lehmann estimate and tracks a know
 
 TEST_CASE("shift interval refuses what it cannot compute", "[stats][mann_whitney]") {
     const std::vector<double> x{1.0, 2.0, 3.0}, none{}, nan{1.0, std::nan("")};
-    const std::vector<double> inf{1.0, INFINITY};
+    const std::vector<double> inf{1.0, std::numeric_limits<double>::infinity()};
     CHECK_THROWS_AS((void)cs::wilcoxon_shift_interval(none, x), std::invalid_argument);
     CHECK_THROWS_AS((void)cs::wilcoxon_shift_interval(x, none), std::invalid_argument);
     CHECK_THROWS_AS((void)cs::wilcoxon_shift_interval(x, nan), std::invalid_argument);
