@@ -258,3 +258,91 @@ TEST_CASE("a delay-weighted feedback gate needs the clock and refuses going back
     CHECK(st.checks == 1);
     CHECK(st.served.size() == 1);
 }
+
+namespace {
+
+// An arm whose every output has `tokens` tokens: `n` requests.
+arm_snapshot constant_length_arm(const char* role, std::uint64_t n, std::uint64_t tokens) {
+    arm_snapshot a(role, "");
+    exp_histogram h(tokens_layout);
+    h.record(tokens, n);
+    a.add_counter(series::requests, n);
+    a.add_histogram(series::output_tokens, h);
+    a.add_counter(series::output_tokens_sum, n * tokens);
+    a.add_counter(series::output_tokens_sum_squares, n * tokens * tokens);
+    return a;
+}
+
+}  // namespace
+
+TEST_CASE("the shape gate passes identical degenerate distributions", "[gates][shape]") {
+    // Every output 256 tokens in both arms: the whole mass sits in one
+    // bucket, so the bucket-mass term alone kept the upper bound at 1.
+    const shape_gate shape(shape_gate_config{});
+    shape_gate::state st;
+    const auto r = shape.evaluate(st, constant_length_arm("baseline", 20'000, 256),
+                                  constant_length_arm("candidate", 2'000, 256), 0.05 / 9, 0.05);
+    CHECK(r.decision == verdict::pass);
+    CHECK(r.evidence.estimate == 0.0);
+    CHECK(r.evidence.upper < 0.1);
+    // Same bucket, different lengths (256 and 257 share a bucket at the
+    // default scale): the exact sums tell them apart, no pass.
+    shape_gate::state st2;
+    const auto close = shape.evaluate(st2, constant_length_arm("baseline", 20'000, 256),
+                                      constant_length_arm("candidate", 2'000, 257), 0.05 / 9, 0.05);
+    CHECK(close.decision != verdict::pass);
+    CHECK(close.evidence.upper == 1.0);
+}
+
+TEST_CASE("reason lines: intervals off, KS bounds, where the threshold comes from",
+          "[gates][evidence]") {
+    gate_tuning no_intervals;
+    no_intervals.intervals = false;
+    const gate refusals = gate_of(signal::refusal_rate, 2.0);
+    gate_state st = refusals.make_state();
+    arm_snapshot b("baseline", ""), c("candidate", "");
+    b.add_counter(series::requests, 100'000);
+    b.add_counter("outcome.refusal_provider", 100);
+    c.add_counter(series::requests, 10'000);
+    c.add_counter("outcome.refusal_provider", 200);  // 20 x the baseline rate
+    const auto failing = refusals.evaluate(st, b, c, 0.05 / 9, 0.05, no_intervals);
+    REQUIRE(failing.decision == verdict::fail);
+    CHECK_THAT(failing.reason, Contains("(interval not computed)") && !Contains("CI 0-inf"));
+    // A rate gate's threshold is 1/alpha; a mean or quantile gate's 2/alpha.
+    CHECK_THAT(failing.reason, Contains(">= 180 = 1/alpha, alpha 0.00556 this gate's share"));
+    gate_state st2 = refusals.make_state();
+    const auto with_interval = refusals.evaluate(st2, b, c, 0.05 / 9, 0.05);
+    CHECK_THAT(with_interval.reason, Contains("(CI ") && !Contains("not computed"));
+
+    const gate cost = gate_of(signal::cost, 1.2);
+    gate_state cs = cost.make_state();
+    arm_snapshot cb("baseline", ""), cc("candidate", "");
+    for (int i = 0; i < 40; ++i) {
+        // Baseline before candidate: each window's bound uses the baseline so far.
+        cb = arm_snapshot("baseline", "");
+        cb.add_counter(series::requests, 1000);
+        cb.add_counter(series::cost_sum, 1000 * 1000);
+        cb.add_counter(series::cost_sum_squares, 1000 * 1'010'000);
+        cc = arm_snapshot("candidate", "");
+        cc.add_counter(series::requests, 100);
+        cc.add_counter(series::cost_sum, 100 * 3000);
+        cc.add_counter(series::cost_sum_squares, 100 * 9'030'000);
+        const auto r = cost.evaluate(cs, cb, cc, 0.05 / 9, 0.05);
+        if (r.decision == verdict::fail) {
+            CHECK_THAT(r.reason, Contains(">= 360 = 2/alpha") &&
+                                     Contains("half of it spent on the baseline's bound"));
+            break;
+        }
+        REQUIRE(i < 39);
+    }
+
+    // The shape gate: a KS distance and its bounds within [0, 1].
+    const shape_gate shape(shape_gate_config{});
+    shape_gate::state ss;
+    const auto none = shape.evaluate(ss, arm_snapshot("baseline", ""),
+                                     arm_snapshot("candidate", ""), 0.05 / 9, 0.05);
+    CHECK_THAT(none.reason, Contains("not estimated yet (interval not computed)"));
+    const auto some = shape.evaluate(ss, constant_length_arm("baseline", 50, 256),
+                                     constant_length_arm("candidate", 5, 300), 0.05 / 9, 0.05);
+    CHECK_THAT(some.reason, Contains("KS distance 1 (CI ") && !Contains("inf"));
+}

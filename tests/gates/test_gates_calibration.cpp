@@ -78,13 +78,16 @@ TEST_CASE("batch mode keeps the budget under candidate-only window noise",
     CHECK_FALSE(test_support::rate_not_above(fails_per_request, runs, 0.05));
 }
 
-TEST_CASE("delay-weighted exposure keeps the feedback gate valid when the split shrinks",
-          "[gates][calibration]") {
+TEST_CASE(
+    "feedback cohorts, or the delay model, keep the feedback gate valid when the split shrinks",
+    "[gates][calibration]") {
     // 50 % of traffic for 2 h, then 5 %; thumbs-down exactly k = 1.5 x the
     // baseline's, feedback on 20 % of requests after a log-normal delay
-    // (median 30 min). Unweighted, the feedback of the 50 % stage arriving in
-    // the 5 % stage looks like a huge regression; weighted by the delay it
-    // is judged against the exposure that produced it.
+    // (median 30 min). Judged against the requests of the window it lands
+    // in, the feedback of the 50 % stage arriving in the 5 % stage looks like
+    // a huge regression. Cohorts judge each event against the split its
+    // request was routed at (exact, whatever the delay); without them, the
+    // delay model weights the exposure that produced it.
     auto cfg = small_canary(0.5);
     cfg.stages = {{0, 0.5}, {2 * hour_ns, 0.05}};
     cfg.model.feedback_probability = 0.2;
@@ -94,24 +97,29 @@ TEST_CASE("delay-weighted exposure keeps the feedback gate valid when the split 
     rate_gate_config feedback;
     feedback.metric = signal::feedback_rate;
     feedback.multiplier = 1.5;
-    const gate unweighted = rate_gate(feedback);
+    const gate plain = rate_gate(feedback);
     feedback.feedback_delay_median_s = 1800;
     feedback.feedback_delay_sigma = 0.8;
     const gate weighted = rate_gate(feedback);
     constexpr std::uint64_t runs = 100;
-    std::uint64_t fails_unweighted = 0;
-    std::uint64_t fails_weighted = 0;
+    std::uint64_t fails_cohorts = 0, fails_unweighted = 0, fails_weighted = 0;
     for (std::uint64_t seed = 1; seed <= runs; ++seed) {
-        fails_unweighted +=
-            run_gate(unweighted, cfg, seed, 6 * hour_ns, 5 * minute_ns).fail_at ? 1U : 0U;
-        fails_weighted +=
-            run_gate(weighted, cfg, seed, 6 * hour_ns, 5 * minute_ns).fail_at ? 1U : 0U;
+        auto fails = [&](const gate& g, bool cohorts) {
+            return run_gate(g, cfg, seed, 6 * hour_ns, 5 * minute_ns, 0.05, 0.05, cohorts).fail_at
+                       ? 1U
+                       : 0U;
+        };
+        fails_cohorts += fails(plain, true);
+        fails_unweighted += fails(plain, false);
+        fails_weighted += fails(weighted, false);
     }
     std::printf(
-        "ramp 50 %% -> 5 %%, thumbs-down at k: unweighted %llu, delay-weighted %llu false fails in "
-        "%llu runs\n",
+        "ramp 50 %% -> 5 %%, thumbs-down at k: cohorts %llu, totals unweighted %llu, totals "
+        "delay-weighted %llu false fails in %llu runs\n",
+        static_cast<unsigned long long>(fails_cohorts),
         static_cast<unsigned long long>(fails_unweighted),
         static_cast<unsigned long long>(fails_weighted), static_cast<unsigned long long>(runs));
+    check_false_fail_rate(fails_cohorts, runs, 0.05);
     check_false_fail_rate(fails_weighted, runs, 0.05);
     CHECK(fails_unweighted > runs / 2);
 }

@@ -26,9 +26,12 @@ struct run_outcome {
 // Runs one scenario, checking the gate every `check_ns` until `horizon_ns` or
 // the first fail. Stops at the first fail only (pass is recorded, the run goes
 // on, so a later false fail would still be counted).
+// feedback_cohorts = false drops the routing share of every feedback event:
+// the gate then sees only the totals, as it did before feedback cohorts.
 inline run_outcome run_gate(const gate& g, const scenario_config& cfg, std::uint64_t seed,
                             std::int64_t horizon_ns, std::int64_t check_ns,
-                            double alpha_fail = 0.05, double alpha_pass = 0.05) {
+                            double alpha_fail = 0.05, double alpha_pass = 0.05,
+                            bool feedback_cohorts = true) {
     scenario s(cfg, seed);
     event_window window;
     gate_state state = g.make_state();
@@ -38,7 +41,10 @@ inline run_outcome run_gate(const gate& g, const scenario_config& cfg, std::uint
     for (std::int64_t t = check_ns; t <= horizon_ns; t += check_ns) {
         s.run(
             t, [&](const request_event& r) { window.add(r); },
-            [&](const feedback_arrival& f) { window.add(f); });
+            [&](feedback_arrival f) {
+                if (!feedback_cohorts) f.candidate_share.reset();
+                window.add(f);
+            });
         const snapshot inc = window.take(t - check_ns, t);
         const auto* base = inc.find_arm("baseline");
         const auto* cand = inc.find_arm("candidate");

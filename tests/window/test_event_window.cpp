@@ -82,8 +82,8 @@ TEST_CASE("event_window and recorder + collector produce the same series", "[eve
     for (std::uint64_t i = 0; i < 40; ++i) {
         const auto kind = static_cast<feedback_kind>(i % feedback_kind_count);
         (void)rec.record_feedback(i % 2 == 0 ? cand : base, kind);
-        (void)window.add(
-            feedback_arrival{0, i % 2 == 0 ? arm_role::candidate : arm_role::baseline, i, kind});
+        (void)window.add(feedback_arrival{
+            0, i % 2 == 0 ? arm_role::candidate : arm_role::baseline, i, kind, {}});
     }
     CHECK(rejected_by_recorder == 5);
     CHECK(rejected_by_window == rejected_by_recorder);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <compare>
 #include <cstdint>
 #include <string>
@@ -39,6 +40,27 @@ struct wide_uint {
         low = difference;
         return *this;
     }
+    /// The 256-bit product, as eight 32-bit limbs (least significant first):
+    /// schoolbook multiplication, every partial sum below 2^64.
+    [[nodiscard]] static constexpr std::array<std::uint32_t, 8> full_product(wide_uint a,
+                                                                             wide_uint b) noexcept {
+        const std::uint64_t x[4] = {a.low & 0xffffffffU, a.low >> 32, a.high & 0xffffffffU,
+                                    a.high >> 32};
+        const std::uint64_t y[4] = {b.low & 0xffffffffU, b.low >> 32, b.high & 0xffffffffU,
+                                    b.high >> 32};
+        std::array<std::uint32_t, 8> out{};
+        for (std::size_t i = 0; i < 4; ++i) {
+            std::uint64_t carry = 0;
+            for (std::size_t j = 0; j < 4; ++j) {
+                // (2^32 - 1)^2 + 2 (2^32 - 1) < 2^64: no overflow.
+                const std::uint64_t t = x[i] * y[j] + out[i + j] + carry;
+                out[i + j] = static_cast<std::uint32_t>(t);
+                carry = t >> 32;
+            }
+            out[i + 4] = static_cast<std::uint32_t>(carry);
+        }
+        return out;
+    }
     friend constexpr wide_uint operator+(wide_uint a, wide_uint b) noexcept { return a += b; }
     friend constexpr wide_uint operator-(wide_uint a, wide_uint b) noexcept { return a -= b; }
     friend constexpr bool operator==(wide_uint, wide_uint) noexcept = default;
@@ -52,6 +74,13 @@ struct wide_uint {
     [[nodiscard]] constexpr double to_double() const noexcept {
         return static_cast<double>(high) * 18446744073709551616.0 + static_cast<double>(low);
     }
+    /// True when a * b == c * d, exactly (the 256-bit products compared
+    /// limb by limb): an exact test of a ratio or a variance on exact sums.
+    [[nodiscard]] friend constexpr bool products_equal(wide_uint a, wide_uint b, wide_uint c,
+                                                       wide_uint d) noexcept {
+        return full_product(a, b) == full_product(c, d);
+    }
+
     /// Decimal digits, exact (for JSON and reports).
     [[nodiscard]] std::string to_string() const {
         if (high == 0) return std::to_string(low);

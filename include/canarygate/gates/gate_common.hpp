@@ -180,6 +180,7 @@ inline std::int64_t batch_index_of(const std::string& gate_name, std::int64_t ba
     result.metric = metric;
     result.critical = g.critical;
     result.evidence.log_fail_threshold = std::log(1.0 / alpha_fail);
+    result.evidence.alpha_fail = alpha_fail;
     return result;
 }
 
@@ -190,27 +191,45 @@ struct reason_terms {
     bool batch = false;  ///< batch mode: samples are counted in closed batches
 };
 
-/// The one reason line of every gate, from its decision and evidence:
+/// How a fail threshold came about: "180 = 1/alpha" or "360 = 2/alpha", with
+/// alpha this gate's share of the budget and, for 2/alpha, where the other
+/// half went.
+[[nodiscard]] inline std::string threshold_text(const gate_evidence& ev) {
+    const double threshold = std::exp(ev.log_fail_threshold);
+    const bool halved = ev.alpha_fail > 0 && threshold * ev.alpha_fail > 1.5;
+    return format_ratio(threshold) + (halved ? " = 2/alpha" : " = 1/alpha") + ", alpha " +
+           format_ratio(ev.alpha_fail) + " this gate's share of the budget" +
+           (halved ? ", half of it spent on the baseline's bound" : "");
+}
+
+/// The one reason line of every gate, from its decision and evidence, e.g.
 /// "cost ratio 1.61 (CI 1.38-1.9, asymptotic): regression beyond limit 1.2
-/// shown (e-value 7.53e+07 >= 360) after 412 candidate / 40210 baseline
-/// samples".
+/// shown (e-value 7.53e+07 >= 360 = 2/alpha, alpha 0.00556 this gate's
+/// share of the budget, half of it spent on the baseline's bound) after 412
+/// candidate / 40210 baseline samples". The interval reads "interval not
+/// computed" when it was not (gate_tuning::intervals off), and a gate
+/// without data yet says "no data yet".
 [[nodiscard]] inline std::string reason_line(const gate_result& r, const reason_terms& terms) {
     const gate_evidence& ev = r.evidence;
     const std::string samples =
         std::to_string(ev.candidate_samples) + " candidate / " +
         std::to_string(ev.baseline_samples) + " baseline samples" +
         (terms.batch ? " in " + std::to_string(ev.batches) + " closed batches" : std::string());
-    const std::string interval = "(CI " + format_ratio(ev.lower) + "-" + format_ratio(ev.upper) +
-                                 (ev.asymptotic_interval ? ", asymptotic)" : ")");
+    const std::string interval =
+        ev.interval_computed ? "(CI " + format_ratio(ev.lower) + "-" + format_ratio(ev.upper) +
+                                   (ev.asymptotic_interval ? ", asymptotic)" : ")")
+                             : std::string("(interval not computed)");
     const std::string head =
-        r.name + std::string(terms.compared) + format_ratio(ev.estimate) + " " + interval;
+        std::isnan(ev.estimate)
+            ? r.name + std::string(terms.compared) + "not estimated yet " + interval
+            : r.name + std::string(terms.compared) + format_ratio(ev.estimate) + " " + interval;
     switch (r.decision) {
         case verdict::fail:
             return head + ": regression beyond " + terms.target + " shown (" +
                    (std::isnan(ev.log_e_value)
                         ? std::string("outside both confidence bands")
                         : "e-value " + format_ratio(std::exp(std::min(ev.log_e_value, 700.0))) +
-                              " >= " + format_ratio(std::exp(ev.log_fail_threshold))) +
+                              " >= " + threshold_text(ev)) +
                    ") after " + samples;
         case verdict::pass:
             return head + " is within " + terms.target + " after " + samples;

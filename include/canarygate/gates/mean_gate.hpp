@@ -63,12 +63,12 @@ public:
         std::uint64_t checks = 0;
     };
 
-    /// Validates; throws std::invalid_argument naming the field and value.
     /// The name a gate gets when its configuration leaves `name` empty.
     [[nodiscard]] static std::string default_name(const mean_gate_config& c) {
         return std::string(canarygate::name(c.metric));
     }
 
+    /// Validates; throws std::invalid_argument naming the field and value.
     explicit mean_gate(mean_gate_config config) : config_(std::move(config)) {
         if (config_.name.empty()) config_.name = default_name(config_);
         const std::string where = "canarygate::mean_gate '" + config_.name + "'";
@@ -166,6 +166,7 @@ private:
         ev.asymptotic_interval = true;
         ev.lower = std::isfinite(bb.second) && bb.second > 0 ? cb.first / bb.second : 0.0;
         ev.upper = bb.first > 0 ? cb.second / bb.first : std::numeric_limits<double>::infinity();
+        ev.interval_computed = true;
         if (tuning.intervals && t.candidate_n >= 2 && t.baseline_n >= 2 && t.baseline_sum > 0) {
             auto mean_and_variance_of_mean = [](double n, double sum, double sum_sq) {
                 const double mean = sum / n;

@@ -70,13 +70,13 @@ public:
         std::uint64_t checks = 0;
     };
 
-    /// Validates; throws std::invalid_argument naming the field and value.
     /// The name a gate gets when its configuration leaves `name` empty: the
     /// signal and the quantile in percent ("latency_p99", "ttft_p99.9").
     [[nodiscard]] static std::string default_name(const quantile_gate_config& c) {
         return detail::quantile_gate_name(c.metric, c.quantile);
     }
 
+    /// Validates; throws std::invalid_argument naming the field and value.
     explicit quantile_gate(quantile_gate_config config) : config_(std::move(config)) {
         if (config_.name.empty()) config_.name = default_name(config_);
         const std::string where = "canarygate::quantile_gate '" + config_.name + "'";

@@ -23,12 +23,14 @@
 /// \endcode
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <numbers>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -39,6 +41,7 @@
 #include "canarygate/gates/signal.hpp"
 #include "canarygate/gates/verdict.hpp"
 #include "canarygate/record/outcome.hpp"
+#include "canarygate/record/series.hpp"
 #include "canarygate/stats/beta_binomial.hpp"
 #include "canarygate/stats/fixed_sample.hpp"
 #include "canarygate/stats/invert.hpp"
@@ -105,9 +108,11 @@ public:
         detail::mean_sums sums;  // requests (and, in batch mode, events)
         detail::batch_state batch;
         std::uint64_t checks = 0;
+        /// Feedback cohorts have been judged (windows then mix exposure units:
+        /// the estimate is the conditional MLE).
+        bool cohorts_seen = false;
     };
 
-    /// Validates; throws std::invalid_argument naming the field and value.
     /// The name a gate gets when its configuration leaves `name` empty: the
     /// signal's name ("error_rate"), for feedback gates on another kind than
     /// thumbs-down with the kind appended ("feedback_rate_thumbs_up").
@@ -118,6 +123,7 @@ public:
         return n;
     }
 
+    /// Validates; throws std::invalid_argument naming the field and value.
     explicit rate_gate(rate_gate_config config) : config_(std::move(config)) {
         if (config_.name.empty()) config_.name = default_name(config_);
         const std::string where = "canarygate::rate_gate '" + config_.name + "'";
@@ -222,7 +228,8 @@ public:
                                         index, config_.min_events, result);
         } else {
             evaluate_per_request(s, ce, be, cand_requests, base_requests, k, alpha_fail, alpha_pass,
-                                 tuning, increment_end_ns, result);
+                                 tuning, increment_end_ns, read_cohorts(cand, base, ce, be),
+                                 result);
         }
         result.reason = detail::reason_line(
             result, {" ratio ", detail::ratio_target(k, swap), config_.batch_window_ns > 0});
@@ -234,10 +241,58 @@ private:
         return config_.feedback_delay_median_s > 0;
     }
 
+    /// One feedback cohort of an increment: events about requests routed
+    /// while the (true) candidate had `share`; nullopt for the events of no
+    /// known cohort (the kind's total minus its cohorts).
+    struct cohort {
+        std::optional<double> share;
+        double candidate_events = 0;
+        double baseline_events = 0;
+    };
+    struct cohorts {
+        bool present = false;  // the increment carries cohort counters
+        std::vector<cohort> list;
+    };
+
+    /// The feedback cohorts of this gate's kind in both arms. `cand` and
+    /// `base` are the arms as tested (swapped for a decrease gate); `ce` and
+    /// `be` their totals of the kind. A counter name that does not parse is
+    /// ignored: its events stay in the remainder, judged like uncohorted ones.
+    [[nodiscard]] cohorts read_cohorts(const arm_snapshot& cand, const arm_snapshot& base,
+                                       double ce, double be) const {
+        cohorts out;
+        if (config_.metric != signal::feedback_rate) return out;
+        const std::string prefix = feedback_cohort::prefix(config_.feedback);
+        double remainder[2] = {ce, be};
+        auto add = [&](const arm_snapshot& arm, int side) {
+            for (auto it = arm.counters().lower_bound(prefix);
+                 it != arm.counters().end() && it->first.starts_with(prefix); ++it) {
+                const auto ppm =
+                    feedback_cohort::parse(std::string_view(it->first).substr(prefix.size()));
+                if (!ppm) continue;
+                out.present = true;
+                const double share = static_cast<double>(*ppm) / feedback_cohort::one_million;
+                auto c = std::find_if(out.list.begin(), out.list.end(),
+                                      [&](const cohort& x) { return x.share == share; });
+                if (c == out.list.end()) c = out.list.insert(out.list.end(), cohort{share});
+                const double events = detail::to_double(it->second);
+                (side == 0 ? c->candidate_events : c->baseline_events) += events;
+                remainder[side] -= events;
+            }
+        };
+        add(cand, 0);
+        add(base, 1);
+        // Totals below their cohorts (counters from different sources, or a
+        // corrupt snapshot) leave no remainder rather than a negative one.
+        out.list.push_back(
+            cohort{std::nullopt, std::max(0.0, remainder[0]), std::max(0.0, remainder[1])});
+        return out;
+    }
+
     void evaluate_per_request(state& s, double ce, double be, double cand_requests,
                               double base_requests, double k, double alpha_fail, double alpha_pass,
                               const gate_tuning& tuning,
-                              std::optional<std::int64_t> increment_end_ns,
+                              std::optional<std::int64_t> increment_end_ns, const cohorts& by_share,
                               gate_result& result) const {
         gate_evidence& ev = result.evidence;
         const double log_fail = std::log(1.0 / alpha_fail);
@@ -250,7 +305,30 @@ private:
             cand_exposure = exposure.first;
             base_exposure = exposure.second;
         }
-        s.windows.push_back({cand_exposure, base_exposure, ce, be});
+        // The windows this increment adds: one (events against the requests,
+        // or the delay-weighted exposure), or with feedback cohorts one per
+        // known share -- exposures (share, 1 - share): the split when those
+        // requests were routed -- plus the unknown cohort judged as before.
+        // Cohorts replace the kind's total, which is then not read.
+        std::vector<state::window> added;
+        if (!by_share.present) {
+            added.push_back({cand_exposure, base_exposure, ce, be});
+        } else {
+            s.cohorts_seen = true;
+            for (const cohort& c : by_share.list) {
+                if (!c.share) {
+                    added.push_back(
+                        {cand_exposure, base_exposure, c.candidate_events, c.baseline_events});
+                } else if (*c.share > 0.0 && *c.share < 1.0) {
+                    // A decrease gate swapped the arms: the "candidate" then
+                    // had 1 - share. Shares of 0 or 1 say nothing about the ratio.
+                    const double mine =
+                        config_.worse == direction::decrease ? 1.0 - *c.share : *c.share;
+                    added.push_back({mine, 1.0 - mine, c.candidate_events, c.baseline_events});
+                }
+            }
+        }
+        s.windows.insert(s.windows.end(), added.begin(), added.end());
         s.sums.candidate_n += cand_requests;
         s.sums.baseline_n += base_requests;
         double n_c = 0, n_b = 0, e_c = 0, e_b = 0;
@@ -268,16 +346,25 @@ private:
             s.fail_process.emplace(k);
             s.pass_process.emplace(1.0 / k);
         }
-        if (cand_exposure > 0 && base_exposure > 0 && ce + be > 0) {
-            const auto c_events = static_cast<std::uint64_t>(ce);
-            const auto b_events = static_cast<std::uint64_t>(be);
-            s.fail_process->update(c_events, c_events + b_events, cand_exposure, base_exposure);
-            s.pass_process->update(b_events, c_events + b_events, base_exposure, cand_exposure);
+        for (const auto& w : added) {
+            if (w.candidate_exposure > 0 && w.baseline_exposure > 0 &&
+                w.candidate_events + w.baseline_events > 0) {
+                const auto c_events = static_cast<std::uint64_t>(w.candidate_events);
+                const auto b_events = static_cast<std::uint64_t>(w.baseline_events);
+                s.fail_process->update(c_events, c_events + b_events, w.candidate_exposure,
+                                       w.baseline_exposure);
+                s.pass_process->update(b_events, c_events + b_events, w.baseline_exposure,
+                                       w.candidate_exposure);
+            }
         }
         ev.log_e_value = s.fail_process->log_e_value();
-        if (n_c > 0 && n_b > 0 && e_b > 0) ev.estimate = (e_c / n_c) / (e_b / n_b);
-        if (n_c > 0 && n_b > 0 && e_c > 0 && e_b == 0)
-            ev.estimate = std::numeric_limits<double>::infinity();
+        if (s.cohorts_seen) {
+            ev.estimate = conditional_mle(s.windows);
+        } else {
+            if (n_c > 0 && n_b > 0 && e_b > 0) ev.estimate = (e_c / n_c) / (e_b / n_b);
+            if (n_c > 0 && n_b > 0 && e_c > 0 && e_b == 0)
+                ev.estimate = std::numeric_limits<double>::infinity();
+        }
         if (tuning.intervals) {
             // Invert both one-sided tests over theta in [1e-3, 1e3]: replays
             // the stored windows, O(windows) per evaluation.
@@ -287,12 +374,17 @@ private:
             };
             const auto lo = stats::lower_confidence_bound(high, log_pass, 1e-3, 1e3);
             const auto hi = stats::upper_confidence_bound(low, log_pass, 1e-3, 1e3);
+            ev.interval_computed = true;
             ev.lower = lo.status == stats::inversion_status::at_lower_limit ? 0.0 : lo.bound;
             ev.upper = hi.status == stats::inversion_status::at_upper_limit
                            ? std::numeric_limits<double>::infinity()
                            : hi.bound;
         }
-        if (tuning.intervals && n_c > 0 && n_b > 0 && e_c + e_b > 0) {
+        // The fixed-sample reference pools the windows: only meaningful while
+        // they share one exposure unit (not once feedback cohorts of several
+        // shares, or cohorts and requests, are mixed).
+        if (tuning.intervals && n_c > 0 && n_b > 0 && e_c + e_b > 0 &&
+            (!s.cohorts_seen || one_split(s.windows))) {
             // Candidate share of the events p = theta n_c / (theta n_c + n_b),
             // so theta = p / (1 - p) x n_b / n_c.
             const auto cp = stats::clopper_pearson_interval(
@@ -309,6 +401,54 @@ private:
         } else if (pass) {
             result.decision = verdict::pass;
         }
+    }
+
+    /// The maximum-likelihood ratio theta given each window's event split:
+    /// the root of sum_w [c_w - (c_w + b_w) theta n_c / (theta n_c + n_b)],
+    /// decreasing in theta (bisection on log theta); with one exposure ratio
+    /// it is the pooled (e_c / n_c) / (e_b / n_b). 0 without candidate events,
+    /// inf without baseline ones, NaN without events.
+    [[nodiscard]] static double conditional_mle(const std::vector<state::window>& windows) {
+        double c = 0, b = 0;
+        for (const auto& w : windows) {
+            if (w.candidate_exposure <= 0 || w.baseline_exposure <= 0) continue;
+            c += w.candidate_events;
+            b += w.baseline_events;
+        }
+        if (c + b == 0) return std::numeric_limits<double>::quiet_NaN();
+        if (c == 0) return 0.0;
+        if (b == 0) return std::numeric_limits<double>::infinity();
+        auto score = [&](double theta) {
+            double expected = 0;
+            for (const auto& w : windows) {
+                if (w.candidate_exposure <= 0 || w.baseline_exposure <= 0) continue;
+                const double tn = theta * w.candidate_exposure;
+                expected +=
+                    (w.candidate_events + w.baseline_events) * tn / (tn + w.baseline_exposure);
+            }
+            return c - expected;
+        };
+        double lo = -30.0, hi = 30.0;  // log theta: e^-30 .. e^30 brackets any finite data
+        for (int i = 0; i < 100 && hi - lo > 1e-12; ++i) {
+            const double mid = (lo + hi) / 2;
+            (score(std::exp(mid)) > 0 ? lo : hi) = mid;
+        }
+        return std::exp((lo + hi) / 2);
+    }
+
+    /// True when every window with events has the same exposure ratio.
+    [[nodiscard]] static bool one_split(const std::vector<state::window>& windows) {
+        double first = std::numeric_limits<double>::quiet_NaN();
+        for (const auto& w : windows) {
+            if (w.candidate_events + w.baseline_events <= 0 || w.baseline_exposure <= 0) continue;
+            const double ratio = w.candidate_exposure / w.baseline_exposure;
+            if (std::isnan(first)) {
+                first = ratio;
+            } else if (std::fabs(ratio - first) > 1e-12 * first) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// Grid-mixture log e-value of H0: r_c <= theta r_b over the stored

@@ -7,7 +7,10 @@
 /// the gate fails when the KS distance, read at bucket edges (a lower bound
 /// on the continuous distance), exceeds δ by more than both bands, and
 /// passes when the distance plus the largest single-bucket mass plus both
-/// bands is below δ. A band test, not an e-process: it reports no e-value.
+/// bands is below δ. The bucket-mass term is dropped when every output of
+/// both arms has one and the same length (exact sums show it), so identical
+/// degenerate distributions can pass. A band test, not an e-process: it
+/// reports no e-value.
 ///
 /// Example:
 /// \code
@@ -29,10 +32,12 @@
 #include "canarygate/core/config.hpp"
 #include "canarygate/core/error.hpp"
 #include "canarygate/core/histogram.hpp"
+#include "canarygate/core/wide_uint.hpp"
 #include "canarygate/gates/detail/quantile_bounds.hpp"
 #include "canarygate/gates/gate_common.hpp"
 #include "canarygate/gates/signal.hpp"
 #include "canarygate/gates/verdict.hpp"
+#include "canarygate/record/series.hpp"
 #include "canarygate/stats/sequential_ks.hpp"
 #include "canarygate/window/snapshot.hpp"
 
@@ -51,18 +56,22 @@ class shape_gate {
 public:
     using config_type = shape_gate_config;
 
-    /// Both arms' cumulative histograms. Plain copyable data.
+    /// Both arms' cumulative histograms, and the exact sums of the values
+    /// and their squares (to recognise identical point masses). Plain
+    /// copyable data.
     struct state {
         detail::cumulative_histograms histograms;
+        wide_uint candidate_sum, candidate_sum_squares;
+        wide_uint baseline_sum, baseline_sum_squares;
         std::uint64_t checks = 0;
     };
 
-    /// Validates; throws std::invalid_argument naming the field and value.
     /// The name a gate gets when its configuration leaves `name` empty.
     [[nodiscard]] static std::string default_name(const shape_gate_config& c) {
         return std::string(canarygate::name(c.metric));
     }
 
+    /// Validates; throws std::invalid_argument naming the field and value.
     explicit shape_gate(shape_gate_config config) : config_(std::move(config)) {
         if (config_.name.empty()) config_.name = default_name(config_);
         const std::string where = "canarygate::shape_gate '" + config_.name + "'";
@@ -105,6 +114,10 @@ public:
         const std::string_view series_name = detail::histogram_series(config_.metric);
         s.histograms.add(candidate_increment.histogram(series_name),
                          baseline_increment.histogram(series_name));
+        s.candidate_sum += candidate_increment.counter(series::output_tokens_sum);
+        s.candidate_sum_squares += candidate_increment.counter(series::output_tokens_sum_squares);
+        s.baseline_sum += baseline_increment.counter(series::output_tokens_sum);
+        s.baseline_sum_squares += baseline_increment.counter(series::output_tokens_sum_squares);
         if (const auto p = s.histograms.aligned()) {
             const exp_histogram& c = p->candidate;
             const exp_histogram& b = p->baseline;
@@ -135,8 +148,14 @@ public:
                                     stats::sequential_dkw_radius(b.count(), alpha_fail / 2);
             const double eps_pass = stats::sequential_dkw_radius(c.count(), alpha_pass / 2) +
                                     stats::sequential_dkw_radius(b.count(), alpha_pass / 2);
+            // Between bucket edges the empirical CDFs are unknown, so the
+            // distance may exceed d_edges by the largest bucket mass -- unless
+            // every value of both arms is one and the same number, which the
+            // exact sums show: then the empirical CDFs coincide.
+            const bool same_point_mass = identical_point_masses(s, c.count(), b.count());
+            ev.interval_computed = true;
             ev.lower = std::max(0.0, d_edges - eps_pass);
-            ev.upper = std::min(1.0, d_edges + max_mass + eps_pass);
+            ev.upper = std::min(1.0, d_edges + (same_point_mass ? 0.0 : max_mass) + eps_pass);
             // A band test, not an e-process: no e-value to report.
             const double margin = d_edges - eps_fail - config_.ks_tolerance;
             ev.log_e_value = std::numeric_limits<double>::quiet_NaN();
@@ -153,6 +172,19 @@ public:
     }
 
 private:
+    /// True when every value of both arms is one and the same number: zero
+    /// variance in each arm (n sum_sq == sum^2) and equal means
+    /// (sum_c n_b == sum_b n_c), tested exactly on the 128-bit sums. The
+    /// counts are the histograms'; sums from another set of records (some
+    /// rejected) simply fail the test.
+    [[nodiscard]] static bool identical_point_masses(const state& s, std::uint64_t n_c,
+                                                     std::uint64_t n_b) noexcept {
+        return n_c > 0 && n_b > 0 &&
+               products_equal(n_c, s.candidate_sum_squares, s.candidate_sum, s.candidate_sum) &&
+               products_equal(n_b, s.baseline_sum_squares, s.baseline_sum, s.baseline_sum) &&
+               products_equal(s.candidate_sum, n_b, s.baseline_sum, n_c);
+    }
+
     shape_gate_config config_;
 };
 

@@ -43,13 +43,22 @@ struct gate_evidence {
     /// Log of the fail-side e-value (ln E; fail when ≥ log_fail_threshold).
     /// NaN for the shape gate, which is a band test, not an e-process.
     double log_e_value = 0.0;
+    /// ln(1 / alpha_fail) for the rate gates, whose test has no nuisance
+    /// parameter; ln(2 / alpha_fail) for the mean, quantile and batch-mode
+    /// gates, which spend half of alpha_fail on a bound for the baseline.
     double log_fail_threshold = 0.0;
+    /// This gate's share of the policy's false-fail budget at this check.
+    double alpha_fail = 0.0;
     /// Point estimate of the candidate/baseline ratio (KS distance for the
     /// shape gate); NaN when there is no data yet.
     double estimate = std::numeric_limits<double>::quiet_NaN();
-    /// Anytime-valid interval at the pass level (lower may be 0, upper +inf).
+    /// Anytime-valid interval at the pass level (lower may be 0, upper +inf;
+    /// the shape gate's lies in [0, 1]). Meaningful only when
+    /// interval_computed: the rate gates skip it under
+    /// gate_tuning::intervals = false (their decisions do not use it).
     double lower = 0.0;
     double upper = std::numeric_limits<double>::infinity();
+    bool interval_computed = false;
     /// True when the interval (and so the pass decision) is asymptotic
     /// (normal-mixture bounds on means) rather than exact.
     bool asymptotic_interval = false;

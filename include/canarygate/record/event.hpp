@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "canarygate/core/config.hpp"
@@ -54,6 +55,12 @@ struct feedback_arrival {
     arm_role arm = arm_role::baseline;
     std::uint64_t request_id = 0;
     feedback_kind kind = feedback_kind::thumbs_up;
+    /// The candidate's share of the traffic (between the two compared arms)
+    /// when the request was routed, if known: its feedback cohort (see
+    /// series.hpp, feedback_cohort). The feedback gate judges the event
+    /// against that split, which keeps it exact on a traffic ramp whatever
+    /// the feedback's delay.
+    std::optional<double> candidate_share;
 };
 
 CANARYGATE_NAMESPACE_END

@@ -7,11 +7,18 @@
 /// of the default metrics are in `canarygate::series`.
 #pragma once
 
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <system_error>
 
 #include "canarygate/core/config.hpp"
 #include "canarygate/core/histogram.hpp"
 #include "canarygate/core/wide_uint.hpp"
+#include "canarygate/record/outcome.hpp"
 
 CANARYGATE_NAMESPACE_BEGIN
 
@@ -54,7 +61,58 @@ inline constexpr std::string_view ttft = "ttft_ns";
 inline constexpr std::string_view input_tokens = "input_tokens";
 inline constexpr std::string_view output_tokens = "output_tokens";
 inline constexpr std::string_view cost = "cost_nano_usd";
+/// Feedback events whose candidate share was not a number in [0, 1]
+/// (recorder-wide; the event is dropped).
+inline constexpr std::string_view rejected_feedback_share = "rejected.feedback_share";
 }  // namespace series
+
+/// Feedback cohorts. The feedback gate judges a piece of feedback against the
+/// traffic split in force when its *request* was routed: the candidate's
+/// share of the two compared arms then. Feedback whose share is known is
+/// therefore also counted per cohort, per arm:
+/// "feedback.thumbs_down.by_share.100000" holds the thumbs-down about
+/// requests routed while the candidate had 10 % (shares in millionths, 0 to
+/// 1,000,000). The kind's total ("feedback.thumbs_down") counts every event;
+/// the total minus the cohorts is the feedback of no known cohort.
+namespace feedback_cohort {
+
+/// A share in millionths, the resolution cohorts keep.
+inline constexpr std::uint32_t one_million = 1'000'000;
+
+/// True for a share the cohorts accept: a number in [0, 1].
+[[nodiscard]] constexpr bool valid_share(double share) noexcept {
+    return share >= 0.0 && share <= 1.0;  // NaN fails
+}
+
+/// The share in millionths, rounded to nearest. Precondition: valid_share.
+[[nodiscard]] inline std::uint32_t to_ppm(double share) noexcept {
+    return static_cast<std::uint32_t>(std::lround(share * one_million));
+}
+
+/// "feedback.<kind>.by_share." : the prefix of a kind's cohort counters.
+[[nodiscard]] inline std::string prefix(feedback_kind kind) {
+    return std::string(series::feedback_prefix) + std::string(name(kind)) + ".by_share.";
+}
+
+/// The counter of the cohort at `ppm` millionths.
+[[nodiscard]] inline std::string series_name(feedback_kind kind, std::uint32_t ppm) {
+    return prefix(kind) + std::to_string(ppm);
+}
+
+/// The share in millionths that the part of a cohort counter's name after
+/// prefix() spells ("100000"), or nullopt for anything else (a bad name in a
+/// decoded snapshot: no sign, no leading zero, at most 1,000,000).
+[[nodiscard]] inline std::optional<std::uint32_t> parse(std::string_view suffix) noexcept {
+    std::uint32_t value = 0;
+    const auto [end, ec] = std::from_chars(suffix.data(), suffix.data() + suffix.size(), value);
+    if (suffix.empty() || ec != std::errc{} || end != suffix.data() + suffix.size() ||
+        value > one_million || (suffix.size() > 1 && suffix.front() == '0')) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+}  // namespace feedback_cohort
 
 /// Where a metric writes its series: one arm of one window. The window layer
 /// implements it for `arm_snapshot`; a metric only adds.

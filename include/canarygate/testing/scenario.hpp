@@ -371,7 +371,9 @@ private:
             const double delay_s =
                 rng_.lognormal_median(m.feedback_delay_median_s, m.feedback_delay_sigma);
             const auto delay = static_cast<std::int64_t>(std::min(delay_s, 30.0 * 86400.0) * 1e9);
-            pending_.push({feedback_arrival{t + delay, arm, id, kind}});
+            // The share the router was told at routing time (not the
+            // mismatched one it applied): what an embedder records.
+            pending_.push({feedback_arrival{t + delay, arm, id, kind, candidate_share(t)}});
         }
     }
 

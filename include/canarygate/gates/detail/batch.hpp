@@ -169,6 +169,7 @@ inline void evaluate_mean_batch(batch_state& s, mean_sums& sums,
     }
     const auto lower_mean = mean_bounds(s.lower_windows, s.lower_sum, s.lower_sum_sq,
                                         alpha_pass / 2, tuning.batch_n_opt);
+    ev.interval_computed = true;
     ev.lower = k * lower_mean.first;
     ev.upper = std::isfinite(upper_mean.second) ? k * upper_mean.second
                                                 : std::numeric_limits<double>::infinity();

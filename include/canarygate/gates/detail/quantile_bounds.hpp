@@ -158,6 +158,7 @@ inline void quantile_estimate(double quantile, const cumulative_histograms& hist
     const double c_lower = rc.lower >= 1 ? c.interval_at_rank(rc.lower).first : 0.0;
     const double b_upper = rb.upper <= b.count() ? b.interval_at_rank(rb.upper).second : inf;
     const double b_lower = rb.lower >= 1 ? b.interval_at_rank(rb.lower).first : 0.0;
+    ev.interval_computed = true;
     ev.upper = b_lower > 0 ? c_upper / b_lower : inf;
     ev.lower = std::isfinite(b_upper) && b_upper > 0 ? c_lower / b_upper : 0.0;
 }
