@@ -19,12 +19,14 @@ void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
 void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
     return counting_new::allocate_nothrow(size, 0);
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept { counting_new::release(p); }
+void operator delete[](void* p) noexcept { counting_new::release(p); }
+void operator delete(void* p, std::size_t) noexcept { counting_new::release(p); }
+void operator delete[](void* p, std::size_t) noexcept { counting_new::release(p); }
+void operator delete(void* p, std::align_val_t) noexcept { counting_new::release(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { counting_new::release(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { counting_new::release(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+    counting_new::release(p);
+}
 #endif

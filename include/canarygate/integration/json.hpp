@@ -10,8 +10,17 @@
 /// are found by nlohmann's ADL lookup, so `nlohmann::json j = snap;` and
 /// `j.get<canarygate::snapshot>()` work. Reading validates like the binary
 /// decoder and throws canarygate::decode_error with the JSON Pointer of the
-/// offending value. `parse_snapshot` reads JSON text and also rejects
+/// offending value.
+///
+/// `parse_snapshot` reads JSON text in one streaming pass (nlohmann's SAX
+/// parser) without building a DOM: it keeps only what the snapshot will
+/// hold, so its memory is bounded by `decode_limits` (series, bucket counts,
+/// nesting depth) and stays within a small multiple of the input (a DOM
+/// costs 9 to 27 times the text). It refuses a value the schema does not
+/// expect where it stands -- `[[[[...` fails at its first byte -- and
 /// duplicate object keys, which nlohmann::json::parse silently collapses.
+/// Allocation failure becomes a decode_error. Reading a DOM (`from_json`)
+/// serialises it and runs the same reader, so the two cannot disagree.
 ///
 /// Example:
 /// \code
@@ -55,12 +64,15 @@
 ///   binary format accepts any bytes).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
+#include <map>
 #include <memory>
-#include <set>
+#include <new>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -105,11 +117,13 @@ inline void from_json(const nlohmann::json& j, snapshot& s);
 [[nodiscard]] inline snapshot snapshot_from_json(const nlohmann::json& j,
                                                  const decode_limits& limits = {});
 
-/// Parses JSON text into a snapshot. Throws decode_error with the byte
-/// offset for a syntax error (nlohmann's message included; a number beyond
-/// the range of double has no offset, its text is quoted), the JSON Pointer
-/// of the object for a duplicate key, and as from_json for an invalid
-/// document.
+/// Parses JSON text into a snapshot, streaming (no DOM). Throws decode_error
+/// with the byte offset for a syntax error (nlohmann's message included), the
+/// JSON Pointer of the object for a duplicate key, as from_json for an
+/// invalid document, and for input beyond `limits` (nesting deeper than
+/// max_json_depth, more series than max_series, more bucket counts than
+/// max_total_buckets) or an allocation failure. Memory: O(input) at most,
+/// in practice the snapshot being built plus one histogram's counts.
 ///
 /// Example: `auto s = canarygate::parse_snapshot(R"({"format": ...})");`
 [[nodiscard]] inline snapshot parse_snapshot(std::string_view json_text,
@@ -134,53 +148,6 @@ inline void append_pointer_token(std::string& pointer, std::string_view token) {
             pointer += c;
         }
     }
-}
-
-/// Where a reader is in a document: a chain of stack frames, rendered as a
-/// JSON Pointer only when an error is reported.
-struct json_path {
-    const json_path* parent = nullptr;
-    std::string_view key;
-    std::size_t index = 0;
-    bool is_index = false;
-
-    [[nodiscard]] json_path operator/(std::string_view child) const noexcept {
-        return {this, child, 0, false};
-    }
-    [[nodiscard]] json_path operator/(std::size_t child) const noexcept {
-        return {this, {}, child, true};
-    }
-
-    [[nodiscard]] std::string pointer() const {
-        if (parent == nullptr) return {};
-        std::string result = parent->pointer();
-        if (is_index) {
-            result += '/' + std::to_string(index);
-        } else {
-            append_pointer_token(result, key);
-        }
-        return result;
-    }
-};
-
-[[noreturn]] inline void json_fail(const std::string& reason, std::string pointer) {
-    raise(decode_error(reason, std::move(pointer)));
-}
-
-[[noreturn]] inline void json_fail(const std::string& reason, const json_path& path) {
-    json_fail(reason, path.pointer());
-}
-
-/// What a value is, for "expected ..., found ..." messages (long strings cut).
-[[nodiscard]] inline std::string json_kind(const nlohmann::json& j) {
-    if (j.is_number()) return "the number " + j.dump();
-    if (j.is_string()) {
-        // replace: a document built in C++ may hold invalid UTF-8.
-        std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        if (text.size() > 80) text = text.substr(0, 72) + "...(cut)";
-        return "the string " + text;
-    }
-    return std::string("a value of type ") + j.type_name();
 }
 
 [[nodiscard]] inline nlohmann::json json_integer(wide_uint value) {
@@ -214,106 +181,6 @@ struct json_path {
     return true;
 }
 
-[[nodiscard]] inline wide_uint json_read_wide(const nlohmann::json& j, const json_path& path,
-                                              const char* range = "2^128 - 1") {
-    // nlohmann parses nonnegative integers as unsigned, but a json built from
-    // a signed C++ integer holds a signed one.
-    if (j.is_number_unsigned()) return j.get<std::uint64_t>();
-    if (j.is_number_integer()) {
-        if (j.get<std::int64_t>() < 0)
-            json_fail("must not be negative, found " + json_kind(j), path);
-        return static_cast<std::uint64_t>(j.get<std::int64_t>());
-    }
-    if (j.is_string()) {
-        wide_uint value;
-        if (parse_decimal(j.get_ref<const std::string&>(), value)) return value;
-        json_fail(std::string("expected a decimal string of at most ") + range +
-                      " (digits only, no leading zero), found " + json_kind(j),
-                  path);
-    }
-    json_fail("expected a nonnegative integer (a JSON number, or a decimal string), found " +
-                  json_kind(j),
-              path);
-}
-
-[[nodiscard]] inline std::uint64_t json_read_u64(const nlohmann::json& j, const json_path& path) {
-    const wide_uint value = json_read_wide(j, path, "2^64 - 1");
-    if (value.high != 0) json_fail("exceeds 2^64 - 1: " + value.to_string(), path);
-    return value.low;
-}
-
-[[nodiscard]] inline std::int64_t json_read_i64(const nlohmann::json& j, const json_path& path) {
-    if (j.is_number_integer() && !j.is_number_unsigned()) return j.get<std::int64_t>();
-    bool negative = false;
-    wide_uint magnitude;
-    if (j.is_number_unsigned()) {
-        magnitude = j.get<std::uint64_t>();
-    } else if (j.is_string()) {
-        std::string_view text = j.get_ref<const std::string&>();
-        negative = !text.empty() && text.front() == '-';
-        if (negative) text.remove_prefix(1);
-        if (!parse_decimal(text, magnitude) || (negative && magnitude == wide_uint{})) {
-            json_fail("expected a decimal integer string, found " + json_kind(j), path);
-        }
-    } else {
-        json_fail("expected an integer (a JSON number, or a decimal string), found " + json_kind(j),
-                  path);
-    }
-    const std::uint64_t limit = std::uint64_t{1} << 63;  // |INT64_MIN|
-    if (magnitude.high != 0 || magnitude.low > limit || (!negative && magnitude.low == limit)) {
-        json_fail("is outside the signed 64-bit range", path);
-    }
-    return negative ? static_cast<std::int64_t>(std::uint64_t{0} - magnitude.low)
-                    : static_cast<std::int64_t>(magnitude.low);
-}
-
-/// An `int` written as a JSON number (layout fields, bucket indices, version).
-[[nodiscard]] inline std::int64_t json_read_number(const nlohmann::json& j, const json_path& path,
-                                                   std::int64_t low, std::int64_t high) {
-    if (!j.is_number_integer())
-        json_fail("expected an integer number, found " + json_kind(j), path);
-    const bool in_range =
-        (!j.is_number_unsigned() ||
-         j.get<std::uint64_t>() <=
-             static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) &&
-        j.get<std::int64_t>() >= low && j.get<std::int64_t>() <= high;
-    if (!in_range) {
-        json_fail(
-            j.dump() + " is outside [" + std::to_string(low) + ", " + std::to_string(high) + "]",
-            path);
-    }
-    return j.get<std::int64_t>();
-}
-
-[[nodiscard]] inline const std::string& json_read_name(const nlohmann::json& j,
-                                                       const json_path& path, bool may_be_empty) {
-    if (!j.is_string()) json_fail("expected a string, found " + json_kind(j), path);
-    const auto& name = j.get_ref<const std::string&>();
-    if (const char* problem = name_problem(name, may_be_empty))
-        json_fail(std::string("name ") + problem, path);
-    return name;
-}
-
-/// Checks that `j` is an object with exactly the `keys`.
-inline void json_expect_object(const nlohmann::json& j, const json_path& path,
-                               std::initializer_list<std::string_view> keys) {
-    if (!j.is_object()) json_fail("expected an object, found " + json_kind(j), path);
-    for (const auto& [key, value] : j.items()) {
-        bool known = false;
-        for (const std::string_view k : keys) known = known || k == key;
-        if (!known) json_fail("unknown key " + printable_name(key), path / std::string_view(key));
-    }
-    for (const std::string_view k : keys) {
-        if (!j.contains(k)) json_fail("missing key " + printable_name(k), path);
-    }
-}
-
-[[nodiscard]] inline const nlohmann::json& json_expect_array(const nlohmann::json& j,
-                                                             const json_path& path) {
-    if (!j.is_array()) json_fail("expected an array, found " + json_kind(j), path);
-    return j;
-}
-
 template <class Allocator>
 void histogram_to_json(nlohmann::json& j, const basic_exp_histogram<Allocator>& h) {
     const histogram_layout& layout = h.layout();
@@ -337,87 +204,6 @@ void histogram_to_json(nlohmann::json& j, const basic_exp_histogram<Allocator>& 
     j["spans"] = std::move(spans);
 }
 
-/// Reads a histogram; `bucket_budget` is what decode_limits still allows.
-template <class Allocator>
-[[nodiscard]] basic_exp_histogram<Allocator> histogram_from_json(const nlohmann::json& j,
-                                                                 const json_path& path,
-                                                                 std::size_t& bucket_budget,
-                                                                 const Allocator& allocator) {
-    json_expect_object(j, path,
-                       {"scale", "min_exponent", "max_exponent", "zero", "underflow", "overflow",
-                        "rejected", "spans"});
-    constexpr std::int64_t int_min = std::numeric_limits<int>::min();
-    constexpr std::int64_t int_max = std::numeric_limits<int>::max();
-    const auto scale =
-        static_cast<int>(json_read_number(j["scale"], path / "scale", int_min, int_max));
-    const auto min_exponent = static_cast<int>(
-        json_read_number(j["min_exponent"], path / "min_exponent", int_min, int_max));
-    const auto max_exponent = static_cast<int>(
-        json_read_number(j["max_exponent"], path / "max_exponent", int_min, int_max));
-    if (auto why = histogram_layout::problem(scale, min_exponent, max_exponent)) {
-        json_fail("invalid layout: canarygate::histogram_layout: " + *why, path);
-    }
-    const histogram_layout layout(scale, min_exponent, max_exponent);
-    if (layout.bucket_count() > bucket_budget) {
-        json_fail("layout " + layout.describe() + " has " + std::to_string(layout.bucket_count()) +
-                      " buckets, more than decode_limits::max_total_buckets still allows (" +
-                      std::to_string(bucket_budget) + ")",
-                  path);
-    }
-    bucket_budget -= layout.bucket_count();
-
-    basic_exp_histogram<Allocator> h(layout, allocator);
-    std::uint64_t total = 0;
-    const auto add_total = [&](std::uint64_t count, const json_path& where) {
-        if (!add_u64(total, count))
-            json_fail("histogram holds more than 2^64 - 1 values in total", where);
-    };
-    const std::uint64_t zero = json_read_u64(j["zero"], path / "zero");
-    const std::uint64_t underflow = json_read_u64(j["underflow"], path / "underflow");
-    const std::uint64_t overflow = json_read_u64(j["overflow"], path / "overflow");
-    add_total(zero, path / "zero");
-    add_total(underflow, path / "underflow");
-    add_total(overflow, path / "overflow");
-    h.add_zero(zero);
-    h.add_underflow(underflow);
-    h.add_overflow(overflow);
-    h.add_rejected(json_read_u64(j["rejected"], path / "rejected"));
-
-    const json_path spans_path = path / "spans";
-    const nlohmann::json& spans = json_expect_array(j["spans"], spans_path);
-    std::int64_t next_free = layout.first_index();  // first index a span may start at
-    for (std::size_t s = 0; s < spans.size(); ++s) {
-        const json_path span_path = spans_path / s;
-        const nlohmann::json& span = spans[s];
-        json_expect_object(span, span_path, {"index", "counts"});
-        const std::int64_t first = json_read_number(span["index"], span_path / "index",
-                                                    layout.first_index(), layout.last_index());
-        if (first < next_free) {
-            json_fail("span starts at bucket index " + std::to_string(first) +
-                          ", before the end of the previous span (" + std::to_string(next_free) +
-                          "): spans must be in increasing order and must not overlap",
-                      span_path / "index");
-        }
-        const json_path counts_path = span_path / "counts";
-        const nlohmann::json& counts = json_expect_array(span["counts"], counts_path);
-        if (counts.empty()) json_fail("span is empty", counts_path);
-        if (counts.size() - 1 > static_cast<std::uint64_t>(layout.last_index() - first)) {
-            json_fail("span of " + std::to_string(counts.size()) + " buckets from index " +
-                          std::to_string(first) + " ends past the layout's last bucket (index " +
-                          std::to_string(layout.last_index()) + ", " + layout.describe() + ")",
-                      counts_path);
-        }
-        for (std::size_t k = 0; k < counts.size(); ++k) {
-            const json_path count_path = counts_path / k;
-            const std::uint64_t count = json_read_u64(counts[k], count_path);
-            add_total(count, count_path);
-            h.add_to_bucket(first + static_cast<std::int64_t>(k), count);
-        }
-        next_free = first + static_cast<std::int64_t>(counts.size());
-    }
-    return h;
-}
-
 inline nlohmann::json counters_to_json(
     const std::map<std::string, wide_uint, std::less<>>& counters) {
     auto j = nlohmann::json::object();
@@ -425,153 +211,746 @@ inline nlohmann::json counters_to_json(
     return j;
 }
 
-template <class Add>
-void counters_from_json(const nlohmann::json& j, const json_path& path, Add&& add) {
-    if (!j.is_object()) json_fail("expected an object, found " + json_kind(j), path);
-    for (const auto& [name, value] : j.items()) {
-        const json_path counter_path = path / std::string_view(name);
-        if (const char* problem = name_problem(name, false)) {
-            json_fail(std::string("counter name ") + problem, counter_path);
-        }
-        add(name, json_read_wide(value, counter_path));
-    }
-}
+/// One scalar as the SAX parser hands it over (strings and the literal of a
+/// floating-point number are views, valid during the call).
+struct json_scalar {
+    enum class type { null, boolean, signed_integer, unsigned_integer, floating, string };
+    type kind = type::null;
+    bool boolean = false;
+    std::int64_t signed_value = 0;
+    std::uint64_t unsigned_value = 0;
+    std::string_view text;
 
-[[nodiscard]] inline snapshot read_snapshot_json(const nlohmann::json& j,
-                                                 const decode_limits& limits) {
-    const json_path root;
-    json_expect_object(
-        j, root,
-        {"format", "version", "window_start_ns", "window_end_ns", "sources", "counters", "arms"});
-    const nlohmann::json& format = j["format"];
-    if (!format.is_string() || format.get_ref<const std::string&>() != snapshot_json_format) {
-        json_fail("expected \"canarygate.snapshot\", found " + json_kind(format), root / "format");
+    [[nodiscard]] bool is_integer() const noexcept {
+        return kind == type::signed_integer || kind == type::unsigned_integer;
     }
-    const std::int64_t version =
-        json_read_number(j["version"], root / "version", 0, std::numeric_limits<int>::max());
-    if (version != snapshot_json_version) {
-        json_fail("version " + std::to_string(version) +
-                      (version > snapshot_json_version ? " is newer than" : " is not") +
-                      " the version this reader knows (1)",
-                  root / "version");
-    }
-    const std::int64_t start = json_read_i64(j["window_start_ns"], root / "window_start_ns");
-    const std::int64_t end = json_read_i64(j["window_end_ns"], root / "window_end_ns");
-    if (end < start) {
-        json_fail("window_end_ns = " + std::to_string(end) +
-                      " is before window_start_ns = " + std::to_string(start),
-                  root / "window_end_ns");
-    }
-    snapshot result(start, end);
-    result.set_sources(json_read_u64(j["sources"], root / "sources"));
-    counters_from_json(
-        j["counters"], root / "counters",
-        [&](const std::string& name, wide_uint value) { result.add_counter(name, value); });
-
-    const json_path arms_path = root / "arms";
-    const nlohmann::json& arms = json_expect_array(j["arms"], arms_path);
-    std::size_t bucket_budget = limits.max_total_buckets;
-    for (std::size_t i = 0; i < arms.size(); ++i) {
-        const json_path arm_path = arms_path / i;
-        const nlohmann::json& a = arms[i];
-        json_expect_object(a, arm_path, {"arm", "model_version", "counters", "histograms"});
-        const std::string& name = json_read_name(a["arm"], arm_path / "arm", false);
-        const std::string& version_name =
-            json_read_name(a["model_version"], arm_path / "model_version", true);
-        if (i > 0) {
-            const auto& previous = result.arms().back();
-            const auto order = std::pair<std::string_view, std::string_view>(
-                                   previous.arm(), previous.model_version()) <=>
-                               std::pair<std::string_view, std::string_view>(name, version_name);
-            if (order == 0)
-                json_fail(
-                    "duplicate arm " + printable_name(name) + "@" + printable_name(version_name),
-                    arm_path);
-            if (order > 0) {
-                json_fail("arms are not sorted by (arm, model_version): " + printable_name(name) +
-                              "@" + printable_name(version_name) + " follows " +
-                              printable_name(previous.arm()) + "@" +
-                              printable_name(previous.model_version()),
-                          arm_path);
+    /// What the value is, for "expected ..., found ..." messages (long
+    /// strings cut).
+    [[nodiscard]] std::string describe() const {
+        switch (kind) {
+            case type::signed_integer:
+                return "the number " + std::to_string(signed_value);
+            case type::unsigned_integer:
+                return "the number " + std::to_string(unsigned_value);
+            case type::floating:
+                return "the number " + std::string(text);
+            case type::string: {
+                std::string quoted =
+                    nlohmann::json(std::string(text))
+                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+                if (quoted.size() > 80) quoted = quoted.substr(0, 72) + "...(cut)";
+                return "the string " + quoted;
             }
+            case type::boolean:
+                return "a value of type boolean";
+            case type::null:
+                break;
         }
-        arm_snapshot& arm = result.arm(name, version_name);
-        counters_from_json(
-            a["counters"], arm_path / "counters",
-            [&](const std::string& counter, wide_uint value) { arm.add_counter(counter, value); });
-        const json_path histograms_path = arm_path / "histograms";
-        const nlohmann::json& histograms = a["histograms"];
-        if (!histograms.is_object()) {
-            json_fail("expected an object, found " + json_kind(histograms), histograms_path);
-        }
-        for (const auto& [series, value] : histograms.items()) {
-            const json_path series_path = histograms_path / std::string_view(series);
-            if (const char* problem = name_problem(series, false)) {
-                json_fail(std::string("histogram name ") + problem, series_path);
-            }
-            arm.add_histogram(series, histogram_from_json(value, series_path, bucket_budget,
-                                                          std::allocator<std::uint64_t>()));
-        }
+        return "a value of type null";
     }
-    return result;
-}
+};
 
-/// nlohmann::json::parse callback that rejects duplicate object keys (the
-/// parser itself keeps the last), reporting the JSON Pointer of the object.
-class duplicate_key_check {
+/// Reads a snapshot document (or, with `histogram_only`, one histogram
+/// object) from nlohmann's SAX events, validating as it goes. Nothing is
+/// built but the result: names, counters and bucket counts, bounded by
+/// decode_limits (max_series names, max_total_buckets bucket counts, at most
+/// max_json_depth levels of nesting -- the schema needs 8, and a container
+/// the schema does not expect is refused at once). Errors are decode_error
+/// with the JSON Pointer of the offending value, or the byte offset of a
+/// syntax error.
+class snapshot_sax_reader {
 public:
-    bool operator()(int /*depth*/, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-        using event_type = nlohmann::json::parse_event_t;
-        switch (event) {
-            case event_type::object_start:
-            case event_type::array_start:
-                enter_element();
-                stack_.push_back(frame{event == event_type::object_start, {}, {}, 0});
-                break;
-            case event_type::object_end:
-            case event_type::array_end:
-                stack_.pop_back();
-                break;
-            case event_type::key: {
-                frame& top = stack_.back();
-                const auto& key = parsed.get_ref<const std::string&>();
-                if (!top.keys.insert(key).second) {
-                    std::string pointer;
-                    for (std::size_t i = 0; i + 1 < stack_.size(); ++i)
-                        append_token(pointer, stack_[i]);
-                    json_fail("duplicate key " + printable_name(key), std::move(pointer));
-                }
-                top.key = key;
-                break;
+    using number_integer_t = nlohmann::json::number_integer_t;
+    using number_unsigned_t = nlohmann::json::number_unsigned_t;
+    using number_float_t = nlohmann::json::number_float_t;
+    using string_t = nlohmann::json::string_t;
+    using binary_t = nlohmann::json::binary_t;
+
+    snapshot_sax_reader(const decode_limits& limits, bool histogram_only)
+        : limits_(limits),
+          bucket_budget_(limits.max_total_buckets),
+          histogram_only_(histogram_only) {}
+
+    // --- nlohmann SAX interface: every event either advances or throws. ---
+    bool null() { return scalar({}); }
+    bool boolean(bool value) {
+        json_scalar v;
+        v.kind = json_scalar::type::boolean;
+        v.boolean = value;
+        return scalar(v);
+    }
+    bool number_integer(number_integer_t value) {
+        json_scalar v;
+        v.kind = json_scalar::type::signed_integer;
+        v.signed_value = value;
+        return scalar(v);
+    }
+    bool number_unsigned(number_unsigned_t value) {
+        json_scalar v;
+        v.kind = json_scalar::type::unsigned_integer;
+        v.unsigned_value = value;
+        return scalar(v);
+    }
+    bool number_float(number_float_t, const string_t& literal) {
+        json_scalar v;
+        v.kind = json_scalar::type::floating;
+        v.text = literal;
+        return scalar(v);
+    }
+    bool string(string_t& value) {
+        json_scalar v;
+        v.kind = json_scalar::type::string;
+        v.text = value;
+        return scalar(v);
+    }
+    bool binary(binary_t&) { return scalar({}); }  // not produced by the JSON parser
+    bool start_object(std::size_t) { return open(true); }
+    bool start_array(std::size_t) { return open(false); }
+    bool key(string_t& name) { return member(name); }
+    bool end_object() { return close(); }
+    bool end_array() { return close(); }
+    bool parse_error(std::size_t position, const std::string&,
+                     const nlohmann::detail::exception& e) {
+        // `position` counts the bytes read, so the last one read is at
+        // position - 1: the offending byte (for a number beyond double's
+        // range, out_of_range 406, the number's last byte).
+        raise(decode_error(std::string("JSON syntax error: ") + e.what(),
+                           position == 0 ? 0 : position - 1));
+    }
+
+    [[nodiscard]] snapshot take_snapshot() { return std::move(*result_); }
+    [[nodiscard]] exp_histogram take_histogram() { return std::move(*histogram_result_); }
+
+private:
+    // What a container is, in the schema.
+    enum class place : std::uint8_t {
+        document,    // the root object of a snapshot document
+        counters,    // name -> counter (recorder-wide, or an arm's)
+        arms,        // array of arm objects
+        arm,         // an arm object
+        histograms,  // name -> histogram object
+        histogram,   // a histogram object
+        spans,       // array of span objects
+        span,        // a span object
+        counts,      // array of bucket counts
+    };
+
+    // Fixed keys of the objects with a schema, by bit position.
+    static constexpr std::array<std::string_view, 7> document_keys = {
+        "format", "version", "window_start_ns", "window_end_ns", "sources", "counters", "arms"};
+    static constexpr std::array<std::string_view, 4> arm_keys = {"arm", "model_version", "counters",
+                                                                 "histograms"};
+    static constexpr std::array<std::string_view, 8> histogram_keys = {
+        "scale",     "min_exponent", "max_exponent", "zero",
+        "underflow", "overflow",     "rejected",     "spans"};
+    static constexpr std::array<std::string_view, 2> span_keys = {"index", "counts"};
+
+    // A span as read: its index (kept as text too, for messages about a value
+    // outside the layout), its counts in counts_[first, first + length).
+    struct span_data {
+        bool has_index = false;
+        bool index_fits = true;  // false: an integer beyond int64
+        std::int64_t index = 0;
+        std::string index_text;
+        std::size_t first = 0;
+        std::size_t length = 0;
+    };
+    struct histogram_data {
+        std::optional<int> scale, min_exponent, max_exponent;
+        std::uint64_t zero = 0, underflow = 0, overflow = 0, rejected = 0;
+        std::vector<span_data> spans;
+    };
+    struct arm_data {
+        std::string arm, model_version;
+        std::map<std::string, wide_uint, std::less<>> counters;
+        std::map<std::string, exp_histogram, std::less<>> histograms;
+    };
+    struct document_data {
+        std::int64_t version = 0, start = 0, end = 0;
+        std::uint64_t sources = 0;
+        std::map<std::string, wide_uint, std::less<>> counters;
+        std::vector<arm_data> arms;
+    };
+
+    struct frame {
+        place kind;
+        std::string key;           // objects: the member being read
+        std::size_t elements = 0;  // arrays: elements begun
+        std::uint32_t seen = 0;    // objects with a schema: keys read, by bit
+        int field = -1;            // objects with a schema: the member's bit
+    };
+
+    // --- Paths and errors ---
+
+    [[nodiscard]] std::string pointer(std::size_t frames) const {
+        std::string p;
+        for (std::size_t i = 0; i < frames && i < stack_.size(); ++i) {
+            const frame& f = stack_[i];
+            if (is_object(f.kind)) {
+                append_pointer_token(p, f.key);
+            } else {
+                p += '/' + std::to_string(f.elements - 1);
             }
-            case event_type::value:
-                enter_element();
+        }
+        return p;
+    }
+    // The value being read (or the container just opened, before it is pushed).
+    [[noreturn]] void fail_here(const std::string& reason) const {
+        raise(decode_error(reason, pointer(stack_.size())));
+    }
+    // The container on top of the stack itself.
+    [[noreturn]] void fail_container(const std::string& reason) const {
+        raise(decode_error(reason, pointer(stack_.size() - 1)));
+    }
+
+    static bool is_object(place p) noexcept {
+        return p != place::arms && p != place::spans && p != place::counts;
+    }
+
+    // --- Structure ---
+
+    // The place a new container would take, where the parent expects one.
+    [[nodiscard]] std::optional<place> child_place(bool object) const {
+        if (stack_.empty()) {
+            if (!object) return std::nullopt;
+            return histogram_only_ ? place::histogram : place::document;
+        }
+        const frame& f = stack_.back();
+        switch (f.kind) {
+            case place::document:
+                if (f.field == 5) return object ? std::optional(place::counters) : std::nullopt;
+                if (f.field == 6) return object ? std::nullopt : std::optional(place::arms);
+                return std::nullopt;
+            case place::arms:
+                return object ? std::optional(place::arm) : std::nullopt;
+            case place::arm:
+                if (f.field == 2) return object ? std::optional(place::counters) : std::nullopt;
+                if (f.field == 3) return object ? std::optional(place::histograms) : std::nullopt;
+                return std::nullopt;
+            case place::histograms:
+                return object ? std::optional(place::histogram) : std::nullopt;
+            case place::histogram:
+                if (f.field == 7) return object ? std::nullopt : std::optional(place::spans);
+                return std::nullopt;
+            case place::spans:
+                return object ? std::optional(place::span) : std::nullopt;
+            case place::span:
+                if (f.field == 1) return object ? std::nullopt : std::optional(place::counts);
+                return std::nullopt;
+            default:
+                return std::nullopt;
+        }
+    }
+
+    // What the parent expects at this position, for the message when a
+    // container arrives instead.
+    [[nodiscard]] std::string expectation() const {
+        if (stack_.empty()) return "an object";
+        const frame& f = stack_.back();
+        switch (f.kind) {
+            case place::document:
+                if (f.field == 0 || f.field == 2 || f.field == 3 || f.field == 4 || f.field == 1)
+                    return scalar_expectation(f);
+                return f.field == 6 ? "an array" : "an object";
+            case place::arm:
+                return f.field <= 1 ? "a string" : "an object";
+            case place::histogram:
+                return f.field == 7 ? "an array" : scalar_expectation(f);
+            case place::span:
+                return f.field == 1 ? "an array" : "an integer number";
+            case place::arms:
+            case place::spans:
+            case place::histograms:
+                return "an object";
+            default:
+                return scalar_expectation(f);
+        }
+    }
+    [[nodiscard]] static std::string scalar_expectation(const frame& f) {
+        switch (f.kind) {
+            case place::document:
+                if (f.field == 0) return "\"canarygate.snapshot\"";
+                if (f.field == 1) return "an integer number";
+                if (f.field == 4)
+                    return "a nonnegative integer (a JSON number, or a decimal string)";
+                return "an integer (a JSON number, or a decimal string)";
+            case place::histogram:
+                return f.field <= 2 ? "an integer number"
+                                    : "a nonnegative integer (a JSON number, or a decimal string)";
+            default:
+                return "a nonnegative integer (a JSON number, or a decimal string)";
+        }
+    }
+
+    bool open(bool object) {
+        if (stack_.size() + 1 > limits_.max_json_depth) {
+            fail_here("nesting deeper than decode_limits::max_json_depth (" +
+                      std::to_string(limits_.max_json_depth) + ")");
+        }
+        if (!stack_.empty() && !is_object(stack_.back().kind)) ++stack_.back().elements;
+        const auto p = child_place(object);
+        if (!p) {
+            fail_here("expected " + expectation() + ", found a value of type " +
+                      (object ? "object" : "array"));
+        }
+        switch (*p) {
+            case place::document:
+                document_.emplace();
+                break;
+            case place::arm:
+                arm_.emplace();
+                count_entry();
+                break;
+            case place::histogram:
+                histogram_.emplace();
+                break;
+            case place::span:
+                histogram_->spans.emplace_back().first = counts_.size();
+                break;
+            default:
+                break;
+        }
+        stack_.push_back(frame{*p, {}, 0, 0, -1});
+        return true;
+    }
+
+    bool member(const std::string& name) {
+        frame& f = stack_.back();
+        f.key = name;
+        const auto fixed = [&](const auto& keys) {
+            for (std::size_t i = 0; i < keys.size(); ++i) {
+                if (keys[i] == name) {
+                    if ((f.seen >> i) & 1U) {
+                        fail_container("duplicate key " + printable_name(name));
+                    }
+                    f.seen |= 1U << i;
+                    f.field = static_cast<int>(i);
+                    return;
+                }
+            }
+            fail_here("unknown key " + printable_name(name));
+        };
+        switch (f.kind) {
+            case place::document:
+                fixed(document_keys);
+                break;
+            case place::arm:
+                fixed(arm_keys);
+                break;
+            case place::histogram:
+                fixed(histogram_keys);
+                break;
+            case place::span:
+                fixed(span_keys);
+                break;
+            case place::counters:
+                if (const char* problem = name_problem(name, false))
+                    fail_here(std::string("counter name ") + problem);
+                if (counters_here().count(name) != 0)
+                    fail_container("duplicate key " + printable_name(name));
+                break;
+            case place::histograms:
+                if (const char* problem = name_problem(name, false))
+                    fail_here(std::string("histogram name ") + problem);
+                if (arm_->histograms.count(name) != 0)
+                    fail_container("duplicate key " + printable_name(name));
+                count_entry();
+                break;
+            default:
                 break;
         }
         return true;
     }
 
-private:
-    struct frame {
-        bool object;
-        std::set<std::string, std::less<>> keys;
-        std::string key;       // current member (objects)
-        std::size_t elements;  // elements begun so far (arrays)
-    };
-
-    void enter_element() {
-        if (!stack_.empty() && !stack_.back().object) ++stack_.back().elements;
+    std::map<std::string, wide_uint, std::less<>>& counters_here() {
+        // The counters object's parent is the document or an arm.
+        return stack_[stack_.size() - 2].kind == place::arm ? arm_->counters : document_->counters;
     }
-    static void append_token(std::string& pointer, const frame& f) {
-        if (f.object) {
-            append_pointer_token(pointer, f.key);
-        } else {
-            pointer += '/' + std::to_string(f.elements - 1);
+
+    // Arms, counters and histograms are each one entry of max_series.
+    void count_entry() {
+        if (++entries_ > limits_.max_series) {
+            fail_here("more than decode_limits::max_series (" + std::to_string(limits_.max_series) +
+                      ") arms, counters and histograms");
         }
     }
 
+    template <std::size_t N>
+    void require_keys(const frame& f, const std::array<std::string_view, N>& keys) const {
+        for (std::size_t i = 0; i < N; ++i) {
+            if (((f.seen >> i) & 1U) == 0) fail_container("missing key " + printable_name(keys[i]));
+        }
+    }
+
+    bool close() {
+        frame& f = stack_.back();
+        switch (f.kind) {
+            case place::document:
+                require_keys(f, document_keys);
+                finish_document();
+                break;
+            case place::arm:
+                require_keys(f, arm_keys);
+                finish_arm();
+                break;
+            case place::histogram:
+                require_keys(f, histogram_keys);
+                finish_histogram();
+                break;
+            case place::span:
+                require_keys(f, span_keys);
+                break;
+            default:
+                break;
+        }
+        stack_.pop_back();
+        return true;
+    }
+
+    // --- Scalars ---
+
+    bool scalar(const json_scalar& v) {
+        if (stack_.empty()) fail_here("expected an object, found " + v.describe());
+        frame& f = stack_.back();
+        if (!is_object(f.kind)) ++f.elements;
+        switch (f.kind) {
+            case place::document:
+                document_scalar(f.field, v);
+                break;
+            case place::counters:
+                counters_here().emplace(f.key, read_wide(v, "2^128 - 1"));
+                count_entry();
+                break;
+            case place::arm:
+                (f.field == 0 ? arm_->arm : arm_->model_version) =
+                    std::string(read_name(v, f.field == 1));
+                break;
+            case place::histogram:
+                histogram_scalar(f.field, v);
+                break;
+            case place::span:
+                span_index(v);
+                break;
+            case place::counts: {
+                const std::uint64_t count = read_u64(v);
+                if (bucket_counts_ == limits_.max_total_buckets) {
+                    fail_here("more bucket counts than decode_limits::max_total_buckets (" +
+                              std::to_string(limits_.max_total_buckets) + ")");
+                }
+                ++bucket_counts_;
+                counts_.push_back(count);
+                ++histogram_->spans.back().length;
+                break;
+            }
+            default:  // arms, histograms, spans: containers only
+                fail_here("expected an object, found " + v.describe());
+        }
+        return true;
+    }
+
+    void document_scalar(int field, const json_scalar& v) {
+        switch (field) {
+            case 0:
+                if (v.kind != json_scalar::type::string || v.text != snapshot_json_format)
+                    fail_here("expected \"canarygate.snapshot\", found " + v.describe());
+                break;
+            case 1: {
+                const std::int64_t version = read_number(v, 0, std::numeric_limits<int>::max());
+                if (version != snapshot_json_version) {
+                    fail_here("version " + std::to_string(version) +
+                              (version > snapshot_json_version ? " is newer than" : " is not") +
+                              " the version this reader knows (1)");
+                }
+                document_->version = version;
+                break;
+            }
+            case 2:
+                document_->start = read_i64(v);
+                break;
+            case 3:
+                document_->end = read_i64(v);
+                break;
+            case 4:
+                document_->sources = read_u64(v);
+                break;
+            default:
+                fail_here("expected " + expectation() + ", found " + v.describe());
+        }
+    }
+
+    void histogram_scalar(int field, const json_scalar& v) {
+        histogram_data& h = *histogram_;
+        constexpr std::int64_t int_min = std::numeric_limits<int>::min();
+        constexpr std::int64_t int_max = std::numeric_limits<int>::max();
+        switch (field) {
+            case 0:
+                h.scale = static_cast<int>(read_number(v, int_min, int_max));
+                break;
+            case 1:
+                h.min_exponent = static_cast<int>(read_number(v, int_min, int_max));
+                break;
+            case 2:
+                h.max_exponent = static_cast<int>(read_number(v, int_min, int_max));
+                break;
+            case 3:
+                h.zero = read_u64(v);
+                break;
+            case 4:
+                h.underflow = read_u64(v);
+                break;
+            case 5:
+                h.overflow = read_u64(v);
+                break;
+            case 6:
+                h.rejected = read_u64(v);
+                break;
+            default:
+                fail_here("expected an array, found " + v.describe());
+        }
+    }
+
+    void span_index(const json_scalar& v) {
+        span_data& s = histogram_->spans.back();
+        if (stack_.back().field != 0) fail_here("expected an array, found " + v.describe());
+        if (!v.is_integer()) fail_here("expected an integer number, found " + v.describe());
+        s.has_index = true;
+        if (v.kind == json_scalar::type::signed_integer) {
+            s.index = v.signed_value;
+            s.index_text = std::to_string(v.signed_value);
+        } else {
+            s.index_fits = v.unsigned_value <=
+                           static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+            s.index = s.index_fits ? static_cast<std::int64_t>(v.unsigned_value) : 0;
+            s.index_text = std::to_string(v.unsigned_value);
+        }
+    }
+
+    // --- Values ---
+
+    [[nodiscard]] wide_uint read_wide(const json_scalar& v, const char* range) const {
+        if (v.kind == json_scalar::type::unsigned_integer) return v.unsigned_value;
+        if (v.kind == json_scalar::type::signed_integer) {
+            if (v.signed_value < 0) fail_here("must not be negative, found " + v.describe());
+            return static_cast<std::uint64_t>(v.signed_value);
+        }
+        if (v.kind == json_scalar::type::string) {
+            wide_uint value;
+            if (parse_decimal(v.text, value)) return value;
+            fail_here(std::string("expected a decimal string of at most ") + range +
+                      " (digits only, no leading zero), found " + v.describe());
+        }
+        fail_here("expected a nonnegative integer (a JSON number, or a decimal string), found " +
+                  v.describe());
+    }
+
+    [[nodiscard]] std::uint64_t read_u64(const json_scalar& v) const {
+        const wide_uint value = read_wide(v, "2^64 - 1");
+        if (value.high != 0) fail_here("exceeds 2^64 - 1: " + value.to_string());
+        return value.low;
+    }
+
+    [[nodiscard]] std::int64_t read_i64(const json_scalar& v) const {
+        if (v.kind == json_scalar::type::signed_integer) return v.signed_value;
+        bool negative = false;
+        wide_uint magnitude;
+        if (v.kind == json_scalar::type::unsigned_integer) {
+            magnitude = v.unsigned_value;
+        } else if (v.kind == json_scalar::type::string) {
+            std::string_view text = v.text;
+            negative = !text.empty() && text.front() == '-';
+            if (negative) text.remove_prefix(1);
+            if (!parse_decimal(text, magnitude) || (negative && magnitude == wide_uint{}))
+                fail_here("expected a decimal integer string, found " + v.describe());
+        } else {
+            fail_here("expected an integer (a JSON number, or a decimal string), found " +
+                      v.describe());
+        }
+        const std::uint64_t limit = std::uint64_t{1} << 63;  // |INT64_MIN|
+        if (magnitude.high != 0 || magnitude.low > limit || (!negative && magnitude.low == limit))
+            fail_here("is outside the signed 64-bit range");
+        return negative ? static_cast<std::int64_t>(std::uint64_t{0} - magnitude.low)
+                        : static_cast<std::int64_t>(magnitude.low);
+    }
+
+    // An integer written as a JSON number, within [low, high].
+    [[nodiscard]] std::int64_t read_number(const json_scalar& v, std::int64_t low,
+                                           std::int64_t high) const {
+        if (!v.is_integer()) fail_here("expected an integer number, found " + v.describe());
+        const bool fits = v.kind == json_scalar::type::signed_integer ||
+                          v.unsigned_value <=
+                              static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+        const std::int64_t value = v.kind == json_scalar::type::signed_integer
+                                       ? v.signed_value
+                                       : static_cast<std::int64_t>(v.unsigned_value);
+        if (!fits || value < low || value > high) {
+            fail_here((v.kind == json_scalar::type::signed_integer
+                           ? std::to_string(v.signed_value)
+                           : std::to_string(v.unsigned_value)) +
+                      " is outside [" + std::to_string(low) + ", " + std::to_string(high) + "]");
+        }
+        return value;
+    }
+
+    [[nodiscard]] std::string_view read_name(const json_scalar& v, bool may_be_empty) const {
+        if (v.kind != json_scalar::type::string)
+            fail_here("expected a string, found " + v.describe());
+        if (const char* problem = name_problem(v.text, may_be_empty))
+            fail_here(std::string("name ") + problem);
+        return v.text;
+    }
+
+    // --- Finishing objects ---
+
+    // Builds the histogram of the object just closed. Checks in a fixed
+    // order whatever the order of the members: the layout, the budget, the
+    // edge counts, then the spans.
+    void finish_histogram() {
+        histogram_data& d = *histogram_;
+        if (auto why = histogram_layout::problem(*d.scale, *d.min_exponent, *d.max_exponent))
+            fail_container("invalid layout: canarygate::histogram_layout: " + *why);
+        const histogram_layout layout(*d.scale, *d.min_exponent, *d.max_exponent);
+        if (layout.bucket_count() > bucket_budget_) {
+            fail_container("layout " + layout.describe() + " has " +
+                           std::to_string(layout.bucket_count()) +
+                           " buckets, more than decode_limits::max_total_buckets still allows (" +
+                           std::to_string(bucket_budget_) + ")");
+        }
+        bucket_budget_ -= layout.bucket_count();
+        exp_histogram h(layout);
+        std::uint64_t total = 0;
+        const std::size_t depth = stack_.size();
+        const auto add_total = [&](std::uint64_t count, const std::string& where) {
+            if (!add_u64(total, count))
+                raise(decode_error("histogram holds more than 2^64 - 1 values in total", where));
+        };
+        const std::string here = pointer(depth - 1);
+        add_total(d.zero, here + "/zero");
+        add_total(d.underflow, here + "/underflow");
+        add_total(d.overflow, here + "/overflow");
+        h.add_zero(d.zero);
+        h.add_underflow(d.underflow);
+        h.add_overflow(d.overflow);
+        h.add_rejected(d.rejected);
+        std::int64_t next_free = layout.first_index();
+        for (std::size_t s = 0; s < d.spans.size(); ++s) {
+            const span_data& span = d.spans[s];
+            const std::string span_path = here + "/spans/" + std::to_string(s);
+            if (!span.index_fits || span.index < layout.first_index() ||
+                span.index > layout.last_index()) {
+                raise(decode_error(span.index_text + " is outside [" +
+                                       std::to_string(layout.first_index()) + ", " +
+                                       std::to_string(layout.last_index()) + "]",
+                                   span_path + "/index"));
+            }
+            if (span.index < next_free) {
+                raise(decode_error("span starts at bucket index " + std::to_string(span.index) +
+                                       ", before the end of the previous span (" +
+                                       std::to_string(next_free) +
+                                       "): spans must be in increasing order and must not overlap",
+                                   span_path + "/index"));
+            }
+            if (span.length == 0) raise(decode_error("span is empty", span_path + "/counts"));
+            if (span.length - 1 > static_cast<std::uint64_t>(layout.last_index() - span.index)) {
+                raise(decode_error(
+                    "span of " + std::to_string(span.length) + " buckets from index " +
+                        std::to_string(span.index) + " ends past the layout's last bucket (index " +
+                        std::to_string(layout.last_index()) + ", " + layout.describe() + ")",
+                    span_path + "/counts"));
+            }
+            for (std::size_t k = 0; k < span.length; ++k) {
+                const std::uint64_t count = counts_[span.first + k];
+                add_total(count, span_path + "/counts/" + std::to_string(k));
+                h.add_to_bucket(span.index + static_cast<std::int64_t>(k), count);
+            }
+            next_free = span.index + static_cast<std::int64_t>(span.length);
+        }
+        counts_.clear();
+        histogram_.reset();
+        if (histogram_only_) {
+            histogram_result_.emplace(std::move(h));
+        } else {
+            arm_->histograms.emplace(stack_[depth - 2].key, std::move(h));
+        }
+    }
+
+    void finish_arm() {
+        arm_data& a = *arm_;
+        if (!document_->arms.empty()) {
+            const arm_data& previous = document_->arms.back();
+            const auto order =
+                std::pair<std::string_view, std::string_view>(previous.arm,
+                                                              previous.model_version) <=>
+                std::pair<std::string_view, std::string_view>(a.arm, a.model_version);
+            if (order == 0) {
+                fail_container("duplicate arm " + printable_name(a.arm) + "@" +
+                               printable_name(a.model_version));
+            }
+            if (order > 0) {
+                fail_container(
+                    "arms are not sorted by (arm, model_version): " + printable_name(a.arm) + "@" +
+                    printable_name(a.model_version) + " follows " + printable_name(previous.arm) +
+                    "@" + printable_name(previous.model_version));
+            }
+        }
+        document_->arms.push_back(std::move(a));
+        arm_.reset();
+    }
+
+    void finish_document() {
+        document_data& d = *document_;
+        if (d.end < d.start) {
+            raise(decode_error("window_end_ns = " + std::to_string(d.end) +
+                                   " is before window_start_ns = " + std::to_string(d.start),
+                               "/window_end_ns"));
+        }
+        snapshot result(d.start, d.end);
+        result.set_sources(d.sources);
+        for (const auto& [name, value] : d.counters) result.add_counter(name, value);
+        // Sorted and unique (checked): each arm is appended at the end.
+        for (arm_data& a : d.arms) {
+            arm_snapshot& arm = result.arm(a.arm, a.model_version);
+            for (const auto& [name, value] : a.counters) arm.add_counter(name, value);
+            for (auto& [name, h] : a.histograms) arm.add_histogram(name, h);
+            a = arm_data{};  // free as we go
+        }
+        result_.emplace(std::move(result));
+        document_.reset();
+    }
+
+    decode_limits limits_;
+    std::size_t bucket_budget_;
+    bool histogram_only_;
     std::vector<frame> stack_;
+    std::optional<document_data> document_;
+    std::optional<arm_data> arm_;
+    std::optional<histogram_data> histogram_;
+    std::vector<std::uint64_t> counts_;  // the open histogram's span counts
+    std::size_t bucket_counts_ = 0;      // bucket counts read in the whole document
+    std::size_t entries_ = 0;            // arms, counters and histograms
+    std::optional<snapshot> result_;
+    std::optional<exp_histogram> histogram_result_;
 };
+
+/// Runs the SAX reader over JSON text.
+[[nodiscard]] inline snapshot_sax_reader read_json_text(std::string_view text,
+                                                        const decode_limits& limits,
+                                                        bool histogram_only) {
+    snapshot_sax_reader reader(limits, histogram_only);
+    (void)nlohmann::json::sax_parse(text.begin(), text.end(), &reader);
+    return reader;
+}
+
+/// The text of a DOM value for the reader: one validator serves text and
+/// DOM. A DOM built in C++ may hold strings that are not UTF-8, which no
+/// JSON text can carry: refused.
+[[nodiscard]] inline std::string json_text_of(const nlohmann::json& j) {
+    CANARYGATE_TRY { return j.dump(); }
+    CANARYGATE_CATCH(const nlohmann::json::type_error& e) {
+        raise(decode_error(
+            std::string("the document holds a string that is not valid UTF-8: ") + e.what(),
+            std::string()));
+    }
+}
 
 }  // namespace detail
 
@@ -584,8 +963,21 @@ void to_json(nlohmann::json& j, const basic_exp_histogram<Allocator>& h) {
 
 template <class Allocator>
 void from_json(const nlohmann::json& j, basic_exp_histogram<Allocator>& h) {
-    std::size_t budget = decode_limits{}.max_total_buckets;
-    h = detail::histogram_from_json(j, detail::json_path{}, budget, h.get_allocator());
+    const exp_histogram read =
+        detail::read_json_text(detail::json_text_of(j), decode_limits{}, true).take_histogram();
+    basic_exp_histogram<Allocator> result(read.layout(), h.get_allocator());
+    result.add_zero(read.zero_count());
+    result.add_underflow(read.underflow_count());
+    result.add_overflow(read.overflow_count());
+    result.add_rejected(read.rejected_count());
+    const std::span<const std::uint64_t> buckets = read.buckets();
+    for (std::size_t k = 0; k < buckets.size(); ++k) {
+        if (buckets[k] != 0) {
+            result.add_to_bucket(read.layout().first_index() + static_cast<std::int64_t>(k),
+                                 buckets[k]);
+        }
+    }
+    h = std::move(result);
 }
 
 inline void to_json(nlohmann::json& j, const snapshot& s) {
@@ -609,33 +1001,22 @@ inline void to_json(nlohmann::json& j, const snapshot& s) {
 }
 
 inline void from_json(const nlohmann::json& j, snapshot& s) {
-    s = detail::read_snapshot_json(j, decode_limits{});
+    s = snapshot_from_json(j, decode_limits{});
 }
 
 inline snapshot snapshot_from_json(const nlohmann::json& j, const decode_limits& limits) {
-    return detail::read_snapshot_json(j, limits);
+    return parse_snapshot(detail::json_text_of(j), limits);
 }
 
 inline snapshot parse_snapshot(std::string_view json_text, const decode_limits& limits) {
-    nlohmann::json j;
-#if CANARYGATE_HAS_EXCEPTIONS()
-    try {
-        j = nlohmann::json::parse(json_text.begin(), json_text.end(),
-                                  detail::duplicate_key_check{});
-    } catch (const nlohmann::json::parse_error& e) {
-        // e.byte counts from 1 (the last byte read).
-        throw decode_error(std::string("JSON syntax error: ") + e.what(),
-                           e.byte == 0 ? 0 : e.byte - 1);
-    } catch (const nlohmann::json::exception& e) {
-        // A number beyond double's range ("1e400") is out_of_range (406),
-        // without a position; nlohmann's message quotes the number.
-        throw decode_error(std::string("JSON syntax error: ") + e.what(), decode_error::no_offset);
+    CANARYGATE_TRY { return detail::read_json_text(json_text, limits, false).take_snapshot(); }
+    CANARYGATE_CATCH(const std::bad_alloc&) {
+        // Memory is bounded by the input's length and `limits`, so this is
+        // the process running out, not a hostile input growing without end.
+        detail::raise(decode_error("out of memory while reading a JSON snapshot of " +
+                                       std::to_string(json_text.size()) + " bytes",
+                                   decode_error::no_offset));
     }
-#else
-    j = nlohmann::json::parse(json_text.begin(), json_text.end(),
-                              detail::duplicate_key_check{});  // aborts on error
-#endif
-    return detail::read_snapshot_json(j, limits);
 }
 
 CANARYGATE_NAMESPACE_END

@@ -136,6 +136,11 @@ private:
 struct decode_limits {
     /// Most buckets (sum of `bucket_count()`) over all histograms of one snapshot.
     std::size_t max_total_buckets = std::size_t{1} << 21;
+    /// Most series (arms + counters + histograms) in one snapshot. Each costs
+    /// a node and a name however small the input that declares it.
+    std::size_t max_series = std::size_t{1} << 16;
+    /// Deepest nesting of JSON arrays and objects (a snapshot document needs 8).
+    std::size_t max_json_depth = 16;
 };
 
 /// Format version written by `encode` and the only one `decode` reads.
