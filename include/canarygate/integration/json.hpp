@@ -250,6 +250,35 @@ struct json_scalar {
     }
 };
 
+// What snapshot_sax_reader keeps while reading (defined outside it: default
+// member initialisers of a nested class are not usable inside the class).
+
+// A span as read: its index (kept as text too, for messages about a value
+// outside the layout), its counts in counts_[first, first + length).
+struct json_span_data {
+    bool index_fits = true;  // false: an integer beyond int64
+    std::int64_t index = 0;
+    std::string index_text;
+    std::size_t first = 0;
+    std::size_t length = 0;
+};
+struct json_histogram_data {
+    std::optional<int> scale, min_exponent, max_exponent;
+    std::uint64_t zero = 0, underflow = 0, overflow = 0, rejected = 0;
+    std::vector<json_span_data> spans;
+};
+struct json_arm_data {
+    std::string arm, model_version;
+    std::map<std::string, wide_uint, std::less<>> counters;
+    std::map<std::string, exp_histogram, std::less<>> histograms;
+};
+struct json_document_data {
+    std::int64_t version = 0, start = 0, end = 0;
+    std::uint64_t sources = 0;
+    std::map<std::string, wide_uint, std::less<>> counters;
+    std::vector<json_arm_data> arms;
+};
+
 /// Reads a snapshot document (or, with `histogram_only`, one histogram
 /// object) from nlohmann's SAX events, validating as it goes. Nothing is
 /// built but the result: names, counters and bucket counts, bounded by
@@ -344,33 +373,6 @@ private:
         "scale",     "min_exponent", "max_exponent", "zero",
         "underflow", "overflow",     "rejected",     "spans"};
     static constexpr std::array<std::string_view, 2> span_keys = {"index", "counts"};
-
-    // A span as read: its index (kept as text too, for messages about a value
-    // outside the layout), its counts in counts_[first, first + length).
-    struct span_data {
-        bool has_index = false;
-        bool index_fits = true;  // false: an integer beyond int64
-        std::int64_t index = 0;
-        std::string index_text;
-        std::size_t first = 0;
-        std::size_t length = 0;
-    };
-    struct histogram_data {
-        std::optional<int> scale, min_exponent, max_exponent;
-        std::uint64_t zero = 0, underflow = 0, overflow = 0, rejected = 0;
-        std::vector<span_data> spans;
-    };
-    struct arm_data {
-        std::string arm, model_version;
-        std::map<std::string, wide_uint, std::less<>> counters;
-        std::map<std::string, exp_histogram, std::less<>> histograms;
-    };
-    struct document_data {
-        std::int64_t version = 0, start = 0, end = 0;
-        std::uint64_t sources = 0;
-        std::map<std::string, wide_uint, std::less<>> counters;
-        std::vector<arm_data> arms;
-    };
 
     struct frame {
         place kind;
@@ -679,7 +681,7 @@ private:
     }
 
     void histogram_scalar(int field, const json_scalar& v) {
-        histogram_data& h = *histogram_;
+        json_histogram_data& h = *histogram_;
         constexpr std::int64_t int_min = std::numeric_limits<int>::min();
         constexpr std::int64_t int_max = std::numeric_limits<int>::max();
         switch (field) {
@@ -710,10 +712,9 @@ private:
     }
 
     void span_index(const json_scalar& v) {
-        span_data& s = histogram_->spans.back();
+        json_span_data& s = histogram_->spans.back();
         if (stack_.back().field != 0) fail_here("expected an array, found " + v.describe());
         if (!v.is_integer()) fail_here("expected an integer number, found " + v.describe());
-        s.has_index = true;
         if (v.kind == json_scalar::type::signed_integer) {
             s.index = v.signed_value;
             s.index_text = std::to_string(v.signed_value);
@@ -805,7 +806,7 @@ private:
     // order whatever the order of the members: the layout, the budget, the
     // edge counts, then the spans.
     void finish_histogram() {
-        histogram_data& d = *histogram_;
+        json_histogram_data& d = *histogram_;
         if (auto why = histogram_layout::problem(*d.scale, *d.min_exponent, *d.max_exponent))
             fail_container("invalid layout: canarygate::histogram_layout: " + *why);
         const histogram_layout layout(*d.scale, *d.min_exponent, *d.max_exponent);
@@ -833,7 +834,7 @@ private:
         h.add_rejected(d.rejected);
         std::int64_t next_free = layout.first_index();
         for (std::size_t s = 0; s < d.spans.size(); ++s) {
-            const span_data& span = d.spans[s];
+            const json_span_data& span = d.spans[s];
             const std::string span_path = here + "/spans/" + std::to_string(s);
             if (!span.index_fits || span.index < layout.first_index() ||
                 span.index > layout.last_index()) {
@@ -874,9 +875,9 @@ private:
     }
 
     void finish_arm() {
-        arm_data& a = *arm_;
+        json_arm_data& a = *arm_;
         if (!document_->arms.empty()) {
-            const arm_data& previous = document_->arms.back();
+            const json_arm_data& previous = document_->arms.back();
             const auto order =
                 std::pair<std::string_view, std::string_view>(previous.arm,
                                                               previous.model_version) <=>
@@ -897,7 +898,7 @@ private:
     }
 
     void finish_document() {
-        document_data& d = *document_;
+        json_document_data& d = *document_;
         if (d.end < d.start) {
             raise(decode_error("window_end_ns = " + std::to_string(d.end) +
                                    " is before window_start_ns = " + std::to_string(d.start),
@@ -907,11 +908,11 @@ private:
         result.set_sources(d.sources);
         for (const auto& [name, value] : d.counters) result.add_counter(name, value);
         // Sorted and unique (checked): each arm is appended at the end.
-        for (arm_data& a : d.arms) {
+        for (json_arm_data& a : d.arms) {
             arm_snapshot& arm = result.arm(a.arm, a.model_version);
             for (const auto& [name, value] : a.counters) arm.add_counter(name, value);
             for (auto& [name, h] : a.histograms) arm.add_histogram(name, h);
-            a = arm_data{};  // free as we go
+            a = json_arm_data{};  // free as we go
         }
         result_.emplace(std::move(result));
         document_.reset();
@@ -921,9 +922,9 @@ private:
     std::size_t bucket_budget_;
     bool histogram_only_;
     std::vector<frame> stack_;
-    std::optional<document_data> document_;
-    std::optional<arm_data> arm_;
-    std::optional<histogram_data> histogram_;
+    std::optional<json_document_data> document_;
+    std::optional<json_arm_data> arm_;
+    std::optional<json_histogram_data> histogram_;
     std::vector<std::uint64_t> counts_;  // the open histogram's span counts
     std::size_t bucket_counts_ = 0;      // bucket counts read in the whole document
     std::size_t entries_ = 0;            // arms, counters and histograms
