@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: MIT
 // Writes the seed corpus of the fuzz targets:
 //   make_seeds <dir>   ->  <dir>/fuzz_decode_binary/*.bin, <dir>/fuzz_decode_json/*.json
-// The seeds are the test fixtures (tests/test_codec_fixtures.hpp) and a few
-// small snapshots, so they follow the format whenever it changes.
+// The seeds are the test fixtures (tests/support/codec_fixtures.hpp) and a
+// few small snapshots, so they follow the format whenever it changes. Each
+// binary seed is written in the current format version (<name>.bin) and in
+// version 1 (<name>.v1.bin: the same body with version byte 1 and no CRC-32C
+// trailer), the oldest version decode still reads.
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -53,6 +58,21 @@ void write(const std::filesystem::path& path, const void* data, std::size_t size
     if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
+static_assert(canarygate::snapshot_format_version == 2 &&
+                  canarygate::oldest_snapshot_format_version == 1,
+              "make_seeds writes versions 2 and 1: add the new version's seeds");
+
+// Writes <dir>/<name>.bin (version 2) and <dir>/<name>.v1.bin; returns 2.
+std::size_t write_binary(const std::filesystem::path& dir, const std::string& name,
+                         const canarygate::snapshot& s) {
+    std::vector<std::uint8_t> bytes = canarygate::encode(s);
+    write(dir / (name + ".bin"), bytes.data(), bytes.size());
+    bytes[4] = 1;                    // version byte
+    bytes.resize(bytes.size() - 4);  // CRC-32C trailer
+    write(dir / (name + ".v1.bin"), bytes.data(), bytes.size());
+    return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,18 +89,16 @@ int main(int argc, char** argv) {
     auto seeds = seed_snapshots();
     std::size_t files = 0;
     for (const auto& [name, s] : seeds) {
-        const auto bytes = canarygate::encode(s);
-        write(binary_dir / (name + ".bin"), bytes.data(), bytes.size());
+        files += write_binary(binary_dir, name, s);
         const std::string text = nlohmann::json(s).dump();
         write(json_dir / (name + ".json"), text.data(), text.size());
-        files += 2;
+        ++files;
     }
     // Corners: non-UTF-8 names only in binary; JSON also pretty-printed.
-    const auto corner = canarygate::encode(codec_fixtures::corner_snapshot());
-    write(binary_dir / "corner.bin", corner.data(), corner.size());
+    files += write_binary(binary_dir, "corner", codec_fixtures::corner_snapshot());
     const std::string corner_json = nlohmann::json(codec_fixtures::corner_snapshot(false)).dump(1);
     write(json_dir / "corner.json", corner_json.data(), corner_json.size());
-    files += 2;
+    ++files;
     std::printf("wrote %zu seeds to %s\n", files, root.c_str());
     return 0;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Binary codec: exact round trips, the canonical (deterministic) encoding, a
-// golden encoding that pins the format, merge after decode, what encode
-// refuses, and the size of a typical 5-minute window.
+// Binary codec: exact round trips, the canonical (deterministic) encoding,
+// golden encodings that pin format versions 2 and 1, the CRC-32C of version
+// 2, version 1 still read, merge after decode, what encode refuses, and the
+// size of a typical 5-minute window.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "canarygate/window/codec.hpp"
+#include "canarygate/window/detail/crc32c.hpp"
 #include "support/codec_fixtures.hpp"
 
 using canarygate::decode;
@@ -48,6 +50,23 @@ bytes check_round_trip(const snapshot& s) {
     return encoded;
 }
 
+// The version 1 form of a version 2 encoding: the same body with version
+// byte 1, without the CRC-32C trailer.
+bytes to_version_1(bytes encoded) {
+    REQUIRE(encoded.size() >= 29);
+    REQUIRE(encoded[4] == 2);
+    encoded[4] = 1;
+    encoded.resize(encoded.size() - 4);
+    return encoded;
+}
+
+std::uint32_t crc_trailer(const bytes& encoded) {
+    REQUIRE(encoded.size() >= 4);
+    std::uint32_t crc = 0;
+    for (std::size_t i = encoded.size(); i-- > encoded.size() - 4;) crc = (crc << 8) | encoded[i];
+    return crc;
+}
+
 std::string invalid_argument_message(const snapshot& s) {
     try {
         (void)encode(s);
@@ -59,17 +78,58 @@ std::string invalid_argument_message(const snapshot& s) {
 
 }  // namespace
 
-TEST_CASE("an empty snapshot round-trips in 25 bytes", "[codec]") {
-    const bytes encoded = check_round_trip(snapshot{});
-    const bytes expected = {0x43, 0x47, 0x53, 0x4e, 1, 0,        // magic, version, flags
-                            0,    0,    0,    0,    0, 0, 0, 0,  // window_start_ns
-                            0,    0,    0,    0,    0, 0, 0, 0,  // window_end_ns
-                            0,    0,    0};                      // sources, counters, arms
-    CHECK(encoded == expected);
-    CHECK(decode(encoded).sources() == 0);
+TEST_CASE("CRC-32C: the catalogue check value and the RFC 3720 vectors", "[codec][crc]") {
+    using canarygate::detail::crc32c;
+    using canarygate::detail::crc32c_update;
+    constexpr std::uint8_t check[] = {'1', '2', '3', '4', '5', '6', '7', '8', '9'};
+    static_assert(crc32c(check) == 0xE3069283U);  // constexpr
+    CHECK(crc32c(check) == 0xE3069283U);
+    CHECK(crc32c(std::span<const std::uint8_t>()) == 0);
+    // iSCSI (RFC 3720, B.4): 32 bytes of zeros, of ones, ascending, descending.
+    bytes zeros(32, 0x00), ones(32, 0xff), ascending(32), descending(32);
+    for (std::size_t i = 0; i < 32; ++i) {
+        ascending[i] = static_cast<std::uint8_t>(i);
+        descending[i] = static_cast<std::uint8_t>(31 - i);
+    }
+    CHECK(crc32c(zeros) == 0x8A9136AAU);
+    CHECK(crc32c(ones) == 0x62A8AB43U);
+    CHECK(crc32c(ascending) == 0x46DD794EU);
+    CHECK(crc32c(descending) == 0x113FDB5CU);
+    // The 8-byte and 1-byte steps agree: the CRC of a real encoding, in two
+    // pieces split anywhere, against a bit-at-a-time reference.
+    const bytes encoded = encode(codec_fixtures::small_snapshot());
+    std::uint32_t reference = 0xFFFFFFFFU;
+    for (const std::uint8_t b : encoded) {
+        reference ^= b;
+        for (int bit = 0; bit < 8; ++bit)
+            reference = (reference >> 1) ^ ((reference & 1U) * 0x82F63B78U);
+    }
+    reference = ~reference;
+    std::size_t mismatches = 0;
+    for (std::size_t split = 0; split <= encoded.size(); ++split) {
+        const std::span<const std::uint8_t> all(encoded);
+        const std::uint32_t crc =
+            ~crc32c_update(crc32c_update(0xFFFFFFFFU, all.first(split)), all.subspan(split));
+        mismatches += crc == reference ? 0U : 1U;
+    }
+    CHECK(mismatches == 0);
+    CHECK(crc32c(encoded) == reference);
 }
 
-TEST_CASE("the golden encoding pins format version 1 byte for byte", "[codec]") {
+TEST_CASE("an empty snapshot round-trips in 29 bytes", "[codec]") {
+    const bytes encoded = check_round_trip(snapshot{});
+    const bytes expected = {0x43, 0x47, 0x53, 0x4e, 2, 0,        // magic, version, flags
+                            0,    0,    0,    0,    0, 0, 0, 0,  // window_start_ns
+                            0,    0,    0,    0,    0, 0, 0, 0,  // window_end_ns
+                            0,    0,    0,                       // sources, counters, arms
+                            0xef, 0xda, 0x27, 0x44};             // CRC-32C 0x4427daef
+    CHECK(encoded == expected);
+    CHECK(decode(encoded).sources() == 0);
+    CHECK(canarygate::snapshot_format_version == 2);
+    CHECK(canarygate::oldest_snapshot_format_version == 1);
+}
+
+TEST_CASE("the golden encoding pins format versions 2 and 1 byte for byte", "[codec]") {
     snapshot s(1, 2);
     s.add_counter("n", 300);
     exp_histogram h(histogram_layout(0, -1, 2));  // buckets -1, 0, 1
@@ -79,7 +139,7 @@ TEST_CASE("the golden encoding pins format version 1 byte for byte", "[codec]") 
     h.add_to_bucket(1, 3);
     s.arm("a").add_histogram("h", h);
     const bytes expected = {
-        0x43, 0x47, 0x53, 0x4e, 0x01, 0x00,        // "CGSN", version 1, flags 0
+        0x43, 0x47, 0x53, 0x4e, 0x02, 0x00,        // "CGSN", version 2, flags 0
         0x01, 0,    0,    0,    0,    0,    0, 0,  // window_start_ns = 1
         0x02, 0,    0,    0,    0,    0,    0, 0,  // window_end_ns = 2
         0x01,                                      // sources = 1
@@ -92,9 +152,38 @@ TEST_CASE("the golden encoding pins format version 1 byte for byte", "[codec]") 
         0x01, 0x00, 0x02, 0x00,                    // zero, underflow, overflow, rejected
         0x02, 0x00, 0x01, 0x01, 0x01,              // spans [0, 1], [gap 1, 1]
         0x0a, 0x03,                                // deltas zz(+5), zz(-2)
+        0x9f, 0xdc, 0xa6, 0xac,                    // CRC-32C 0xaca6dc9f of the above
     };
     CHECK(encode(s) == expected);
     CHECK(decode(expected) == s);
+    CHECK(crc_trailer(expected) == 0xaca6dc9fU);
+
+    // Version 1, as canarygate wrote it before the checksum: the same body
+    // with version byte 1 and no trailer. Still read, to the same snapshot.
+    bytes version_1(expected.begin(), expected.end() - 4);
+    version_1[4] = 0x01;
+    CHECK(decode(version_1) == s);
+    CHECK(encode(decode(version_1)) == expected);
+}
+
+TEST_CASE("version 2 is version 1 plus the CRC-32C of its bytes; both decode alike", "[codec]") {
+    snapshot three_arms(codec_fixtures::window_start,
+                        codec_fixtures::window_start + codec_fixtures::five_minutes);
+    codec_fixtures::record_arm(three_arms, "baseline", "v1", 3000, 800, 1);
+    codec_fixtures::record_arm(three_arms, "candidate", "v2", 300, 850, 2);
+    codec_fixtures::record_arm(three_arms, "shadow", "v3", 30, 900, 3);
+    for (const snapshot& s :
+         {snapshot{}, codec_fixtures::small_snapshot(), codec_fixtures::typical_window(7),
+          codec_fixtures::corner_snapshot(), three_arms}) {
+        const bytes encoded = check_round_trip(s);
+        CAPTURE(encoded.size());
+        CHECK(encoded[4] == canarygate::snapshot_format_version);
+        CHECK(crc_trailer(encoded) ==
+              canarygate::detail::crc32c(std::span(encoded).first(encoded.size() - 4)));
+        const bytes version_1 = to_version_1(encoded);
+        CHECK(decode(version_1) == s);
+        CHECK(encode(decode(version_1)) == encoded);  // re-encoded as version 2
+    }
 }
 
 TEST_CASE("a snapshot with every corner of the format round-trips", "[codec]") {
@@ -144,7 +233,7 @@ TEST_CASE("wide counters round-trip at every varint length", "[codec]") {
     // 2^128 - 1 takes 19 bytes: 18 full groups of 7 bits and a final 2 bits.
     snapshot one(0, 0);
     one.add_counter("c", wide_uint{u64_max, u64_max});
-    CHECK(encode(one).size() == 25 + 2 + 19);
+    CHECK(encode(one).size() == 25 + 2 + 19 + 4);
 }
 
 TEST_CASE("many arms round-trip in (arm, model_version) order", "[codec]") {

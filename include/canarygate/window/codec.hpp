@@ -19,7 +19,7 @@
 ///   fleet.merge(canarygate::decode(bytes));   // throws canarygate::decode_error if corrupt
 /// \endcode
 ///
-/// ## Format, version 1
+/// ## Format, version 2
 ///
 /// ```
 /// varint     unsigned LEB128: 7 bits per byte, least significant group first,
@@ -30,8 +30,11 @@
 /// string     varint byte length, then the bytes (opaque: no encoding check).
 ///            Names 1..256 bytes; a model version 0..256 bytes.
 /// i64le      8 bytes, two's complement, least significant byte first.
+/// u32le      4 bytes, unsigned, least significant byte first.
 ///
-/// snapshot   := "CGSN" (43 47 53 4E) | version (1 byte) = 1 | flags (1 byte) = 0
+/// snapshot   := body | crc u32le                            version 2
+///             | body                                        version 1 (read, never written)
+/// body       := "CGSN" (43 47 53 4E) | version (1 byte) = 2 or 1 | flags (1 byte) = 0
 ///               | window_start_ns i64le | window_end_ns i64le (>= start)
 ///               | sources varint
 ///               | counters                                   recorder-wide
@@ -45,6 +48,15 @@
 ///               | delta{sum of lengths}
 /// ```
 ///
+/// - crc is the CRC-32C (Castagnoli: reflected polynomial 0x82F63B78, initial
+///   value and final XOR 0xFFFFFFFF; "123456789" gives 0xE3069283) of every
+///   byte of the body, magic included. It is the last 4 bytes of the input
+///   and is checked before anything but the magic and version is parsed:
+///   any 1, 2 or 3 flipped bits (in inputs below 256 MiB) and any burst of
+///   up to 32 flipped bits are rejected, where version 1 decoded half of all
+///   single-bit flips to another valid snapshot. It guards against
+///   corruption, not tampering (anyone can recompute it): authenticate the
+///   transport if that matters.
 /// - The layout fields must make a valid `histogram_layout`.
 /// - Spans list exactly the maximal runs of non-empty buckets, in order, Prometheus
 ///   native style. The first span's offset counts buckets from the layout's
@@ -56,11 +68,13 @@
 ///   Every spanned count is in [1, 2^64 - 1], and zero + underflow + overflow +
 ///   all buckets (the histogram's `count()`) is at most 2^64 - 1.
 /// - Strings compare bytewise as unsigned char (the order of std::string).
-/// - No byte follows the last arm. Integrity against transport corruption is
-///   the transport's job: the format has no checksum.
+/// - No byte follows the last arm but the crc (version 2) or none (version 1).
 ///
-/// A future version changes the version byte; flags are reserved (0) in
-/// version 1. Decoders reject versions and flags they do not know.
+/// Versions: `encode` writes version 2 (`snapshot_format_version`); `decode`
+/// reads versions 1 (`oldest_snapshot_format_version`) and 2. Version 1 is
+/// version 2 without the crc; its bodies are identical byte for byte. A
+/// future version changes the version byte; flags are reserved (0) in both.
+/// Decoders reject versions and flags they do not know.
 #pragma once
 
 #include <algorithm>
@@ -84,6 +98,7 @@
 #include "canarygate/core/histogram.hpp"
 #include "canarygate/core/wide_uint.hpp"
 #include "canarygate/window/detail/codec_varint.hpp"
+#include "canarygate/window/detail/crc32c.hpp"
 #include "canarygate/window/snapshot.hpp"
 
 CANARYGATE_NAMESPACE_BEGIN
@@ -143,8 +158,13 @@ struct decode_limits {
     std::size_t max_json_depth = 16;
 };
 
-/// Format version written by `encode` and the only one `decode` reads.
-inline constexpr std::uint8_t snapshot_format_version = 1;
+/// Format version written by `encode`: 2, the format above with its CRC-32C
+/// trailer. `decode` reads every version from oldest_snapshot_format_version
+/// to this one.
+inline constexpr std::uint8_t snapshot_format_version = 2;
+/// Oldest format version `decode` reads: 1, version 2 without the CRC-32C
+/// trailer (written by canarygate before the checksum was added).
+inline constexpr std::uint8_t oldest_snapshot_format_version = 1;
 /// Longest arm, model version and series name, in bytes (binary and JSON).
 inline constexpr std::size_t max_name_bytes = 256;
 
@@ -161,15 +181,18 @@ inline void encode(const snapshot& s, std::vector<std::uint8_t>& out);
 [[nodiscard]] inline std::vector<std::uint8_t> encode(const snapshot& s);
 
 /// The snapshot encoded in `bytes`, which must be exactly one canonical
-/// encoding (see the format above).
+/// encoding of format version 2 or 1 (see the format above).
 ///
 /// Throws decode_error, naming the problem and its byte offset, on anything
-/// else: bad magic, unknown version or flags, truncation, trailing bytes,
-/// lengths beyond the input, bad names, invalid layouts, spans outside the
-/// range or out of order, counts beyond 2^64 - 1, duplicate or unsorted
-/// names and arms, a window that ends before it starts, or histograms beyond
-/// `limits`. Allocates at most O(bytes.size()) plus 8 bytes per bucket of the
-/// declared layouts (bounded by `limits`). O(bytes.size() + buckets).
+/// else: bad magic, unknown version or flags, a CRC-32C that does not match
+/// (version 2; checked right after the magic and version, so a truncation
+/// or a flipped bit anywhere else ends there), truncation, trailing bytes, lengths beyond the input, bad
+/// names, invalid layouts, spans outside the range or out of order, counts
+/// beyond 2^64 - 1, duplicate or unsorted names and arms, a window that ends
+/// before it starts, or more histogram buckets or series than `limits`
+/// allows. Allocates at most O(bytes.size()) plus 8 bytes per bucket of the
+/// declared layouts (bounded by `limits`), and nothing for a series beyond
+/// `limits.max_series`. O(bytes.size() + buckets).
 [[nodiscard]] inline snapshot decode(std::span<const std::uint8_t> bytes,
                                      const decode_limits& limits = {});
 
@@ -178,12 +201,21 @@ inline void encode(const snapshot& s, std::vector<std::uint8_t>& out);
 namespace detail {
 
 inline constexpr std::uint8_t snapshot_magic[4] = {0x43, 0x47, 0x53, 0x4e};  // "CGSN"
+/// Bytes of the CRC-32C trailer of format version 2.
+inline constexpr std::size_t snapshot_crc_bytes = 4;
 
 /// Appends two lowercase hex digits.
 inline void append_hex(std::string& out, unsigned char byte) {
     static constexpr char digits[] = "0123456789abcdef";
     out += digits[byte >> 4];
     out += digits[byte & 15];
+}
+
+/// Appends "0x" and eight lowercase hex digits.
+inline void append_hex32(std::string& out, std::uint32_t value) {
+    out += "0x";
+    for (int shift = 24; shift >= 0; shift -= 8)
+        append_hex(out, static_cast<unsigned char>(value >> shift));
 }
 
 /// 'name' with bytes outside printable ASCII as \xNN, for error messages.
@@ -248,7 +280,8 @@ void for_each_nonzero_run(std::span<const std::uint64_t> counts, F&& f) {
 
 class snapshot_encoder {
 public:
-    explicit snapshot_encoder(std::vector<std::uint8_t>& out) noexcept : out_(out) {}
+    explicit snapshot_encoder(std::vector<std::uint8_t>& out) noexcept
+        : vector_(out), start_(out.size()), out_(out) {}
 
     /// Appends the encoding of `s`; the vector may be left longer than what
     /// was written if this throws (see truncate_on_unwind).
@@ -274,7 +307,15 @@ public:
                 write_histogram(histogram, name, arm);
             }
         }
+        // The trailer: room reserved through the writer (no reallocation
+        // after finish()), then filled in with the CRC of the body.
+        static constexpr std::uint8_t placeholder[snapshot_crc_bytes] = {};
+        out_.bytes(placeholder, snapshot_crc_bytes);
         out_.finish();
+        const std::size_t body_end = vector_.size() - snapshot_crc_bytes;
+        std::uint32_t crc = crc32c(std::span(vector_).subspan(start_, body_end - start_));
+        for (std::size_t i = 0; i < snapshot_crc_bytes; ++i, crc >>= 8)
+            vector_[body_end + i] = static_cast<std::uint8_t>(crc);
     }
 
 private:
@@ -345,6 +386,8 @@ private:
         }
     }
 
+    std::vector<std::uint8_t>& vector_;
+    std::size_t start_;  // where this snapshot's bytes begin in vector_
     byte_writer out_;
     std::vector<std::pair<std::size_t, std::size_t>> runs_;  // (first bucket, length), reused
 };
@@ -374,7 +417,9 @@ public:
             [&](std::string_view name, wide_uint value) { result.add_counter(name, value); });
 
         // An arm takes at least 5 bytes: two lengths, a 1-byte name, two counts.
+        const std::uint8_t* const arm_count_at = p_;
         const std::uint64_t arm_count = read_count("arm count", 5);
+        admit_series(arm_count, "arm count", arm_count_at);
         std::string_view previous_arm;
         std::string_view previous_version;
         for (std::uint64_t i = 0; i < arm_count; ++i) {
@@ -457,18 +502,65 @@ private:
         if (available < sizeof snapshot_magic) fail("input truncated in the magic bytes", p_);
         p_ += sizeof snapshot_magic;
         if (p_ == end_) fail("input truncated in the format version", p_);
-        if (*p_ != snapshot_format_version) {
-            fail("format version " + std::to_string(*p_) +
-                     (*p_ > snapshot_format_version ? " is newer than" : " is not") +
-                     " the version this decoder reads (" + std::to_string(snapshot_format_version) +
-                     ")",
+        static_assert(oldest_snapshot_format_version == 1 && snapshot_format_version == 2,
+                      "update the messages of read_header");
+        const std::uint8_t version = *p_;
+        if (version < oldest_snapshot_format_version || version > snapshot_format_version) {
+            fail("format version " + std::to_string(version) +
+                     (version > snapshot_format_version ? " is newer than the versions"
+                                                        : " is not one of the versions") +
+                     " this decoder reads (1 and 2)",
                  p_);
         }
         ++p_;
+        if (version >= 2) check_crc();
         if (p_ == end_) fail("input truncated in the flags", p_);
         if (*p_ != 0)
-            fail("unknown flags " + std::to_string(*p_) + " (version 1 defines none)", p_);
+            fail("unknown flags " + std::to_string(*p_) + " (versions 1 and 2 define none)", p_);
         ++p_;
+    }
+
+    /// Checks the CRC-32C trailer of version 2 (the last 4 bytes) against
+    /// every byte before it, then leaves it out of what the parser reads.
+    /// Before anything after the version is parsed: corrupt input is
+    /// reported as such, not as whatever defect the corruption happens to
+    /// make in the parser's eyes.
+    void check_crc() {
+        // The trailer may not overlap the magic, version and flags.
+        if (remaining() < 1 + snapshot_crc_bytes) {
+            fail("input truncated: " + std::to_string(end_ - begin_) +
+                     " bytes cannot hold a version 2 header and its 4-byte CRC-32C trailer",
+                 p_);
+        }
+        const std::uint8_t* const trailer = end_ - snapshot_crc_bytes;
+        std::uint32_t stored = 0;
+        for (std::size_t i = snapshot_crc_bytes; i-- > 0;) stored = (stored << 8) | trailer[i];
+        const std::uint32_t computed = crc32c(
+            std::span<const std::uint8_t>(begin_, static_cast<std::size_t>(trailer - begin_)));
+        if (stored != computed) {
+            std::string message = "CRC-32C mismatch: stored ";
+            append_hex32(message, stored);
+            message += ", computed ";
+            append_hex32(message, computed);
+            message += " over the " + std::to_string(trailer - begin_) +
+                       " bytes before the trailer (corrupt or truncated input)";
+            fail(message, trailer);
+        }
+        end_ = trailer;
+    }
+
+    /// Admits `count` more series (arms, counters or histograms, declared by
+    /// `field` at `at`) within decode_limits::max_series, before any of them
+    /// is allocated.
+    void admit_series(std::uint64_t count, const char* field, const std::uint8_t* at) {
+        if (count > limits_.max_series - series_count_) {
+            fail(std::string(field) + " " + std::to_string(count) + " with the snapshot's " +
+                     std::to_string(series_count_) +
+                     " earlier series exceeds decode_limits::max_series = " +
+                     std::to_string(limits_.max_series),
+                 at);
+        }
+        series_count_ += static_cast<std::size_t>(count);
     }
 
     std::int64_t read_fixed(const char* field) {
@@ -564,7 +656,9 @@ private:
     template <class Add>
     void read_counters(Add&& add) {
         // A counter takes at least 3 bytes: name length, a 1-byte name, a value.
+        const std::uint8_t* const at = p_;
         const std::uint64_t count = read_count("counter count", 3);
+        admit_series(count, "counter count", at);
         std::string_view previous;
         for (std::uint64_t i = 0; i < count; ++i) {
             const std::string_view name =
@@ -578,7 +672,9 @@ private:
     void read_histograms(arm_snapshot& arm) {
         // A histogram takes at least 10 bytes: name length, a 1-byte name,
         // three layout fields, four counts, a span count.
+        const std::uint8_t* const at = p_;
         const std::uint64_t count = read_count("histogram count", 10);
+        admit_series(count, "histogram count", at);
         std::string_view previous;
         for (std::uint64_t i = 0; i < count; ++i) {
             const std::string_view name =
@@ -694,6 +790,7 @@ private:
     const std::uint8_t* end_;
     decode_limits limits_;
     std::size_t total_buckets_ = 0;
+    std::size_t series_count_ = 0;  // arms, counters and histograms declared so far
     // What is being read, for error messages.
     std::uint64_t arm_index_ = no_arm;
     std::string_view arm_;
