@@ -228,3 +228,120 @@ TEST_CASE("add_to_bucket matches record", "[ops]") {
     }
     CHECK(a == b);
 }
+
+namespace {
+
+constexpr std::uint64_t half_of_2_64 = std::uint64_t{1} << 63;  // 2^63
+constexpr std::uint64_t u64_max = std::numeric_limits<std::uint64_t>::max();
+
+}  // namespace
+
+TEST_CASE("merge refuses a counter that would pass 2^64 and changes nothing", "[ops][overflow]") {
+    // The same slot in both: bucket, zero, underflow, overflow, rejected.
+    const std::function<void(exp_histogram&)> fill[] = {
+        [](exp_histogram& h) { h.record(std::uint64_t{1'000'000}, half_of_2_64); },
+        [](exp_histogram& h) { h.record(std::uint64_t{0}, half_of_2_64); },
+        [](exp_histogram& h) { h.record(std::uint64_t{5}, half_of_2_64); },
+        [](exp_histogram& h) { h.record(std::uint64_t{1} << 60, half_of_2_64); },
+        [](exp_histogram& h) { h.record(-1.0, half_of_2_64); },
+    };
+    const char* what[] = {"bucket (", "the zero count", "underflow (0, 65536]", "overflow (",
+                          "the rejected count"};
+    for (std::size_t i = 0; i < std::size(fill); ++i) {
+        CAPTURE(what[i]);
+        exp_histogram a;
+        fill[i](a);
+        a.record(std::uint64_t{70'000});  // one more value elsewhere
+        const exp_histogram b = a;
+        const exp_histogram before = a;
+        const std::string msg = message_of([&] { a.merge(b); });
+        CHECK_THAT(msg, Contains("canarygate::exp_histogram::merge: ") && Contains(what[i]) &&
+                            Contains("would overflow (9223372036854775808 + 9223372036854775808)"));
+        CHECK(a == before);
+        CHECK_THROWS_AS(a += b, std::invalid_argument);
+        CHECK(a == before);
+    }
+}
+
+TEST_CASE("merge refuses a total count past 2^64 spread over different slots", "[ops][overflow]") {
+    exp_histogram a;
+    a.record(std::uint64_t{1'000'000}, half_of_2_64);
+    exp_histogram b;
+    b.record(std::uint64_t{2'000'000'000}, half_of_2_64);
+    const exp_histogram before = a;
+    const std::string msg = message_of([&] { a.merge(b); });
+    CHECK_THAT(msg, Contains("the total count would overflow (9223372036854775808 + "
+                             "9223372036854775808)"));
+    CHECK(a == before);
+    CHECK(a.count() == half_of_2_64);
+    // Up to 2^64 - 1 in total is fine, in one slot or several.
+    exp_histogram c;
+    c.record(std::uint64_t{2'000'000'000}, half_of_2_64 - 1);
+    a.merge(c);
+    CHECK(a.count() == u64_max);
+    exp_histogram d;
+    d.record(std::uint64_t{1'000'000}, half_of_2_64 - 1);
+    exp_histogram e;
+    e.record(std::uint64_t{1'000'000}, half_of_2_64);
+    d.merge(e);
+    CHECK(d.count() == u64_max);
+    // Merging into an empty histogram takes everything.
+    exp_histogram empty;
+    empty.merge(d);
+    CHECK(empty == d);
+}
+
+TEST_CASE("merge_coarsening refuses overflow before coarsening anything", "[ops][overflow]") {
+    const histogram_layout fine_layout = canarygate::latency_ns_layout;  // scale 5
+    const histogram_layout coarse_layout = fine_layout.downscaled(2);
+    // One slot: both land in the same coarse bucket.
+    exp_histogram fine(fine_layout);
+    fine.record(std::uint64_t{1'000'000}, half_of_2_64);
+    exp_histogram coarse(coarse_layout);
+    coarse.record(std::uint64_t{1'000'000}, half_of_2_64);
+    for (const bool fine_first : {true, false}) {
+        CAPTURE(fine_first);
+        exp_histogram target = fine_first ? fine : coarse;
+        const exp_histogram& other = fine_first ? coarse : fine;
+        const exp_histogram before = target;
+        const std::string msg = message_of([&] { target.merge_coarsening(other); });
+        CHECK_THAT(msg, Contains("canarygate::exp_histogram::merge_coarsening: ") &&
+                            Contains("would overflow (9223372036854775808 + 9223372036854775808)"));
+        CHECK(target == before);  // not even downscaled
+        CHECK(target.layout() == before.layout());
+    }
+    // Different slots: the total overflows.
+    exp_histogram far(coarse_layout);
+    far.record(std::uint64_t{1'000'000'000'000}, half_of_2_64);
+    exp_histogram target = fine;
+    const std::string msg = message_of([&] { target.merge_coarsening(far); });
+    CHECK_THAT(msg, Contains("the total count would overflow"));
+    CHECK(target == fine);
+    // The rejected count too.
+    exp_histogram rejected_fine(fine_layout);
+    rejected_fine.record(-1.0, half_of_2_64);
+    exp_histogram rejected_coarse(coarse_layout);
+    rejected_coarse.record(-1.0, half_of_2_64);
+    CHECK_THROWS_WITH(rejected_fine.merge_coarsening(rejected_coarse),
+                      Contains("the rejected count would overflow"));
+    CHECK(rejected_fine.layout() == fine_layout);
+    // Within 2^64 - 1 it merges exactly.
+    exp_histogram small(coarse_layout);
+    small.record(std::uint64_t{1'000'000}, half_of_2_64 - 1);
+    exp_histogram sum = fine;
+    sum.merge_coarsening(small);
+    CHECK(sum.layout() == coarse_layout);
+    CHECK(sum.count() == u64_max);
+}
+
+TEST_CASE("downscale refuses a coarse bucket that would pass 2^64", "[ops][overflow]") {
+    // Two fine buckets of one coarse bucket, 2^63 each (the hot path lets a
+    // histogram hold that; it wraps like any unsigned counter).
+    exp_histogram h(histogram_layout(1, 0, 40));
+    h.add_to_bucket(20, half_of_2_64);  // (2^10, 2^10.5]
+    h.add_to_bucket(21, half_of_2_64);  // (2^10.5, 2^11]: same bucket at scale 0
+    CHECK_THROWS_WITH((void)h.downscale(0),
+                      Contains("canarygate::exp_histogram::downscale: bucket (1024, 2048] would "
+                               "overflow (9223372036854775808 + 9223372036854775808)"));
+    CHECK(h.downscale(1) == h);  // no coarsening, no sum
+}

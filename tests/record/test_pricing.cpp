@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "canarygate/record/pricing.hpp"
+#include "canarygate/record/recorder.hpp"
 
 namespace {
 
@@ -194,16 +195,32 @@ TEST_CASE("the nano-USD cost is the pico-USD total rounded half up", "[pricing]"
     CHECK(cost_nano_usd(split, usage::from_classes(300, 0, 0, 300)) == 1);
 }
 
-TEST_CASE("the largest prices and token counts cannot overflow", "[pricing]") {
+TEST_CASE("the largest prices and token counts price within the one cost limit",
+          "[pricing][limits]") {
     constexpr std::uint64_t p = canarygate::max_price_pico_usd_per_token;
-    constexpr std::uint64_t n = canarygate::max_tokens_per_class;
+    constexpr std::uint64_t in = canarygate::max_input_tokens;
+    constexpr std::uint64_t out = canarygate::max_output_tokens;
+    STATIC_REQUIRE(canarygate::max_cost_nano_usd == (std::uint64_t{1} << 48) - 1);
+    STATIC_REQUIRE(canarygate::recorder_traits::max_cost_nano_usd == canarygate::max_cost_nano_usd);
+    // The token limits are the recorder's default ones: a priced request is recordable.
+    STATIC_REQUIRE(in == canarygate::recorder_traits::max_tokens);
+    STATIC_REQUIRE(out == canarygate::recorder_traits::max_tokens);
     const price_table dearest(
         "dearest", 0,
         {.input = p, .cached_input = p, .cache_write = p, .output = p, .reasoning = p});
-    const usage most = usage::from_classes(n, n, n, n, n);
-    CHECK(canarygate::max_cost_pico_usd == 13'421'772'800'000'000'000U);  // 5 x 2^28 x 1e10, < 2^64
-    CHECK(cost_pico_usd(dearest, most) == canarygate::max_cost_pico_usd);
-    CHECK(cost_nano_usd(dearest, most) == 13'421'772'800'000'000U);
+    // However the tokens are split into classes, the total is what counts.
+    for (const usage& most :
+         {usage::from_classes(in, 0, 0, out), usage::from_classes(0, in, 0, 0, out),
+          usage::from_classes(in / 2, in / 4, in / 4, out / 2, out / 2),
+          usage::from_openai(in, in, out, out), usage::from_anthropic(0, 0, in, out)}) {
+        CHECK(canarygate::max_cost_pico_usd == 200'000'000'000'000'000U);  // 2 x 10^7 x 1e10
+        CHECK(cost_pico_usd(dearest, most) == canarygate::max_cost_pico_usd);
+        CHECK(cost_nano_usd(dearest, most) == 200'000'000'000'000U);  // $200,000
+        CHECK(cost_nano_usd(dearest, most) <= canarygate::max_cost_nano_usd);
+    }
+    // Reasoning priced apart at the top price too.
+    const price_table apart("apart", 0, {.input = p, .output = 1, .reasoning = p});
+    CHECK(cost_nano_usd(apart, usage::from_openai(in, 0, out, out)) == 200'000'000'000'000U);
 }
 
 TEST_CASE("inconsistent or absurd token counts are refused, naming the field", "[pricing]") {
@@ -212,16 +229,22 @@ TEST_CASE("inconsistent or absurd token counts are refused, naming the field", "
         Catch::Contains("usage::from_openai: cached_tokens = 1500 exceeds prompt_tokens"));
     CHECK_THROWS_WITH((void)usage::from_openai(100, 0, 300, 301),
                       Catch::Contains("reasoning_tokens = 301 exceeds completion_tokens"));
-    CHECK_THROWS_WITH((void)usage::from_openai(268'435'457, 0, 1),
-                      Catch::Contains("prompt_tokens = 268435457 exceeds max_tokens_per_class"));
-    CHECK_THROWS_WITH((void)usage::from_anthropic(1, 2, 268'435'457, 4),
-                      Catch::Contains("from_anthropic: cache_creation_input_tokens = 268435457"));
-    CHECK_THROWS_WITH((void)usage::from_classes(0, 0, 0, 0, 268'435'457),
-                      Catch::Contains("from_classes: reasoning = 268435457"));
-    CHECK_NOTHROW((void)usage::from_openai(268'435'456, 268'435'456, 268'435'456, 268'435'456));
+    CHECK_THROWS_WITH(
+        (void)usage::from_openai(10'000'001, 0, 1),
+        Catch::Contains("prompt_tokens = 10000001 exceeds max_input_tokens (10000000)"));
+    CHECK_THROWS_WITH((void)usage::from_anthropic(1, 2, 10'000'001, 4),
+                      Catch::Contains("from_anthropic: cache_creation_input_tokens = 10000001"));
+    CHECK_THROWS_WITH((void)usage::from_classes(0, 0, 0, 0, 10'000'001),
+                      Catch::Contains("from_classes: reasoning = 10000001 exceeds "
+                                      "max_output_tokens (10000000)"));
+    // Huge counts are named on their own, before any sum could wrap.
+    CHECK_THROWS_WITH((void)usage::from_classes(~std::uint64_t{0}, 1, 0, 0),
+                      Catch::Contains("from_classes: uncached_input = 18446744073709551615"));
+    CHECK_NOTHROW((void)usage::from_openai(10'000'000, 10'000'000, 10'000'000, 10'000'000));
     // The noexcept versions for the request path.
     CHECK_FALSE(usage::try_from_openai(1200, 1500, 300).has_value());
-    CHECK_FALSE(usage::try_from_anthropic(268'435'457, 0, 0, 0).has_value());
+    CHECK_FALSE(usage::try_from_anthropic(10'000'001, 0, 0, 0).has_value());
+    CHECK_FALSE(usage::try_from_anthropic(~std::uint64_t{0}, 1, 0, 0).has_value());
     CHECK(usage::try_from_openai(1200, 1024, 300) == usage::from_openai(1200, 1024, 300));
     CHECK(usage::try_from_anthropic(176, 1024, 0, 300) == usage::from_openai(1200, 1024, 300));
     STATIC_REQUIRE(noexcept(usage::try_from_openai(1, 0, 1, 0)));
@@ -265,4 +288,76 @@ TEST_CASE("a price book refuses ambiguous histories", "[pricing]") {
                       Catch::Contains("tables \"a\" and \"b\" share effective_from_ns = 5"));
     CHECK_THROWS_WITH(price_book({price_table("a", 5, {}), price_table("a", 6, {})}),
                       Catch::Contains("version \"a\" appears twice"));
+}
+
+TEST_CASE(
+    "whatever the usage factories admit, the dearest table prices within the recorder's "
+    "cost limit",
+    "[pricing][limits]") {
+    constexpr std::uint64_t p = canarygate::max_price_pico_usd_per_token;
+    const price_table dearest(
+        "dearest", 0,
+        {.input = p, .cached_input = p, .cache_write = p, .output = p, .reasoning = p});
+    // The largest x in [0, 2^40] the predicate admits (admitted sets are
+    // intervals [0, limit]).
+    const auto largest = [](const auto& admits) {
+        std::uint64_t low = 0;
+        std::uint64_t high = std::uint64_t{1} << 40;
+        while (low < high) {
+            const std::uint64_t mid = low + (high - low + 1) / 2;
+            if (admits(mid)) {
+                low = mid;
+            } else {
+                high = mid - 1;
+            }
+        }
+        return low;
+    };
+    // Greedy: each field as large as the fields before it allow.
+    const std::uint64_t prompt =
+        largest([](std::uint64_t x) { return usage::try_from_openai(x, 0, 0).has_value(); });
+    const std::uint64_t completion =
+        largest([&](std::uint64_t x) { return usage::try_from_openai(prompt, 0, x).has_value(); });
+    const usage openai = usage::from_openai(prompt, 0, completion, completion);
+    CAPTURE(prompt, completion);
+    CHECK(cost_nano_usd(dearest, openai) <= canarygate::recorder_traits::max_cost_nano_usd);
+
+    const std::uint64_t input =
+        largest([](std::uint64_t x) { return usage::try_from_anthropic(x, 0, 0, 0).has_value(); });
+    const std::uint64_t read = largest(
+        [&](std::uint64_t x) { return usage::try_from_anthropic(input, x, 0, 0).has_value(); });
+    const std::uint64_t write = largest(
+        [&](std::uint64_t x) { return usage::try_from_anthropic(input, read, x, 0).has_value(); });
+    const std::uint64_t output = largest([&](std::uint64_t x) {
+        return usage::try_from_anthropic(input, read, write, x).has_value();
+    });
+    const usage anthropic = usage::from_anthropic(input, read, write, output);
+    CAPTURE(input, read, write, output);
+    CHECK(cost_nano_usd(dearest, anthropic) <= canarygate::recorder_traits::max_cost_nano_usd);
+    // And the token totals are within the recorder's limits too.
+    CHECK(anthropic.input_tokens() <= canarygate::recorder_traits::max_tokens);
+    CHECK(anthropic.output_tokens() <= canarygate::recorder_traits::max_tokens);
+    CHECK(openai.input_tokens() <= canarygate::recorder_traits::max_tokens);
+    CHECK(openai.output_tokens() <= canarygate::recorder_traits::max_tokens);
+}
+
+TEST_CASE("usage past the per-request token limits is refused, naming the field", "[pricing]") {
+    CHECK_THROWS_WITH((void)usage::from_openai(10'000'001, 0, 1),
+                      Catch::Contains("from_openai: prompt_tokens = 10000001 exceeds"));
+    CHECK_THROWS_WITH((void)usage::from_openai(1, 0, 10'000'001),
+                      Catch::Contains("from_openai: completion_tokens = 10000001 exceeds"));
+    // Anthropic's three input counts are disjoint: their sum is the prompt.
+    CHECK_THROWS_WITH(
+        (void)usage::from_anthropic(4'000'000, 4'000'000, 2'000'001, 1),
+        Catch::Contains("from_anthropic: input_tokens + cache_read_input_tokens + "
+                        "cache_creation_input_tokens = 10000001 exceeds max_input_tokens"));
+    CHECK_THROWS_WITH((void)usage::from_classes(0, 0, 0, 5'000'000, 5'000'001),
+                      Catch::Contains("from_classes: output + reasoning = 10000001 exceeds "
+                                      "max_output_tokens"));
+    CHECK_THROWS_WITH((void)usage::from_classes(5'000'000, 5'000'000, 1, 0),
+                      Catch::Contains("from_classes: uncached_input + cached_input + cache_write "
+                                      "= 10000001 exceeds max_input_tokens"));
+    CHECK_FALSE(usage::try_from_anthropic(10'000'000, 1, 0, 0).has_value());
+    CHECK(usage::try_from_anthropic(4'000'000, 4'000'000, 2'000'000, 10'000'000).has_value());
+    CHECK(usage::try_from_openai(10'000'000, 10'000'000, 10'000'000, 10'000'000).has_value());
 }

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "canarygate/record/pricing.hpp"
 #include "canarygate/record/recorder.hpp"
 #include "canarygate/window/collector.hpp"
 #include "support/recorder_helpers.hpp"
@@ -239,4 +240,44 @@ TEST_CASE("limits come from the traits", "[recorder][reject][traits]") {
     CHECK(arm->counter(rejected("latency_absurd")) == wide_uint{1});
     CHECK(arm->counter(rejected("output_tokens_absurd")) == wide_uint{1});
     CHECK(arm->counter(rejected("cost_absurd")) == wide_uint{1});
+}
+
+TEST_CASE("the dearest request pricing admits is accepted by the recorder",
+          "[recorder][reject][pricing]") {
+    using canarygate::usage;
+    constexpr std::uint64_t p = canarygate::max_price_pico_usd_per_token;
+    const canarygate::price_table dearest(
+        "dearest", 0,
+        {.input = p, .cached_input = p, .cache_write = p, .output = p, .reasoning = p});
+    // The most tokens the factories admit on each side (bisection: the
+    // admitted counts are an interval [0, limit]).
+    const auto most = [](bool input_side) {
+        std::uint64_t low = 0;
+        std::uint64_t high = std::uint64_t{1} << 40;
+        while (low < high) {
+            const std::uint64_t mid = low + (high - low + 1) / 2;
+            const auto u = input_side ? usage::try_from_anthropic(mid, 0, 0, 0)
+                                      : usage::try_from_anthropic(0, 0, 0, mid);
+            if (u) {
+                low = mid;
+            } else {
+                high = mid - 1;
+            }
+        }
+        return low;
+    };
+    const usage u = usage::from_anthropic(most(true), 0, 0, most(false));
+    canarygate::recorder rec;
+    const arm_id a = rec.add_arm("candidate");
+    request_outcome r = valid();
+    r.input_tokens = u.input_tokens();
+    r.output_tokens = u.output_tokens();
+    r.cost_nano_usd = canarygate::cost_nano_usd(dearest, u);
+    CAPTURE(r.input_tokens, r.output_tokens, r.cost_nano_usd);
+    CHECK(rec.record(a, r));
+    const auto s = totals_of(rec);
+    const auto* arm = s.find_arm("candidate");
+    REQUIRE(arm != nullptr);
+    CHECK(arm->counter(series::requests) == wide_uint{1});
+    CHECK(arm->counter(series::cost_sum) == wide_uint{r.cost_nano_usd});
 }

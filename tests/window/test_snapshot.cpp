@@ -5,10 +5,13 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <limits>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include "canarygate/core/clock.hpp"
 #include "canarygate/record/outcome.hpp"
 #include "canarygate/window/snapshot.hpp"
 
@@ -141,7 +144,8 @@ TEST_CASE("incompatible merges fail clearly and change nothing", "[snapshot]") {
     b.arm("baseline", "sha256:ba5e")
         .add_histogram(canarygate::series::latency,
                        exp_histogram(canarygate::histogram_layout(5, 10, 41)));
-    CHECK_THROWS_WITH((void)a.merge(b), Contains("'latency_ns' ranges differ"));
+    CHECK_THROWS_WITH((void)a.merge(b),
+                      Contains("histogram 'latency_ns' of arm 'baseline': ranges differ"));
     CHECK(a == before);
 
     arm_snapshot x("candidate", "v1");
@@ -217,36 +221,144 @@ TEST_CASE("subtracting an earlier finer histogram from a coarsened total is exac
     // The total was merged with a coarser source after `earlier` was taken:
     // it is at scale 4, `earlier` at scale 5. Merging downscales; so does
     // subtracting.
-    exp_histogram fine(histogram_layout(5, 0, 40));
-    exp_histogram coarse(histogram_layout(4, 0, 40));
+    exp_histogram fine(canarygate::histogram_layout(5, 0, 40));
+    exp_histogram coarse(canarygate::histogram_layout(4, 0, 40));
     for (int i = 1; i <= 500; ++i) fine.record(37.0 * i);
     for (int i = 1; i <= 300; ++i) coarse.record(53.0 * i);
-    snapshot earlier(0, minute_ns);
-    earlier.arm("baseline").add_histogram(series::latency, fine);
+    snapshot earlier(0, canarygate::minute_ns);
+    earlier.arm("baseline").add_histogram(canarygate::series::latency, fine);
     snapshot total = earlier;
-    snapshot later(minute_ns, 2 * minute_ns);
-    later.arm("baseline").add_histogram(series::latency, coarse);
+    snapshot later(canarygate::minute_ns, 2 * canarygate::minute_ns);
+    later.arm("baseline").add_histogram(canarygate::series::latency, coarse);
     total.merge(later);
-    REQUIRE(total.find_arm("baseline")->histogram(series::latency)->layout().scale() == 4);
+    REQUIRE(total.find_arm("baseline")->histogram(canarygate::series::latency)->layout().scale() ==
+            4);
     snapshot difference = total;
     REQUIRE_NOTHROW(difference.subtract(earlier));
-    const exp_histogram* left = difference.find_arm("baseline")->histogram(series::latency);
+    const exp_histogram* left =
+        difference.find_arm("baseline")->histogram(canarygate::series::latency);
     REQUIRE(left != nullptr);
     CHECK(*left == coarse);
-    CHECK(difference.window_start_ns() == minute_ns);
+    CHECK(difference.window_start_ns() == canarygate::minute_ns);
 }
 
 TEST_CASE("a refused histogram subtraction names the arm and the series", "[snapshot][subtract]") {
-    exp_histogram three(histogram_layout(5, 0, 40)), four(histogram_layout(5, 0, 40));
+    exp_histogram three(canarygate::histogram_layout(5, 0, 40)),
+        four(canarygate::histogram_layout(5, 0, 40));
     three.record(1000.0, 3);
     four.record(1000.0, 4);
-    snapshot later(0, 2 * minute_ns), earlier(0, minute_ns);
-    later.arm("candidate", "v2").add_histogram(series::ttft, three);
-    earlier.arm("candidate", "v2").add_histogram(series::ttft, four);
+    snapshot later(0, 2 * canarygate::minute_ns), earlier(0, canarygate::minute_ns);
+    later.arm("candidate", "v2").add_histogram(canarygate::series::ttft, three);
+    earlier.arm("candidate", "v2").add_histogram(canarygate::series::ttft, four);
     const snapshot before = later;
     const auto why = later.try_subtract(earlier);
     REQUIRE(why);
     CHECK_THAT(*why, Contains("histogram 'ttft_ns' of arm 'candidate'") &&
                          Contains("would go negative (3 - 4)"));
     CHECK(later == before);
+}
+
+namespace {
+
+constexpr std::uint64_t two_to_63 = std::uint64_t{1} << 63;
+
+// A snapshot whose candidate arm holds `count` copies of `value` in its TTFT
+// histogram.
+snapshot with_ttft(std::uint64_t value, std::uint64_t count, int scale = 5) {
+    snapshot s(0, canarygate::minute_ns);
+    exp_histogram h(canarygate::latency_ns_layout.downscaled(scale));
+    h.record(value, count);
+    s.arm("candidate", "v2").add_histogram(canarygate::series::ttft, h);
+    return s;
+}
+
+// The count of the candidate's TTFT histogram (a checked lookup: GCC -O2
+// warns about dereferencing a lookup that may be null).
+std::uint64_t ttft_count(const snapshot& s) {
+    const canarygate::arm_snapshot* arm = s.find_arm("candidate");
+    REQUIRE(arm != nullptr);
+    const exp_histogram* h = arm->histogram(canarygate::series::ttft);
+    REQUIRE(h != nullptr);
+    return h->count();
+}
+
+std::string merge_message(snapshot& target, const snapshot& other) {
+    try {
+        target.merge(other);
+    } catch (const std::invalid_argument& e) {
+        return e.what();
+    }
+    return "no exception";
+}
+
+}  // namespace
+
+TEST_CASE("a merge whose histogram slot would pass 2^64 is refused, naming arm and series",
+          "[snapshot][merge][overflow]") {
+    snapshot a = with_ttft(1'000'000, two_to_63);
+    const snapshot b = with_ttft(1'000'000, two_to_63);
+    const snapshot before = a;
+    CHECK_THAT(merge_message(a, b),
+               Contains("canarygate::snapshot::merge: ") &&
+                   Contains("histogram 'ttft_ns' of arm 'candidate'") &&
+                   Contains("would overflow (9223372036854775808 + 9223372036854775808)"));
+    CHECK(a == before);
+    CHECK(ttft_count(a) == two_to_63);
+    // At different scales too (the finer side would be downscaled first).
+    snapshot fine = with_ttft(1'000'000, two_to_63, 5);
+    const snapshot fine_before = fine;
+    CHECK_THAT(merge_message(fine, with_ttft(1'000'000, two_to_63, 3)),
+               Contains("histogram 'ttft_ns' of arm 'candidate'") && Contains("would overflow"));
+    CHECK(fine == fine_before);
+}
+
+TEST_CASE("a merge whose histogram total would pass 2^64 is refused",
+          "[snapshot][merge][overflow]") {
+    snapshot a = with_ttft(1'000'000, two_to_63);
+    const snapshot before = a;
+    CHECK_THAT(merge_message(a, with_ttft(2'000'000'000, two_to_63)),
+               Contains("histogram 'ttft_ns' of arm 'candidate'") &&
+                   Contains("the total count would overflow"));
+    CHECK(a == before);
+    // 2^64 - 1 in total merges.
+    a.merge(with_ttft(2'000'000'000, two_to_63 - 1));
+    CHECK(ttft_count(a) == std::numeric_limits<std::uint64_t>::max());
+}
+
+TEST_CASE("a merge whose counter would pass 2^128 is refused", "[snapshot][merge][overflow]") {
+    const wide_uint top(~std::uint64_t{0}, ~std::uint64_t{0});
+    snapshot a(0, 10);
+    a.arm("candidate", "v2").add_counter(canarygate::series::requests, top);
+    a.add_counter("feedback.unknown_id", top);
+    snapshot per_arm(0, 10);
+    per_arm.arm("candidate", "v2").add_counter(canarygate::series::requests, 1);
+    snapshot global(0, 10);
+    global.add_counter("feedback.unknown_id", 1);
+    const snapshot before = a;
+    CHECK_THAT(merge_message(a, per_arm),
+               Contains("counter 'requests' of arm 'candidate' would overflow (" + top.to_string() +
+                        " + 1)"));
+    CHECK(a == before);
+    CHECK_THAT(merge_message(a, global), Contains("counter 'feedback.unknown_id' would overflow (" +
+                                                  top.to_string() + " + 1)"));
+    CHECK(a == before);
+}
+
+TEST_CASE("a merge whose sources would pass 2^64 - 1 is refused", "[snapshot][merge][overflow]") {
+    const std::uint64_t most = std::numeric_limits<std::uint64_t>::max();
+    snapshot fleet(0, 10);
+    fleet.set_sources(most);
+    const snapshot before = fleet;
+    CHECK_THAT(merge_message(fleet, snapshot(5, 20)),
+               Contains("canarygate::snapshot::merge: sources would overflow (" +
+                        std::to_string(most) + " + 1)"));
+    CHECK(fleet == before);
+    CHECK(fleet.sources() == most);
+    CHECK(fleet.window_end_ns() == 10);
+    // Into an empty accumulator it still merges, sources and window included.
+    snapshot empty;
+    empty.merge(fleet);
+    CHECK(empty == fleet);
+    empty.merge(snapshot());  // adding an empty accumulator adds nothing
+    CHECK(empty == fleet);
 }

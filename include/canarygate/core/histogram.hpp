@@ -37,6 +37,7 @@
 #include "canarygate/core/config.hpp"
 #include "canarygate/core/detail/bucket_index.hpp"
 #include "canarygate/core/error.hpp"
+#include "canarygate/core/wide_uint.hpp"
 
 CANARYGATE_NAMESPACE_BEGIN
 
@@ -234,6 +235,12 @@ struct rank_location {
 /// `Allocator`; recording never allocates. Not thread-safe (the recorder
 /// shards give one writer per thread and merge into this type).
 ///
+/// Counts are 64-bit. The hot path (record(), the add_ functions) wraps past
+/// 2^64 - 1 like an unsigned integer and never throws; merge(),
+/// merge_coarsening() and downscale() are exact or refuse: a counter or the
+/// total count() that would pass 2^64 - 1 throws std::invalid_argument naming
+/// it and both values, and nothing changes.
+///
 /// \tparam Allocator allocator of std::uint64_t used for the counters.
 template <class Allocator = std::allocator<std::uint64_t>>
 class basic_exp_histogram {
@@ -428,27 +435,80 @@ public:
         return above;
     }
 
-    /// Adds every count of `other`. Exact. Throws std::invalid_argument when
-    /// the layouts differ (downscale the finer one first); `*this` is then
-    /// unchanged.
+    /// Why merge(other) would refuse ("bucket (1.02e+06, 1.04e+06] would
+    /// overflow (9223372036854775808 + 9223372036854775808)", "the total count
+    /// would overflow (...)"), or nullopt when it can: the layouts differ, or
+    /// a counter (bucket, zero, underflow, overflow, rejected) or the total
+    /// count() would pass 2^64 - 1. O(buckets); allocates only to describe a
+    /// refusal.
+    [[nodiscard]] std::optional<std::string> merge_refusal(const basic_exp_histogram& other) const {
+        if (!(layout_ == other.layout_)) return layout_mismatch(other);
+        if (!sum_overflows(other)) return std::nullopt;
+        return describe_overflow(other);
+    }
+
+    /// Adds every count of `other`. Exact: throws std::invalid_argument,
+    /// leaving `*this` unchanged, when the layouts differ (downscale the finer
+    /// one first) or a counter or the total count would pass 2^64 - 1 (see
+    /// merge_refusal). O(buckets): one carry check per counter, then the sum.
     basic_exp_histogram& merge(const basic_exp_histogram& other) {
-        require_same_layout(other, "merge");
-        for (std::size_t s = 0; s < slots_.size(); ++s) slots_[s] += other.slots_[s];
-        zero_ += other.zero_;
-        rejected_ += other.rejected_;
+        if (const auto why = merge_refusal(other)) {
+            detail::throw_invalid_argument("canarygate::exp_histogram::merge: " + *why);
+        }
+        add_counts(other);
         return *this;
     }
     basic_exp_histogram& operator+=(const basic_exp_histogram& other) { return merge(other); }
 
+    /// Why merge_coarsening(other) would refuse, or nullopt when it can: the
+    /// ranges differ, or a count of the sum at the coarser of the two scales
+    /// would pass 2^64 - 1. O(buckets); allocates the downscaled copy when the
+    /// scales differ.
+    [[nodiscard]] std::optional<std::string> merge_coarsening_refusal(
+        const basic_exp_histogram& other) const {
+        if (!layout_.same_range(other.layout_)) return ranges_differ(other);
+        const int scale = std::min(layout_.scale(), other.layout_.scale());
+        if (layout_.scale() == other.layout_.scale()) return merge_refusal(other);
+        const bool mine_finer = layout_.scale() > scale;
+        const basic_exp_histogram& finer = mine_finer ? *this : other;
+        basic_exp_histogram coarse(finer.layout_.downscaled(scale), finer.get_allocator());
+        if (auto why = finer.coarsen_into(coarse)) return why;
+        return mine_finer ? coarse.merge_refusal(other) : merge_refusal(coarse);
+    }
+
     /// Adds `other` after bringing both to the coarser of their two scales
     /// (downscaling is exact, so the sum is too; the result keeps the coarser
-    /// scale). Throws std::invalid_argument when the ranges differ; `*this`
-    /// is then unchanged.
+    /// scale). Throws std::invalid_argument, leaving `*this` unchanged (scale
+    /// included), when the ranges differ or a count would pass 2^64 - 1 (see
+    /// merge_coarsening_refusal).
     basic_exp_histogram& merge_coarsening(const basic_exp_histogram& other) {
-        require_same_range(other, "merge_coarsening");
-        if (layout_.scale() > other.layout_.scale()) *this = downscale(other.layout_.scale());
-        if (layout_.scale() < other.layout_.scale()) return merge(other.downscale(layout_.scale()));
-        return merge(other);
+        if (layout_.scale() == other.layout_.scale() || !layout_.same_range(other.layout_)) {
+            if (const auto why = merge_coarsening_refusal(other)) {
+                detail::throw_invalid_argument("canarygate::exp_histogram::merge_coarsening: " +
+                                               *why);
+            }
+            add_counts(other);
+            return *this;
+        }
+        // The scales differ: downscale the finer side once, check the sum,
+        // then commit.
+        const int scale = std::min(layout_.scale(), other.layout_.scale());
+        const auto refuse = [](const std::string& why) {
+            detail::throw_invalid_argument("canarygate::exp_histogram::merge_coarsening: " + why);
+        };
+        if (layout_.scale() > scale) {
+            basic_exp_histogram coarse(layout_.downscaled(scale), get_allocator());
+            if (const auto why = coarsen_into(coarse)) refuse(*why);
+            if (const auto why = coarse.merge_refusal(other)) refuse(*why);
+            coarse.add_counts(other);
+            *this = std::move(coarse);
+            return *this;
+        }
+        basic_exp_histogram coarse(other.layout_.downscaled(scale), get_allocator());
+        if (const auto why = other.coarsen_into(coarse)) refuse(*why);
+        if (const auto why = merge_refusal(coarse)) refuse(*why);
+        add_counts(coarse);
+        return *this;
     }
 
     /// Why subtract(other) would refuse ("bucket (1.02e+06, 1.04e+06] would
@@ -489,9 +549,7 @@ public:
     /// scales would go negative.
     [[nodiscard]] std::optional<std::string> subtract_coarsening_refusal(
         const basic_exp_histogram& other) const {
-        if (!layout_.same_range(other.layout_)) {
-            return "ranges differ (" + layout_.describe() + " vs " + other.layout_.describe() + ")";
-        }
+        if (!layout_.same_range(other.layout_)) return ranges_differ(other);
         const int scale = std::min(layout_.scale(), other.layout_.scale());
         if (layout_.scale() == scale && other.layout_.scale() == scale)
             return subtract_refusal(other);
@@ -516,19 +574,14 @@ public:
 
     /// The same counts at a coarser scale: bucket i goes to i >> (scale -
     /// new_scale). Exact; the result keeps the (coarser) error guarantee.
-    /// Throws std::invalid_argument unless 0 <= new_scale <= scale.
+    /// Throws std::invalid_argument unless 0 <= new_scale <= scale, or when a
+    /// coarser bucket would pass 2^64 - 1 (only when the total count already
+    /// does: record() and the add_ functions wrap like unsigned integers).
     [[nodiscard]] basic_exp_histogram downscale(int new_scale) const {
         basic_exp_histogram result(layout_.downscaled(new_scale), get_allocator());
-        const int shift = layout_.scale() - new_scale;
-        const std::int64_t first = layout_.first_index();
-        for (std::size_t k = 0; k < layout_.bucket_count(); ++k) {
-            // Arithmetic shift (C++20) floors negative indices too.
-            result.add_to_bucket((first + static_cast<std::int64_t>(k)) >> shift, slots_[k + 1]);
+        if (const auto why = coarsen_into(result)) {
+            detail::throw_invalid_argument("canarygate::exp_histogram::downscale: " + *why);
         }
-        result.slots_.front() = slots_.front();
-        result.slots_.back() = slots_.back();
-        result.zero_ = zero_;
-        result.rejected_ = rejected_;
         return result;
     }
 
@@ -584,24 +637,99 @@ private:
         return std::frexp(x, &exponent) == 0.5;
     }
 
+    // Adds `other`'s counters; the caller checked merge_refusal(other).
+    void add_counts(const basic_exp_histogram& other) noexcept {
+        for (std::size_t s = 0; s < slots_.size(); ++s) slots_[s] += other.slots_[s];
+        zero_ += other.zero_;
+        rejected_ += other.rejected_;
+    }
+
+    // True when adding `other` (same layout) would carry out of a counter or
+    // out of the total count. The counters are nonnegative, so a total that
+    // fits means every counter fits; the per-slot carry catches a slot that
+    // wraps (the running total would then look small). Branch-free per slot.
+    [[nodiscard]] bool sum_overflows(const basic_exp_histogram& other) const noexcept {
+        std::uint64_t total = zero_ + other.zero_;
+        std::uint64_t carry = static_cast<std::uint64_t>(total < zero_);
+        for (std::size_t s = 0; s < slots_.size(); ++s) {
+            const std::uint64_t slot = slots_[s] + other.slots_[s];
+            const std::uint64_t next = total + slot;
+            carry |= static_cast<std::uint64_t>(slot < slots_[s]) |
+                     static_cast<std::uint64_t>(next < total);
+            total = next;
+        }
+        const std::uint64_t rejected = rejected_ + other.rejected_;
+        carry |= static_cast<std::uint64_t>(rejected < rejected_);
+        return carry != 0;
+    }
+
+    // The refusal message once sum_overflows(other) said yes: the first
+    // counter that overflows, else the total count.
+    [[nodiscard]] std::string describe_overflow(const basic_exp_histogram& other) const {
+        for (std::size_t s = 0; s < slots_.size(); ++s) {
+            if (slots_[s] + other.slots_[s] < slots_[s])
+                return overflow_text(describe_slot(s), slots_[s], other.slots_[s]);
+        }
+        if (zero_ + other.zero_ < zero_) return overflow_text("the zero count", zero_, other.zero_);
+        if (rejected_ + other.rejected_ < rejected_)
+            return overflow_text("the rejected count", rejected_, other.rejected_);
+        return overflow_text("the total count", wide_total(), other.wide_total());
+    }
+
+    // zero + every slot, exactly (even when count() has wrapped).
+    [[nodiscard]] wide_uint wide_total() const noexcept {
+        wide_uint total = zero_;
+        for (const std::uint64_t c : slots_) total += c;
+        return total;
+    }
+
+    [[nodiscard]] static std::string overflow_text(const std::string& what, wide_uint have,
+                                                   wide_uint add) {
+        return what + " would overflow (" + have.to_string() + " + " + add.to_string() + ")";
+    }
+
+    // Fills `coarse` (empty, same range, scale <= ours) with our counts;
+    // returns why not when a coarser bucket would pass 2^64 - 1 (`coarse` is
+    // then partly filled: callers discard it).
+    [[nodiscard]] std::optional<std::string> coarsen_into(basic_exp_histogram& coarse) const {
+        const int shift = layout_.scale() - coarse.layout_.scale();
+        const std::int64_t first = layout_.first_index();
+        std::uint64_t carry = 0;
+        for (std::size_t k = 0; k < layout_.bucket_count(); ++k) {
+            // Arithmetic shift (C++20) floors negative indices too.
+            std::uint64_t& to =
+                coarse.slots_[coarse.slot_of((first + static_cast<std::int64_t>(k)) >> shift)];
+            const std::uint64_t from = slots_[k + 1];
+            carry |= static_cast<std::uint64_t>(to + from < from);
+            to += from;
+        }
+        if (carry != 0) {
+            // Slow path: find the first coarse bucket that overflows.
+            std::fill(coarse.slots_.begin(), coarse.slots_.end(), std::uint64_t{0});
+            for (std::size_t k = 0; k < layout_.bucket_count(); ++k) {
+                const std::size_t slot =
+                    coarse.slot_of((first + static_cast<std::int64_t>(k)) >> shift);
+                const std::uint64_t from = slots_[k + 1];
+                if (coarse.slots_[slot] + from < from) {
+                    return overflow_text(coarse.describe_slot(slot), coarse.slots_[slot], from);
+                }
+                coarse.slots_[slot] += from;
+            }
+        }
+        coarse.slots_.front() = slots_.front();
+        coarse.slots_.back() = slots_.back();
+        coarse.zero_ = zero_;
+        coarse.rejected_ = rejected_;
+        return std::nullopt;
+    }
+
+    [[nodiscard]] std::string ranges_differ(const basic_exp_histogram& other) const {
+        return "ranges differ (" + layout_.describe() + " vs " + other.layout_.describe() + ")";
+    }
+
     [[nodiscard]] std::string layout_mismatch(const basic_exp_histogram& other) const {
         return "layouts differ (" + layout_.describe() + " vs " + other.layout_.describe() +
                "); downscale the finer histogram first";
-    }
-
-    void require_same_layout(const basic_exp_histogram& other, const char* operation) const {
-        if (!(layout_ == other.layout_)) {
-            detail::throw_invalid_argument(std::string("canarygate::exp_histogram::") + operation +
-                                           ": " + layout_mismatch(other));
-        }
-    }
-
-    void require_same_range(const basic_exp_histogram& other, const char* operation) const {
-        if (!layout_.same_range(other.layout_)) {
-            detail::throw_invalid_argument(std::string("canarygate::exp_histogram::") + operation +
-                                           ": ranges differ (" + layout_.describe() + " vs " +
-                                           other.layout_.describe() + ")");
-        }
     }
 
     // "underflow (0, 65536]", "bucket (1.02e+06, 1.04e+06]", "overflow (2.2e+12, inf)".

@@ -12,12 +12,16 @@
 /// `completion_tokens` include the reasoning tokens; Anthropic's
 /// `input_tokens` excludes cache reads and cache writes.
 ///
-/// Limits: prices up to 1e10 pico-USD per token ($10,000 per million tokens),
-/// up to 2^28 (268,435,456) tokens per class and request. Within them no
-/// sum can overflow (the largest cost is 5 × 2^28 × 1e10 pico-USD ≈ $13.4
-/// million), so cost_nano_usd() is noexcept and exact; values beyond them are
-/// refused when the table or the usage is built, with an error naming the
-/// field and its value.
+/// Limits, one set for pricing and recording: prices up to 1e10 pico-USD per
+/// token ($10,000 per million tokens); up to 10^7 prompt tokens (every input
+/// class together) and 10^7 generated tokens (output and reasoning) per
+/// request, the recorder's default `recorder_traits::max_tokens`. So the
+/// largest cost is 2 × 10^7 × 1e10 pico-USD = 2e14 nano-USD ($200,000), below
+/// `max_cost_nano_usd` (2^48 - 1 nano-USD, $281,474.98), the one cost limit
+/// the recorder also enforces ("cost_absurd"): every cost priced here is
+/// recordable. Within these limits no sum can overflow, so cost_nano_usd() is
+/// noexcept and exact; values beyond them are refused when the table or the
+/// usage is built, with an error naming the field and its value.
 ///
 /// Example (GPT-4o-mini list prices: $0.15 / $0.075 / $0.60 per million tokens):
 /// \code
@@ -46,27 +50,45 @@
 
 CANARYGATE_NAMESPACE_BEGIN
 
+/// The one cost limit: 2^48 - 1 nano-USD ($281,474.98) per request. The
+/// recorder rejects a larger `request_outcome::cost_nano_usd` as
+/// "cost_absurd" (`recorder_traits::max_cost_nano_usd` is this constant: the
+/// largest cost whose square splits into three 32-bit limbs), and no
+/// price_table and usage that pass their checks cost more (max_cost_pico_usd
+/// below, rounded, stays under it).
+inline constexpr std::uint64_t max_cost_nano_usd = (std::uint64_t{1} << 48) - 1;
 /// Largest accepted price: 1e10 pico-USD per token = $10,000 per million tokens.
 inline constexpr std::uint64_t max_price_pico_usd_per_token = 10'000'000'000;
-/// Largest accepted token count of one class in one request.
-inline constexpr std::uint64_t max_tokens_per_class = std::uint64_t{1} << 28;
-/// Largest possible cost: every one of the five token counts at its maximum
-/// and every price at its maximum.
+/// Largest accepted prompt of one request: uncached, cached and cache-write
+/// tokens together (usage::input_tokens()), 10^7, as the recorder's default
+/// recorder_traits::max_tokens.
+inline constexpr std::uint64_t max_input_tokens = 10'000'000;
+/// Largest accepted generation of one request: output and reasoning tokens
+/// together (usage::output_tokens()), 10^7.
+inline constexpr std::uint64_t max_output_tokens = 10'000'000;
+/// Largest possible cost in pico-USD: every token at the largest price,
+/// 2e17 pico-USD ($200,000).
 inline constexpr std::uint64_t max_cost_pico_usd =
-    5 * max_tokens_per_class * max_price_pico_usd_per_token;
-static_assert(max_cost_pico_usd / 5 / max_tokens_per_class == max_price_pico_usd_per_token,
+    (max_input_tokens + max_output_tokens) * max_price_pico_usd_per_token;
+static_assert(max_cost_pico_usd / (max_input_tokens + max_output_tokens) ==
+                  max_price_pico_usd_per_token,
               "the largest cost must fit in 64 bits");
+static_assert(max_cost_pico_usd / 1000 + 1 <= max_cost_nano_usd,
+              "every admissible cost, rounded to nano-USD, must be recordable");
 
 /// Token counts of one request in the four billing classes (plus reasoning,
 /// billed as output unless priced apart). Built only through the checked
-/// factories, so every count is <= max_tokens_per_class. Immutable value.
+/// factories, so input_tokens() <= max_input_tokens and output_tokens() <=
+/// max_output_tokens. Immutable value.
 class usage {
 public:
     /// No tokens.
     constexpr usage() noexcept = default;
 
     /// Counts already split into the classes. Throws std::invalid_argument
-    /// naming the field when a count exceeds max_tokens_per_class.
+    /// naming the field (or the sum) when uncached_input + cached_input +
+    /// cache_write exceeds max_input_tokens or output + reasoning exceeds
+    /// max_output_tokens.
     [[nodiscard]] static usage from_classes(std::uint64_t uncached_input,
                                             std::uint64_t cached_input, std::uint64_t cache_write,
                                             std::uint64_t output, std::uint64_t reasoning = 0) {
@@ -81,7 +103,8 @@ public:
     /// the prompt tokens and reasoning tokens part of the completion tokens.
     /// No cache-write class. Throws std::invalid_argument naming the field
     /// when cached_tokens > prompt_tokens, reasoning_tokens >
-    /// completion_tokens, or a count exceeds max_tokens_per_class.
+    /// completion_tokens, prompt_tokens > max_input_tokens or
+    /// completion_tokens > max_output_tokens.
     [[nodiscard]] static usage from_openai(std::uint64_t prompt_tokens, std::uint64_t cached_tokens,
                                            std::uint64_t completion_tokens,
                                            std::uint64_t reasoning_tokens = 0) {
@@ -93,8 +116,9 @@ public:
     /// Anthropic's convention (`input_tokens`, `cache_read_input_tokens`,
     /// `cache_creation_input_tokens`, `output_tokens`): the three input
     /// counts are disjoint; thinking tokens are inside output_tokens and billed
-    /// as output. Throws std::invalid_argument naming the field when a count
-    /// exceeds max_tokens_per_class.
+    /// as output. Throws std::invalid_argument naming the field (or the sum)
+    /// when the three input counts together exceed max_input_tokens or
+    /// output_tokens exceeds max_output_tokens.
     [[nodiscard]] static usage from_anthropic(std::uint64_t input_tokens,
                                               std::uint64_t cache_read_input_tokens,
                                               std::uint64_t cache_creation_input_tokens,
@@ -162,11 +186,15 @@ private:
           output_(output),
           reasoning_(reasoning) {}
 
-    static constexpr std::optional<problem> too_large(const char* field,
-                                                      std::uint64_t value) noexcept {
-        if (value > max_tokens_per_class) {
-            return problem{field, value, "exceeds max_tokens_per_class (268435456)"};
-        }
+    static constexpr const char* input_rule = "exceeds max_input_tokens (10000000)";
+    static constexpr const char* output_rule = "exceeds max_output_tokens (10000000)";
+    static_assert(max_input_tokens == 10'000'000 && max_output_tokens == 10'000'000,
+                  "update input_rule and output_rule");
+
+    static constexpr std::optional<problem> too_large(const char* field, std::uint64_t value,
+                                                      std::uint64_t limit,
+                                                      const char* rule) noexcept {
+        if (value > limit) return problem{field, value, rule};
         return std::nullopt;
     }
     template <class... Problems>
@@ -176,14 +204,24 @@ private:
         return found;
     }
 
+    // Each count on its own first, so that the sums below cannot wrap.
     static constexpr std::optional<problem> classes_problem(std::uint64_t uncached_input,
                                                             std::uint64_t cached_input,
                                                             std::uint64_t cache_write,
                                                             std::uint64_t output,
                                                             std::uint64_t reasoning) noexcept {
-        return first(too_large("uncached_input", uncached_input),
-                     too_large("cached_input", cached_input), too_large("cache_write", cache_write),
-                     too_large("output", output), too_large("reasoning", reasoning));
+        if (auto p =
+                first(too_large("uncached_input", uncached_input, max_input_tokens, input_rule),
+                      too_large("cached_input", cached_input, max_input_tokens, input_rule),
+                      too_large("cache_write", cache_write, max_input_tokens, input_rule),
+                      too_large("output", output, max_output_tokens, output_rule),
+                      too_large("reasoning", reasoning, max_output_tokens, output_rule))) {
+            return p;
+        }
+        return first(
+            too_large("uncached_input + cached_input + cache_write",
+                      uncached_input + cached_input + cache_write, max_input_tokens, input_rule),
+            too_large("output + reasoning", output + reasoning, max_output_tokens, output_rule));
     }
     static constexpr std::optional<problem> openai_problem(
         std::uint64_t prompt_tokens, std::uint64_t cached_tokens, std::uint64_t completion_tokens,
@@ -199,16 +237,26 @@ private:
                 "exceeds completion_tokens (OpenAI's completion_tokens includes the reasoning "
                 "tokens)"};
         }
-        return first(too_large("prompt_tokens", prompt_tokens),
-                     too_large("completion_tokens", completion_tokens));
+        return first(
+            too_large("prompt_tokens", prompt_tokens, max_input_tokens, input_rule),
+            too_large("completion_tokens", completion_tokens, max_output_tokens, output_rule));
     }
+    // Anthropic's three input counts are disjoint: their sum is the prompt.
     static constexpr std::optional<problem> anthropic_problem(
         std::uint64_t input_tokens, std::uint64_t cache_read_input_tokens,
         std::uint64_t cache_creation_input_tokens, std::uint64_t output_tokens) noexcept {
-        return first(too_large("input_tokens", input_tokens),
-                     too_large("cache_read_input_tokens", cache_read_input_tokens),
-                     too_large("cache_creation_input_tokens", cache_creation_input_tokens),
-                     too_large("output_tokens", output_tokens));
+        if (auto p =
+                first(too_large("input_tokens", input_tokens, max_input_tokens, input_rule),
+                      too_large("cache_read_input_tokens", cache_read_input_tokens,
+                                max_input_tokens, input_rule),
+                      too_large("cache_creation_input_tokens", cache_creation_input_tokens,
+                                max_input_tokens, input_rule),
+                      too_large("output_tokens", output_tokens, max_output_tokens, output_rule))) {
+            return p;
+        }
+        return too_large("input_tokens + cache_read_input_tokens + cache_creation_input_tokens",
+                         input_tokens + cache_read_input_tokens + cache_creation_input_tokens,
+                         max_input_tokens, input_rule);
     }
     // Only called once openai_problem() found nothing.
     static constexpr usage openai_classes(std::uint64_t prompt_tokens, std::uint64_t cached_tokens,
@@ -286,7 +334,7 @@ private:
 
 /// Exact cost in pico-USD: Σ tokens × price over the classes, reasoning at
 /// its own price if the table has one, else at the output price. At most
-/// max_cost_pico_usd, never overflows. Wait-free, no allocation.
+/// max_cost_pico_usd (2e17), never overflows. Wait-free, no allocation.
 [[nodiscard]] inline std::uint64_t cost_pico_usd(const price_table& table,
                                                  const usage& u) noexcept {
     const token_prices& p = table.prices();
@@ -296,7 +344,8 @@ private:
 }
 
 /// The cost in nano-USD, rounded half up (the total, once: 1,499 pico-USD is
-/// 1 nano-USD, 1,500 is 2). Wait-free, no allocation.
+/// 1 nano-USD, 1,500 is 2). At most 2e14 < max_cost_nano_usd, so the
+/// recorder always accepts it. Wait-free, no allocation.
 [[nodiscard]] inline std::uint64_t cost_nano_usd(const price_table& table,
                                                  const usage& u) noexcept {
     const std::uint64_t pico = cost_pico_usd(table, u);

@@ -54,6 +54,7 @@
 #include "canarygate/record/detail/shard_pool.hpp"
 #include "canarygate/record/metrics.hpp"
 #include "canarygate/record/outcome.hpp"
+#include "canarygate/record/pricing.hpp"
 
 CANARYGATE_NAMESPACE_BEGIN
 
@@ -79,9 +80,13 @@ struct recorder_traits {
     static constexpr std::uint64_t max_latency_ns = 86'400'000'000'000;
     /// Input or output token counts above this are rejected: 10 M. Below 2^32.
     static constexpr std::uint64_t max_tokens = 10'000'000;
-    /// Costs above this are rejected: 2^48 - 1 nano-USD (281,475 USD), the
-    /// largest whose square splits into three 32-bit limbs.
-    static constexpr std::uint64_t max_cost_nano_usd = (std::uint64_t{1} << 48) - 1;
+    /// Costs above this are rejected as "cost_absurd": the library's one cost
+    /// limit, canarygate::max_cost_nano_usd (pricing.hpp) = 2^48 - 1 nano-USD
+    /// ($281,474.98), the largest whose square splits into three 32-bit
+    /// limbs. Every cost pricing.hpp computes is at most 2e14 nano-USD, so it
+    /// is accepted. A derived traits may lower it (priced costs above the
+    /// lower limit are then rejected too), never raise it.
+    static constexpr std::uint64_t max_cost_nano_usd = canarygate::max_cost_nano_usd;
     /// |score| above this is rejected. Below 2^32.
     static constexpr std::uint64_t max_feedback_score = 1'000'000'000;
 };

@@ -55,6 +55,10 @@ inline constexpr std::string_view overflow_records = "recorder.overflow_records"
 inline constexpr std::string_view overflow_writers = "recorder.overflow_writers";
 /// Collector ticks whose clock reading went backwards.
 inline constexpr std::string_view clock_backwards = "collector.clock_backwards";
+/// Collector ticks whose clock reading was outside the range a collector
+/// uses (collector_clock_limit_ns, 2^62 ns either side of the epoch):
+/// counted, ignored for time.
+inline constexpr std::string_view clock_out_of_range = "collector.clock_out_of_range";
 // Histograms, per arm.
 inline constexpr std::string_view latency = "latency_ns";
 inline constexpr std::string_view ttft = "ttft_ns";

@@ -14,6 +14,14 @@
 /// Slots are aligned to multiples of `slot_length` on the clock's epoch, so
 /// the windows of every replica of a fleet line up and merge.
 ///
+/// Clock readings must lie in [-2^62, 2^62] ns (`collector_clock_limit_ns`:
+/// about 146 years either side of the epoch, 1824 to 2116 on the Unix
+/// epoch), which keeps every slot bound and slot index computation within 64
+/// bits for any slot length. A reading outside it (a broken clock, an
+/// uninitialised time source) is counted in "collector.clock_out_of_range"
+/// and does not move time; the tick still reads the shards into the open
+/// slot, so no record is lost or misplaced.
+///
 /// Example (caller-driven, as in tests):
 /// \code
 ///   canarygate::recorder rec;
@@ -87,6 +95,16 @@ struct collector_config {
     bool publish = true;
 };
 
+/// The largest |clock reading| a collector uses, 2^62 ns (about 146 years).
+/// Why this bound: with |t| <= 2^62, the start of t's slot, floor(t / L) * L,
+/// is at least -2^62 - L + 1 > -2^63 for any slot length L <= 2^62 (and -L
+/// for longer ones), the end of a sealed slot is at most the latest reading,
+/// and a slot index plus a ring length (at most 10^6 slots) stays far from
+/// 2^63. So no slot arithmetic overflows, whatever slot_length and windows
+/// the configuration admits (jumps are measured as index + ring, never as a
+/// difference of indices, which can reach 2^63 with 1 ns slots).
+inline constexpr std::int64_t collector_clock_limit_ns = std::int64_t{1} << 62;
+
 /// What a tick publishes: one snapshot per configured window (same order)
 /// and the cumulative one (everything since the recorder started). Immutable
 /// once published.
@@ -102,6 +120,13 @@ struct collector_snapshots {
 /// \tparam Recorder a basic_recorder instantiation.
 /// \tparam Clock    a clock_source (clock.hpp): std::chrono::system_clock by
 ///                  default; manual_clock in tests.
+///
+/// Clock readings: time only moves forward. A reading earlier than the
+/// latest one is counted in "collector.clock_backwards"; a reading outside
+/// [-collector_clock_limit_ns, collector_clock_limit_ns] (2^62 ns) is counted
+/// in "collector.clock_out_of_range" (and only there). Either way the tick
+/// reads the shards into the open slot and seals nothing; before the first
+/// reading in range, what was read waits in the slot that reading opens.
 ///
 /// Thread safety: every member is blocking (one internal mutex), so ticks
 /// from a background thread and queries from another thread are serialised.
@@ -160,23 +185,32 @@ public:
     /// and seals slots up to the one holding `now` (ns; see the file
     /// comment). A reading earlier than the latest one is counted
     /// ("collector.clock_backwards") and its deltas go to the open slot;
-    /// time never moves back. A jump forward by any amount costs at most one
-    /// ring of empty slots. Blocking; O(shards in use * counters per arm *
-    /// arms + min(slots passed, ring)). Throws std::bad_alloc when sealing or
-    /// publishing cannot allocate; the counts stay consistent (a slot that
-    /// could not be sealed is sealed by the next tick).
+    /// time never moves back. A reading outside [-collector_clock_limit_ns,
+    /// collector_clock_limit_ns] is counted ("collector.clock_out_of_range")
+    /// and treated the same way; before the first reading in range starts
+    /// the slots, its deltas wait in the open slot. A jump forward by any
+    /// amount costs at most one ring of empty slots. Blocking; O(shards in
+    /// use * counters per arm * arms + min(slots passed, ring)). Throws
+    /// std::bad_alloc when sealing or publishing cannot allocate; the counts
+    /// stay consistent (a slot that could not be sealed is sealed by the
+    /// next tick).
     void tick(std::int64_t now) {
         const std::lock_guard lock(mutex_);
         refresh_arms();
-        const std::int64_t slot = detail::floor_div(now, slot_ns_);
-        if (!started_) {
+        const bool in_range = now >= -collector_clock_limit_ns && now <= collector_clock_limit_ns;
+        // Only computed in range: see collector_clock_limit_ns.
+        const std::int64_t slot = in_range ? detail::floor_div(now, slot_ns_) : 0;
+        if (!started_ && in_range) {
             started_ = true;
             open_index_ = slot;
             first_index_ = slot;
             latest_ns_ = now;
         }
         read_shards();
-        if (now < latest_ns_) {
+        if (!in_range) {
+            open_.scalars[global_clock_out_of_range] += 1;
+            totals_.scalars[global_clock_out_of_range] += 1;
+        } else if (now < latest_ns_) {
             open_.scalars[global_clock_backwards] += 1;
             totals_.scalars[global_clock_backwards] += 1;
         } else {
@@ -301,7 +335,8 @@ private:
     // Recorder-wide scalars of a block: the shards' global line, then the
     // collector's own.
     static constexpr std::size_t global_clock_backwards = detail::global_count;
-    static constexpr std::size_t block_globals = detail::global_count + 1;
+    static constexpr std::size_t global_clock_out_of_range = detail::global_count + 1;
+    static constexpr std::size_t block_globals = detail::global_count + 2;
     // The flat reading of all shards: the shards' globals, then each arm's
     // scalars and arrays (the shard layout without padding).
     static constexpr std::size_t flat_size = detail::global_count + max_arms * cells_per_arm;
@@ -460,7 +495,9 @@ private:
         seal(open_index_, true);
         const auto ring = static_cast<std::int64_t>(ring_.size());
         std::int64_t k = open_index_ + 1;
-        if (target - open_index_ > ring) {
+        // target > open_index_ + ring, not target - open_index_ > ring: with
+        // 1 ns slots the difference of two indices in range can reach 2^63.
+        if (target > open_index_ + ring) {
             // Every slot still in a window would expire before `target`: the
             // windows become empty and the ring holds nothing. O(ring).
             for (auto& w : windows_) clear_block(w.sum);
@@ -563,6 +600,7 @@ private:
         s.add_counter(series::overflow_records, b.scalars[detail::global_overflow_records]);
         s.add_counter(series::overflow_writers, b.scalars[detail::global_overflow_writers]);
         s.add_counter(series::clock_backwards, b.scalars[global_clock_backwards]);
+        s.add_counter(series::clock_out_of_range, b.scalars[global_clock_out_of_range]);
         return s;
     }
 

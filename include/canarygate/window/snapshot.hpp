@@ -69,40 +69,63 @@ public:
         return histograms_;
     }
 
-    /// Adds `value` to a counter, creating it at zero first.
+    /// Adds `value` to a counter, creating it at zero first. Throws
+    /// std::invalid_argument naming the counter and the arm, and changes
+    /// nothing, when the sum would pass 2^128 - 1.
     void add_counter(std::string_view name, wide_uint value) {
+        if (auto why = counter_overflow(name, value)) {
+            detail::throw_invalid_argument("canarygate::arm_snapshot::add_counter: " + *why);
+        }
         auto it = counters_.find(name);
         if (it == counters_.end()) it = counters_.emplace(std::string(name), wide_uint{}).first;
         it->second += value;
     }
     /// Adds a histogram into the named one (created empty with the same layout
     /// first). When the layouts differ only in scale, the finer side is
-    /// downscaled so the sum stays exact; a different range throws
-    /// std::invalid_argument naming the series, and nothing changes.
+    /// downscaled so the sum stays exact. Throws std::invalid_argument naming
+    /// the series and the arm, and changes nothing, when the ranges differ or
+    /// a count would pass 2^64 - 1 (exp_histogram::merge_coarsening_refusal).
     void add_histogram(std::string_view name, const exp_histogram& h) {
         auto it = histograms_.find(name);
         if (it == histograms_.end()) {
             histograms_.emplace(std::string(name), h);
             return;
         }
-        const histogram_layout& a = it->second.layout();
-        const histogram_layout& b = h.layout();
-        if (a.min_exponent() != b.min_exponent() || a.max_exponent() != b.max_exponent()) {
-            detail::throw_invalid_argument("canarygate::arm_snapshot: histogram '" +
-                                           std::string(name) + "' ranges differ (" + a.describe() +
-                                           " vs " + b.describe() + ")");
+        if (auto why = histogram_refusal(name, it->second, h)) {
+            detail::throw_invalid_argument("canarygate::arm_snapshot::add_histogram: " + *why);
         }
         it->second.merge_coarsening(h);
     }
 
-    /// Adds every series of `other` (same arm and model version required;
-    /// throws std::invalid_argument otherwise). Strong guarantee: on any error
+    /// Why `merge(other)` would refuse, or nullopt when it can: the arms
+    /// differ, a histogram's range differs, or a sum would overflow (a
+    /// counter past 2^128 - 1, a histogram count or total count past
+    /// 2^64 - 1). Names the arm and the series ("histogram 'ttft_ns' of arm
+    /// 'candidate': the total count would overflow (... + ...)").
+    /// O(series * buckets).
+    [[nodiscard]] std::optional<std::string> merge_refusal(const arm_snapshot& other) const {
+        if (other.arm_ != arm_ || other.model_version_ != model_version_) return arms_differ(other);
+        for (const auto& [name, value] : other.counters_) {
+            if (auto why = counter_overflow(name, value)) return why;
+        }
+        for (const auto& [name, h] : other.histograms_) {
+            const exp_histogram* mine = histogram(name);
+            if (mine == nullptr) continue;
+            if (auto why = histogram_refusal(name, *mine, h)) return why;
+        }
+        return std::nullopt;
+    }
+
+    /// Adds every series of `other`. Exact: throws std::invalid_argument when
+    /// merge_refusal() says why (different arm or model version, a range that
+    /// differs, a sum that would overflow). Strong guarantee: on any error
     /// `*this` is unchanged.
     void merge(const arm_snapshot& other) {
-        require_same_arm(other, "merge");
+        if (auto why = merge_refusal(other)) {
+            detail::throw_invalid_argument("canarygate::arm_snapshot::merge: " + *why);
+        }
         arm_snapshot result = *this;
-        for (const auto& [name, value] : other.counters_) result.add_counter(name, value);
-        for (const auto& [name, h] : other.histograms_) result.add_histogram(name, h);
+        result.merge_checked(other);
         *this = std::move(result);
     }
 
@@ -157,10 +180,36 @@ private:
                other.model_version_ + "')";
     }
 
-    void require_same_arm(const arm_snapshot& other, const char* operation) const {
-        if (other.arm_ != arm_ || other.model_version_ != model_version_) {
-            detail::throw_invalid_argument(std::string("canarygate::arm_snapshot::") + operation +
-                                           ": " + arms_differ(other));
+    // "counter 'requests' of arm 'candidate' would overflow (a + b)", or
+    // nullopt when `value` can be added to the counter.
+    [[nodiscard]] std::optional<std::string> counter_overflow(std::string_view name,
+                                                              wide_uint value) const {
+        const wide_uint have = counter(name);
+        if (have + value >= have) return std::nullopt;
+        return "counter '" + std::string(name) + "' of arm '" + arm_ + "' would overflow (" +
+               have.to_string() + " + " + value.to_string() + ")";
+    }
+
+    [[nodiscard]] std::optional<std::string> histogram_refusal(std::string_view name,
+                                                               const exp_histogram& mine,
+                                                               const exp_histogram& added) const {
+        if (auto why = mine.merge_coarsening_refusal(added)) {
+            return "histogram '" + std::string(name) + "' of arm '" + arm_ + "': " + *why;
+        }
+        return std::nullopt;
+    }
+
+    // merge() after merge_refusal() found nothing wrong: can fail only by
+    // std::bad_alloc (a new series, a downscaled histogram), so callers run
+    // it on a copy.
+    void merge_checked(const arm_snapshot& other) {
+        for (const auto& [name, value] : other.counters_) counters_[name] += value;
+        for (const auto& [name, h] : other.histograms_) {
+            if (auto it = histograms_.find(name); it != histograms_.end()) {
+                it->second.merge_coarsening(h);
+            } else {
+                histograms_.emplace(name, h);
+            }
         }
     }
 
@@ -189,6 +238,11 @@ private:
 /// epoch). `sources` counts the snapshots merged into this one (1 for a
 /// single recorder, 0 for a default-constructed empty accumulator), so a
 /// controller can check that every replica reported.
+///
+/// Merging is exact or refused: a counter past 2^128 - 1, a histogram count
+/// or total count past 2^64 - 1, or `sources` past 2^64 - 1 throws
+/// std::invalid_argument naming what would overflow (and the arm and series)
+/// with both values, and the target is unchanged.
 class snapshot {
 public:
     snapshot() = default;
@@ -246,7 +300,13 @@ public:
         }
         return *it;
     }
+    /// Adds `value` to a recorder-wide counter, creating it at zero first.
+    /// Throws std::invalid_argument naming the counter, and changes nothing,
+    /// when the sum would pass 2^128 - 1.
     void add_counter(std::string_view name, wide_uint value) {
+        if (auto why = counter_overflow(name, value)) {
+            detail::throw_invalid_argument("canarygate::snapshot::add_counter: " + *why);
+        }
         auto it = counters_.find(name);
         if (it == counters_.end()) it = counters_.emplace(std::string(name), wide_uint{}).first;
         it->second += value;
@@ -254,15 +314,42 @@ public:
     /// Used by decoders to restore a merged snapshot's provenance.
     void set_sources(std::uint64_t sources) noexcept { sources_ = sources; }
 
+    /// Why `merge(other)` would refuse, or nullopt when it can: a histogram
+    /// range that differs, or a sum that would overflow (a counter past
+    /// 2^128 - 1, a histogram count or total count past 2^64 - 1, `sources`
+    /// past 2^64 - 1). Names the arm and the series, as subtraction does.
+    /// O(series * buckets).
+    [[nodiscard]] std::optional<std::string> merge_refusal(const snapshot& other) const {
+        for (const auto& a : other.arms_) {
+            const arm_snapshot* mine = find_arm(a.arm(), a.model_version());
+            if (mine == nullptr) continue;
+            if (auto why = mine->merge_refusal(a)) return why;
+        }
+        for (const auto& [name, value] : other.counters_) {
+            if (auto why = counter_overflow(name, value)) return why;
+        }
+        if (sources_ + other.sources_ < sources_) {
+            return "sources would overflow (" + std::to_string(sources_) + " + " +
+                   std::to_string(other.sources_) + ")";
+        }
+        return std::nullopt;
+    }
+
     /// Adds another snapshot exactly: arms are matched by (arm, model
     /// version), counters added, histograms added (the finer scale
     /// downscaled), the window becomes the union of both windows and
-    /// `sources` adds up. Strong guarantee: on error (histogram ranges that
-    /// differ) `*this` is unchanged.
+    /// `sources` adds up. Throws std::invalid_argument when merge_refusal()
+    /// says why (a histogram range that differs, a sum that would overflow).
+    /// Strong guarantee, std::bad_alloc included: on error `*this` is
+    /// unchanged.
     snapshot& merge(const snapshot& other) {
+        if (auto why = merge_refusal(other)) {
+            detail::throw_invalid_argument("canarygate::snapshot::merge: " + *why);
+        }
+        // Only allocation can fail from here on: work on a copy.
         snapshot result = *this;
-        for (const auto& a : other.arms_) result.arm(a.arm(), a.model_version()).merge(a);
-        for (const auto& [name, value] : other.counters_) result.add_counter(name, value);
+        for (const auto& a : other.arms_) result.arm(a.arm(), a.model_version()).merge_checked(a);
+        for (const auto& [name, value] : other.counters_) result.counters_[name] += value;
         if (sources_ == 0) {
             result.start_ = other.start_;
             result.end_ = other.end_;
@@ -325,6 +412,15 @@ public:
     friend bool operator==(const snapshot&, const snapshot&) = default;
 
 private:
+    // "counter 'feedback.unknown_id' would overflow (a + b)", or nullopt.
+    [[nodiscard]] std::optional<std::string> counter_overflow(std::string_view name,
+                                                              wide_uint value) const {
+        const wide_uint have = counter(name);
+        if (have + value >= have) return std::nullopt;
+        return "counter '" + std::string(name) + "' would overflow (" + have.to_string() + " + " +
+               value.to_string() + ")";
+    }
+
     std::int64_t start_ = 0;
     std::int64_t end_ = 0;
     // 0 for a default-constructed snapshot: an empty accumulator whose window
