@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // End to end on simulated traffic: requests go through the real recorder,
-// a collector on a manual clock turns them into cumulative snapshots, and the
-// lesson's default policy judges them every 15 minutes. The candidate costs
+// late feedback through a feedback_tracker (by request id, counted in the
+// cohort of the split its request was routed at), a collector on a manual
+// clock turns them into cumulative snapshots, and the lesson's default
+// policy judges them every 15 minutes. The candidate costs
 // 60 % more per request than the baseline (the gate allows 1.2x), so the
 // policy must roll it back, name the cost gate, and never blame another.
 // The README's "Gates and policies" block is the region marked `judge`.
@@ -10,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include <canarygate/canarygate.hpp>
 #include <canarygate/testing/scenario.hpp>
@@ -36,11 +39,22 @@ int main(int argc, char** argv) {
     traffic.stages = {{0, 0.10}};
     traffic.candidate_regression.cost = cost_ratio;
     t::scenario servers(traffic, 2026);
+    // Late feedback: the server remembers each response's request id with
+    // its arm and the split it was routed at; feedback arriving later (a
+    // webhook, retried or not) is attributed by id, once per kind.
+    cg::feedback_tracker tracker(
+        {.capacity = std::size_t{1} << 20, .ttl_ns = 6 * cg::hour_ns, .ring_capacity = 1 << 14});
+    const auto arm_name = [&](cg::arm_id a) {
+        const cg::arm_info info = rec.arm(a);
+        return std::pair{info.role, info.model_version};
+    };
     const auto record = [&](const cg::request_event& e) {
-        rec.record(arms[e.arm == cg::arm_role::candidate ? 1 : 0], e.outcome);
+        const cg::arm_id arm = arms[e.arm == cg::arm_role::candidate ? 1 : 0];
+        rec.record(arm, e.outcome);
+        tracker.remember(std::to_string(e.request_id), arm, e.time_ns, /*candidate_share=*/0.10);
     };
     const auto feedback = [&](const cg::feedback_arrival& f) {
-        rec.record_feedback(arms[f.arm == cg::arm_role::candidate ? 1 : 0], f.kind);
+        (void)tracker.feedback(std::to_string(f.request_id), {f.kind}, f.time_ns);
     };
 
     // --8<-- [start:judge]
@@ -51,8 +65,12 @@ int main(int argc, char** argv) {
         servers.run(now, record, feedback);  // the inference servers record meanwhile
         collector.clock().set(now);
         collector.tick();
-        // every check: the recorder's totals since start and the configured split
-        report = policy.evaluate(state, collector.cumulative(), /*candidate_share=*/0.10);
+        tracker.tick(now);
+        // every check: the totals since start (requests from the recorder,
+        // feedback by cohort from the tracker) and the configured split
+        cg::snapshot totals = collector.cumulative();
+        tracker.add_to(totals, arm_name);
+        report = policy.evaluate(state, totals, /*candidate_share=*/0.10);
         std::printf("t=%3lld min  %-10s %s\n", static_cast<long long>(now / cg::minute_ns),
                     std::string(cg::name(report.decision)).c_str(), report.summary.c_str());
         if (report.decision == cg::verdict::fail) break;  // roll back
@@ -69,6 +87,11 @@ int main(int argc, char** argv) {
     for (const auto& g : report.gates) {
         const bool is_cost = g.metric == cg::signal::cost;
         if ((g.decision == cg::verdict::fail) != is_cost) only_cost_failed = false;
+    }
+    const cg::feedback_tracker_stats fb = tracker.stats();
+    if (!fb.balanced() || fb.counted == 0) {
+        std::fprintf(stderr, "feedback was lost, or none was counted\n");
+        return 1;
     }
     if (cost_ratio >= 1.5 && !only_cost_failed) {
         std::fprintf(stderr, "expected a roll-back by the cost gate alone\n");

@@ -13,6 +13,7 @@
 #include "canarygate/core/wide_uint.hpp"
 #include "canarygate/record/attribution.hpp"
 #include "canarygate/record/event.hpp"
+#include "canarygate/record/feedback_tracker.hpp"
 #include "canarygate/record/metrics.hpp"
 #include "canarygate/record/outcome.hpp"
 #include "canarygate/record/pricing.hpp"

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -93,14 +94,18 @@ TEST_CASE("late feedback is attributed to the arm and model that answered", "[at
     const auto a = map.resolve("run-a", 200 + hour_ns / 2);
     CHECK(a.status == resolve_status::resolved);
     CHECK(a.value == attribution{baseline_id, 7, 100});
-    // A second_ns piece of feedback for the same request resolves again.
-    CHECK(map.resolve("run-b", 200 + hour_ns / 2).status == resolve_status::resolved);
+    // The same lookup again is a retry: answered (with the attribution) but
+    // counted apart, not attributed twice (test_attribution_dedup.cpp).
+    const auto again = map.resolve("run-b", 200 + hour_ns / 2);
+    CHECK(again.status == resolve_status::duplicate_feedback);
+    CHECK(again.value == attribution{candidate_id, 8, 200});
 
     const attribution_stats s = map.stats();
     CHECK(s.remembered == 2);
     CHECK(s.live == 2);
     CHECK(s.lookups == 3);
-    CHECK(s.resolved == 3);
+    CHECK(s.resolved == 2);
+    CHECK(s.duplicate_feedback == 1);
     CHECK(s.balanced());
 }
 
@@ -134,8 +139,9 @@ TEST_CASE("an id past its TTL reads expired, then ages out of memory", "[attribu
 
     CHECK(map.resolve("used", 1000 + hour_ns - 1).status == resolve_status::resolved);
     // At exactly the TTL the request is no longer attributable; the answer
-    // still carries its attribution for diagnostics.
-    const auto r = map.resolve("used", 1000 + hour_ns);
+    // still carries its attribution for diagnostics. (Another kind: the same
+    // untyped lookup again would be a duplicate, whatever the time.)
+    const auto r = map.resolve("used", feedback_kind::thumbs_down, 1000 + hour_ns);
     CHECK(r.status == resolve_status::expired_id);
     CHECK(r.value.arm == candidate_id);
     CHECK(map.resolve("unused", 1000 + 2 * hour_ns).status == resolve_status::expired_id);
@@ -406,8 +412,11 @@ TEST_CASE("id collisions behave as a repeated id: the first remembered wins, cou
     CHECK(s.live == 1);
     CHECK(s.balanced());
 
-    // The string overload and the key overload agree.
-    CHECK(map.resolve("id-one", 20).value == attribution{baseline_id, 1, 10});
+    // The string overload and the key overload agree (the second lookup is
+    // a duplicate, answered with the same attribution).
+    const auto again = map.resolve("id-one", 20);
+    CHECK(again.status == resolve_status::duplicate_feedback);
+    CHECK(again.value == attribution{baseline_id, 1, 10});
     // The same id remembered twice (a retry) is the same case.
     w.remember("retried", {candidate_id, 0, 12});
     w.remember("retried", {candidate_id, 0, 13});
@@ -473,12 +482,14 @@ TEST_CASE("every stat has an export name", "[attribution]") {
             if (name == "attribution.ring_full") ring_full = value;
             if (name == "feedback.pending") pending_kind = kind;
         });
-    CHECK(names.size() == 18);
+    CHECK(names.size() == 20);
     CHECK(ring_full == 3);
     CHECK(pending_kind == canarygate::stat_kind::gauge);
     CHECK(std::find(names.begin(), names.end(), "feedback.unknown_id") != names.end());
     CHECK(std::find(names.begin(), names.end(), "feedback.expired_id") != names.end());
     CHECK(std::find(names.begin(), names.end(), "attribution.evicted") != names.end());
+    CHECK(std::find(names.begin(), names.end(), "feedback.duplicate") != names.end());
+    CHECK(std::find(names.begin(), names.end(), "attribution.rejected_share") != names.end());
 }
 
 TEST_CASE("configuration errors name the field and the value", "[attribution]") {
@@ -534,8 +545,8 @@ TEST_CASE("the seed is chosen at random unless given", "[attribution]") {
 TEST_CASE("memory_bytes accounts for every allocation", "[attribution]") {
     attribution_map map(small_config());
     // 8 records x 32 + 16 index slots x 8 + 2 rings x (128 + 16 x 32) + 4 x 64
-    // + 4 pending x (16 + 8 + 16).
-    CHECK(map.memory_bytes() == 8 * 32 + 16 * 8 + 2 * (128 + 16 * 32) + 4 * 64 + 4 * 40);
+    // + 4 pending x (16 + 8 + 16) + 8 pending index slots x 8.
+    CHECK(map.memory_bytes() == 8 * 32 + 16 * 8 + 2 * (128 + 16 * 32) + 4 * 64 + 4 * 40 + 8 * 8);
 }
 
 TEST_CASE("a custom payload travels through the pending list", "[attribution]") {
@@ -559,19 +570,23 @@ TEST_CASE("the header's example runs as written", "[attribution]") {
     const arm_id candidate_arm{1};
     const std::uint32_t model_version = 2;
     const std::int64_t response_time_ns = 1'000;
+    const double candidate_share = 0.1;
     std::int64_t now_ns = 2'000;
     int thumbs_down = 0;
     int late = 0;
-    const auto count_thumbs_down = [&](arm_id arm) { thumbs_down += arm == candidate_arm ? 1 : 0; };
+    const auto count_thumbs_down = [&](arm_id arm, std::optional<std::uint32_t> share_ppm) {
+        thumbs_down += arm == candidate_arm && share_ppm == 100'000U ? 1 : 0;
+    };
     const auto count_feedback = [&](const attribution& a, const feedback_event&) {
         late += a.arm == candidate_arm ? 1 : 0;
     };
 
     attribution_map map({.capacity = 1'000'000, .ttl_ns = 3 * 3600 * 1'000'000'000LL});
     auto w = map.make_writer();
-    w.remember("run-7f3a", {candidate_arm, model_version, response_time_ns});
+    w.remember("run-7f3a", {candidate_arm, model_version, response_time_ns}, candidate_share);
     auto r = map.resolve_or_defer("run-7f3a", {canarygate::feedback_kind::thumbs_down}, now_ns);
-    if (r.status == canarygate::resolve_status::resolved) count_thumbs_down(r.value.arm);
+    if (r.status == canarygate::resolve_status::resolved)
+        count_thumbs_down(r.value.arm, r.value.candidate_share_ppm);  // its cohort
     (void)map.resolve_or_defer("run-8b21", {canarygate::feedback_kind::thumbs_down}, now_ns);
     w.remember("run-8b21", {candidate_arm, model_version, now_ns});
     map.drain(now_ns, [&](const canarygate::attribution& a, const canarygate::feedback_event& f) {

@@ -4,15 +4,19 @@
 // writer hands its ring back midway, and the slow-path writer tries to take
 // it), while the owner (this thread) drains, resolves and parks feedback.
 // Rings and slow-path slots are small, so some remember() calls find them
-// full; a writer then retries once.
-// After the join every id is either resolvable to the arm and model that
-// remembered it, or accounted for in exactly one counter.
+// full; a writer then retries once. Every request carries a candidate share
+// (half given in millionths, half as a fraction), and a few an invalid one
+// (NaN: refused, counted). The owner's lookups repeat ids, so some are
+// duplicates (counted apart, not attributed twice).
+// After the join every id is either resolvable to the arm, model and share
+// that remembered it, or accounted for in exactly one counter.
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <charconv>
 #include <cstdint>
 #include <latch>
+#include <limits>
 #include <random>
 #include <string_view>
 #include <thread>
@@ -44,8 +48,12 @@ id_buffer id_of(int t, int i) {
 
 canarygate::attribution expected(int t, int i) {
     return {canarygate::arm_id{static_cast<std::uint8_t>((t + i) % 2)},
-            static_cast<std::uint32_t>(t), i};
+            static_cast<std::uint32_t>(t), i,
+            static_cast<std::uint32_t>((t * 7919 + i * 131) % 1'000'001)};
 }
+
+// Every 997th id is remembered with a NaN share: refused, counted.
+bool bad_share(int i) { return i % 997 == 13; }
 
 }  // namespace
 
@@ -88,8 +96,20 @@ TEST_CASE("concurrent writers and owner: every id is resolvable or counted once"
                 bool ok = false;
                 for (int attempt = 0; attempt < 2 && !ok; ++attempt) {
                     if (attempt > 0) std::this_thread::yield();
-                    ok = w.remember(id.view, expected(t, i));
                     ++calls[static_cast<std::size_t>(t)];
+                    canarygate::attribution a = expected(t, i);
+                    if (bad_share(i)) {
+                        a.candidate_share_ppm.reset();
+                        (void)w.remember(id.view, a, std::numeric_limits<double>::quiet_NaN());
+                        break;  // refused, not retried
+                    }
+                    if (i % 2 == 0) {
+                        ok = w.remember(id.view, a);  // the share in millionths
+                    } else {
+                        const double share = *a.candidate_share_ppm / 1e6;
+                        a.candidate_share_ppm.reset();
+                        ok = w.remember(id.view, a, share);  // rounded back to the same ppm
+                    }
                 }
                 accepted[static_cast<std::size_t>(t)][static_cast<std::size_t>(i)] = ok ? 1 : 0;
             }
@@ -169,10 +189,14 @@ TEST_CASE("concurrent writers and owner: every id is resolvable or counted once"
     std::uint64_t calls_total = 0;
     for (const std::uint64_t n : calls) calls_total += n;
     CHECK(accepted_total == s.remembered);
-    CHECK(calls_total == s.remembered + s.ring_full + s.overflow_full);
+    CHECK(calls_total == s.remembered + s.ring_full + s.overflow_full + s.rejected_share);
+    std::uint64_t bad = 0;
+    for (int i = 0; i < ids_per_writer; ++i) bad += bad_share(i) ? 1U : 0U;
+    CHECK(s.rejected_share == bad * writers);
 
     // Every accepted id is resolvable to its own attribution or was evicted;
-    // every dropped id is unknown.
+    // every dropped id is unknown. An id the owner resolved above answers
+    // duplicate_feedback, with its attribution.
     std::uint64_t resolvable = 0;
     std::uint64_t gone = 0;
     std::uint64_t mismatched = 0;
@@ -181,7 +205,8 @@ TEST_CASE("concurrent writers and owner: every id is resolvable or counted once"
             const auto r = map.resolve(id_of(t, i).view, now + 2 * c.pending_ttl_ns);
             const bool was_accepted =
                 accepted[static_cast<std::size_t>(t)][static_cast<std::size_t>(i)] != 0;
-            if (r.status == canarygate::resolve_status::resolved) {
+            if (r.status == canarygate::resolve_status::resolved ||
+                r.status == canarygate::resolve_status::duplicate_feedback) {
                 ++resolvable;
                 if (!was_accepted || !(r.value == expected(t, i))) ++mismatched;
             } else if (r.status == canarygate::resolve_status::unknown_id) {
@@ -193,6 +218,7 @@ TEST_CASE("concurrent writers and owner: every id is resolvable or counted once"
     }
     CHECK(mismatched == 0);
     CHECK(resolvable == s.live);
+    CHECK(map.stats().balanced());
     CHECK(gone == s.evicted);
     CHECK(s.live == c.capacity);
 }

@@ -35,12 +35,36 @@ struct request_key {
 
 namespace detail {
 
+/// The candidate share of a request as the map stores it: millionths in
+/// [0, 1'000'000], or share_unknown. 20 bits.
+inline constexpr std::uint32_t share_unknown = (std::uint32_t{1} << 20) - 1;
+
 /// What a request thread hands to the owner: 32 bytes, two per cache line.
+/// The 20-bit share code (share_unknown or millionths) is split over the
+/// two bytes after `arm` that were padding: its bits 16..19 in share_high,
+/// bits 0..15 in share_low.
 struct attribution_entry {
     request_key key;
     std::int64_t response_time_ns;
     std::uint32_t model_version;
     arm_id arm;
+    std::uint8_t share_high;
+    std::uint16_t share_low;
+
+    [[nodiscard]] static constexpr attribution_entry make(request_key key,
+                                                          std::int64_t response_time_ns,
+                                                          std::uint32_t model_version, arm_id arm,
+                                                          std::uint32_t share_code) noexcept {
+        return {key,
+                response_time_ns,
+                model_version,
+                arm,
+                static_cast<std::uint8_t>(share_code >> 16),
+                static_cast<std::uint16_t>(share_code & 0xFFFFU)};
+    }
+    [[nodiscard]] constexpr std::uint32_t share_code() const noexcept {
+        return (std::uint32_t{share_high} << 16) | share_low;
+    }
 
     /// Copies `e` into this slot with one scalar store per field. GCC 12 at
     /// -O2 turns a plain copy of the two key words (held in registers) into
@@ -55,6 +79,8 @@ struct attribution_entry {
         response_time_ns = e.response_time_ns;
         model_version = e.model_version;
         arm = e.arm;
+        share_high = e.share_high;
+        share_low = e.share_low;
     }
 };
 static_assert(sizeof(attribution_entry) == 32);
@@ -190,12 +216,27 @@ public:
         return producer_.dropped.load(std::memory_order_relaxed);
     }
 
+    /// Counts an entry the writer refused before pushing (an invalid
+    /// candidate share). Producer only. Wait-free, no lock prefix.
+    void count_rejected() noexcept {
+        // Relaxed load + store: one writer (the producer), like dropped;
+        // readers only want a count. The claim hand-over (C1)/(C2) orders
+        // successive producers' updates.
+        producer_.rejected.store(producer_.rejected.load(std::memory_order_relaxed) + 1,
+                                 std::memory_order_relaxed);
+    }
+    /// Entries refused by count_rejected(). Any thread; relaxed counter.
+    [[nodiscard]] std::uint64_t rejected() const noexcept {
+        return producer_.rejected.load(std::memory_order_relaxed);
+    }
+
 private:
     // Everything the producer touches on a push, on one line. The consumer
     // reads head (and the read-only entries/mask) from it.
     struct alignas(cache_line_size) producer_side {
         std::atomic<std::uint64_t> head{0};
         std::atomic<std::uint64_t> dropped{0};
+        std::atomic<std::uint64_t> rejected{0};
         std::uint64_t cached_tail = 0;  // the producer's copy of consumer_side::tail
         attribution_entry* entries = nullptr;
         std::uint64_t mask = 0;
@@ -273,12 +314,22 @@ public:
         return n;
     }
 
+    /// Counts an entry a slow-path writer refused before pushing (an invalid
+    /// candidate share). Any producer. Wait-free (one fetch_add).
+    void count_rejected() noexcept {
+        // Relaxed: a counter, read for statistics only.
+        counters_.rejected.fetch_add(1, std::memory_order_relaxed);
+    }
+
     /// Entries accepted / refused since construction. Any thread; relaxed counters.
     [[nodiscard]] std::uint64_t pushed() const noexcept {
         return counters_.pushed.load(std::memory_order_relaxed);
     }
     [[nodiscard]] std::uint64_t dropped() const noexcept {
         return counters_.dropped.load(std::memory_order_relaxed);
+    }
+    [[nodiscard]] std::uint64_t rejected() const noexcept {
+        return counters_.rejected.load(std::memory_order_relaxed);
     }
     /// Entries handed to the consumer. Consumer only.
     [[nodiscard]] std::uint64_t drained() const noexcept { return drained_; }
@@ -300,6 +351,7 @@ private:
         std::atomic<std::uint64_t> next{0};
         std::atomic<std::uint64_t> pushed{0};
         std::atomic<std::uint64_t> dropped{0};
+        std::atomic<std::uint64_t> rejected{0};
     };
     static_assert(sizeof(shared_counters) == cache_line_size);
 
