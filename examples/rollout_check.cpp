@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
         if ((g.decision == cg::verdict::fail) != is_cost) only_cost_failed = false;
     }
     const cg::feedback_tracker_stats fb = tracker.stats();
-    if (!fb.balanced() || fb.counted == 0) {
+    if (!fb.balanced() || fb.counted == 0 || fb.map.ring_full != 0 || fb.map.overflow_full != 0 ||
+        fb.map.unknown_id != 0) {
         std::fprintf(stderr, "feedback was lost, or none was counted\n");
         return 1;
     }

@@ -292,6 +292,33 @@ TEST_CASE("JSON reading refuses what the schema does not expect where it stands"
         reject([] { (void)parse_snapshot(R"({"counters": {"requests": {"a": 1}}})"); });
     CHECK_THAT(counter_object.message, Contains("found a value of type object"));
     CHECK(counter_object.pointer == "/counters/requests");
+
+    // A scalar where the schema wants a container, at every such key (an
+    // arm's "counters" and "histograms" once went to its model_version).
+    struct scalar_case {
+        const char* document;
+        const char* pointer;
+    };
+    const scalar_case scalars[] = {
+        {R"({"counters": 1})", "/counters"},
+        {R"({"arms": "x"})", "/arms"},
+        {R"({"arms": [1]})", "/arms/0"},
+        {R"({"arms": [{"arm": "a", "model_version": "v1", "counters": "zzz"}]})",
+         "/arms/0/counters"},
+        {R"({"arms": [{"arm": "a", "model_version": "v1", "histograms": "yyy"}]})",
+         "/arms/0/histograms"},
+        {R"({"arms": [{"histograms": {"h": 2}}]})", "/arms/0/histograms/h"},
+        {R"({"arms": [{"histograms": {"h": {"spans": 3}}}]})", "/arms/0/histograms/h/spans"},
+        {R"({"arms": [{"histograms": {"h": {"spans": [4]}}}]})", "/arms/0/histograms/h/spans/0"},
+        {R"({"arms": [{"histograms": {"h": {"spans": [{"counts": 5}]}}}]})",
+         "/arms/0/histograms/h/spans/0/counts"},
+    };
+    for (const scalar_case& c : scalars) {
+        INFO(c.document);
+        const rejection r = reject([&] { (void)parse_snapshot(c.document); });
+        CHECK_THAT(r.message, Contains("expected an"));
+        CHECK(r.pointer == c.pointer);
+    }
 }
 
 TEST_CASE("decode_limits bound the nesting and the series of a JSON document", "[json]") {
@@ -356,6 +383,17 @@ TEST_CASE("JSON reading holds memory within a small multiple of the input", "[js
     CHECK(peak <= held + text.size());
     WARN("JSON of " << text.size() << " bytes: the snapshot holds " << held
                     << " bytes, the read peaked at " << peak);
+
+    // Empty spans are refused where they close: a million of them cannot
+    // pile up (each once cost 64 bytes and a string until the histogram closed).
+    std::string spans = R"({"arms": [{"histograms": {"h": {"spans": [)";
+    for (int i = 0; i < 1'000'000; ++i) spans += R"({"index": 0, "counts": []},)";
+    spans += "{}]}}}]}";
+    before = counting_new::reset_peak();
+    const rejection empty_span = reject([&] { (void)parse_snapshot(spans); });
+    CHECK_THAT(empty_span.message, Contains("span is empty"));
+    CHECK(empty_span.pointer == "/arms/0/histograms/h/spans/0/counts");
+    CHECK(counting_new::peak_bytes() - before < 64 * 1024);
 
     // Allocation failure is a decode_error, not std::bad_alloc.
     before = counting_new::live_bytes();

@@ -47,7 +47,11 @@ attribution_config config(std::size_t rings = 4) {
     c.capacity = 1 << 14;
     c.ttl_ns = hour_ns;
     c.writer_rings = rings;
-    c.ring_capacity = 4096;
+    // Room for every id of the concurrent test in one ring: a thread that
+    // exits gives its ring back with whatever the owner has not drained
+    // yet, and the next thread to start claims that ring first (measured:
+    // on 2 cores, threads often run one after another).
+    c.ring_capacity = 8192;
     c.overflow_capacity = 64;
     c.pending_capacity = 8192;
     c.pending_ttl_ns = 600 * second_ns;

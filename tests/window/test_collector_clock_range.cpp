@@ -30,9 +30,9 @@ constexpr std::int64_t int64_min = std::numeric_limits<std::int64_t>::min();
 constexpr std::int64_t int64_max = std::numeric_limits<std::int64_t>::max();
 constexpr std::int64_t two_to_62 = canarygate::collector_clock_limit_ns;
 static_assert(two_to_62 == std::int64_t{1} << 62);
-constexpr std::string_view out_of_range = canarygate::series::clock_out_of_range;
-constexpr std::string_view backwards = canarygate::series::clock_backwards;
-static_assert(out_of_range == "collector.clock_out_of_range");
+constexpr std::string_view out_of_range_series = canarygate::series::clock_out_of_range;
+constexpr std::string_view backwards_series = canarygate::series::clock_backwards;
+static_assert(out_of_range_series == "collector.clock_out_of_range");
 
 canarygate::collector_config range_config(std::chrono::nanoseconds slot,
                                           std::vector<std::chrono::nanoseconds> windows) {
@@ -54,8 +54,8 @@ TEST_CASE("a first reading outside the range is counted and moves no time", "[co
         col.clock().set(first);
         col.tick();
         const auto before_start = col.cumulative();
-        CHECK(before_start.counter(out_of_range) == wide_uint{1});
-        CHECK(before_start.counter(backwards) == wide_uint{0});
+        CHECK(before_start.counter(out_of_range_series) == wide_uint{1});
+        CHECK(before_start.counter(backwards_series) == wide_uint{0});
         CHECK(candidate_requests(before_start) == 1);  // read, waiting for a valid reading
         CHECK(col.window(0).window_start_ns() == col.window(0).window_end_ns());
         REQUIRE(col.latest() != nullptr);
@@ -69,12 +69,12 @@ TEST_CASE("a first reading outside the range is counted and moves no time", "[co
         CHECK(candidate_requests(w) == 2);
         CHECK(w.window_start_ns() == 100 * range_s_ns);
         CHECK(w.window_end_ns() == 110 * range_s_ns);
-        CHECK(w.counter(out_of_range) == wide_uint{1});
+        CHECK(w.counter(out_of_range_series) == wide_uint{1});
         const auto total = col.cumulative();
         CHECK(total.window_start_ns() == 100 * range_s_ns);
         CHECK(total.window_end_ns() == 110 * range_s_ns);
-        CHECK(total.counter(out_of_range) == wide_uint{1});
-        CHECK(total.counter(backwards) == wide_uint{0});
+        CHECK(total.counter(out_of_range_series) == wide_uint{1});
+        CHECK(total.counter(backwards_series) == wide_uint{0});
         CHECK(col.latest()->tick_ns == 110 * range_s_ns);
     }
 }
@@ -97,15 +97,15 @@ TEST_CASE("a reading outside the range later on is counted; its records go to th
     CHECK(candidate_requests(w) == 2);
     CHECK(w.window_start_ns() == 100 * range_s_ns);
     CHECK(w.window_end_ns() == 110 * range_s_ns);
-    CHECK(w.counter(out_of_range) == wide_uint{2});
-    CHECK(col.cumulative().counter(out_of_range) == wide_uint{2});
-    CHECK(col.cumulative().counter(backwards) == wide_uint{0});
+    CHECK(w.counter(out_of_range_series) == wide_uint{2});
+    CHECK(col.cumulative().counter(out_of_range_series) == wide_uint{2});
+    CHECK(col.cumulative().counter(backwards_series) == wide_uint{0});
     // A reading that goes backwards is still counted as such (and only as such).
     col.tick(50 * range_s_ns);
-    CHECK(col.cumulative().counter(backwards) == wide_uint{1});
-    CHECK(col.cumulative().counter(out_of_range) == wide_uint{2});
+    CHECK(col.cumulative().counter(backwards_series) == wide_uint{1});
+    CHECK(col.cumulative().counter(out_of_range_series) == wide_uint{2});
     col.tick(140 * range_s_ns);  // slot 10 expires from the 30 s window
-    CHECK(col.window(0).counter(out_of_range) == wide_uint{0});
+    CHECK(col.window(0).counter(out_of_range_series) == wide_uint{0});
     CHECK(col.ticks() == 7);
 }
 
@@ -137,8 +137,8 @@ TEST_CASE("the edges of the range work at every slot length the configuration ad
             col.tick(-two_to_62);     // backwards
             const auto total = col.cumulative();
             CHECK(candidate_requests(total) == 2);
-            CHECK(total.counter(out_of_range) == wide_uint{1});
-            CHECK(total.counter(backwards) == wide_uint{1});
+            CHECK(total.counter(out_of_range_series) == wide_uint{1});
+            CHECK(total.counter(backwards_series) == wide_uint{1});
             CHECK(total.window_start_ns() <= start);
             CHECK(total.window_end_ns() == two_to_62);
             for (std::size_t i = 0; i < config.windows.size(); ++i) {

@@ -253,14 +253,19 @@ struct json_scalar {
 // What snapshot_sax_reader keeps while reading (defined outside it: default
 // member initialisers of a nested class are not usable inside the class).
 
-// A span as read: its index (kept as text too, for messages about a value
-// outside the layout), its counts in counts_[first, first + length).
+// A span as read: its index and the number of its counts (the counts of a
+// histogram's spans follow one another in the reader's counts_). 32 bytes:
+// every span holds at least one count (an empty one is refused when it
+// closes), so spans are bounded by decode_limits::max_total_buckets.
 struct json_span_data {
-    bool index_fits = true;  // false: an integer beyond int64
-    std::int64_t index = 0;
-    std::string index_text;
-    std::size_t first = 0;
+    std::int64_t index = 0;            // when index_fits
+    std::uint64_t unsigned_index = 0;  // when not: an integer beyond int64
     std::size_t length = 0;
+    bool index_fits = true;
+
+    [[nodiscard]] std::string index_text() const {
+        return index_fits ? std::to_string(index) : std::to_string(unsigned_index);
+    }
 };
 struct json_histogram_data {
     std::optional<int> scale, min_exponent, max_exponent;
@@ -507,7 +512,7 @@ private:
                 histogram_.emplace();
                 break;
             case place::span:
-                histogram_->spans.emplace_back().first = counts_.size();
+                histogram_->spans.emplace_back();
                 break;
             default:
                 break;
@@ -601,6 +606,8 @@ private:
                 break;
             case place::span:
                 require_keys(f, span_keys);
+                if (histogram_->spans.back().length == 0)
+                    raise(decode_error("span is empty", pointer(stack_.size() - 1) + "/counts"));
                 break;
             default:
                 break;
@@ -624,6 +631,7 @@ private:
                 count_entry();
                 break;
             case place::arm:
+                if (f.field > 1) fail_here("expected an object, found " + v.describe());
                 (f.field == 0 ? arm_->arm : arm_->model_version) =
                     std::string(read_name(v, f.field == 1));
                 break;
@@ -717,12 +725,11 @@ private:
         if (!v.is_integer()) fail_here("expected an integer number, found " + v.describe());
         if (v.kind == json_scalar::type::signed_integer) {
             s.index = v.signed_value;
-            s.index_text = std::to_string(v.signed_value);
         } else {
             s.index_fits = v.unsigned_value <=
                            static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
             s.index = s.index_fits ? static_cast<std::int64_t>(v.unsigned_value) : 0;
-            s.index_text = std::to_string(v.unsigned_value);
+            s.unsigned_index = v.unsigned_value;
         }
     }
 
@@ -833,12 +840,13 @@ private:
         h.add_overflow(d.overflow);
         h.add_rejected(d.rejected);
         std::int64_t next_free = layout.first_index();
+        std::size_t first = 0;  // the span's first count in counts_
         for (std::size_t s = 0; s < d.spans.size(); ++s) {
             const json_span_data& span = d.spans[s];
             const std::string span_path = here + "/spans/" + std::to_string(s);
             if (!span.index_fits || span.index < layout.first_index() ||
                 span.index > layout.last_index()) {
-                raise(decode_error(span.index_text + " is outside [" +
+                raise(decode_error(span.index_text() + " is outside [" +
                                        std::to_string(layout.first_index()) + ", " +
                                        std::to_string(layout.last_index()) + "]",
                                    span_path + "/index"));
@@ -850,7 +858,6 @@ private:
                                        "): spans must be in increasing order and must not overlap",
                                    span_path + "/index"));
             }
-            if (span.length == 0) raise(decode_error("span is empty", span_path + "/counts"));
             if (span.length - 1 > static_cast<std::uint64_t>(layout.last_index() - span.index)) {
                 raise(decode_error(
                     "span of " + std::to_string(span.length) + " buckets from index " +
@@ -859,11 +866,12 @@ private:
                     span_path + "/counts"));
             }
             for (std::size_t k = 0; k < span.length; ++k) {
-                const std::uint64_t count = counts_[span.first + k];
+                const std::uint64_t count = counts_[first + k];
                 add_total(count, span_path + "/counts/" + std::to_string(k));
                 h.add_to_bucket(span.index + static_cast<std::int64_t>(k), count);
             }
             next_free = span.index + static_cast<std::int64_t>(span.length);
+            first += span.length;
         }
         counts_.clear();
         histogram_.reset();

@@ -452,7 +452,7 @@ public:
 
         // Precondition: a.candidate_share_ppm is empty or <= one million.
         // Inlined: the request path; GCC otherwise keeps it out of line
-        // (measured: remember/key 2.3 ns inlined, 4.8 ns not).
+        // (measured side by side: remember/key 2.6-2.9 ns inlined, 4.8 ns not).
         CANARYGATE_ALWAYS_INLINE bool push(request_key key, const attribution& a) noexcept {
             assert(attached());
             const auto e = detail::attribution_entry::make(

@@ -85,7 +85,8 @@ struct feedback_tracker_traits {
     /// Distinct candidate shares (cohorts) counted over the tracker's life;
     /// feedback of a further share is counted in its kind's total only
     /// (cohort_overflow), where the gate judges it like feedback of no
-    /// known cohort. A ramp uses a handful.
+    /// known cohort. A ramp uses a handful; the cohorts are never forgotten,
+    /// so use one tracker per rollout.
     static constexpr std::size_t max_cohorts = 64;
     /// Trackers a thread can remember into through its thread-local cache
     /// before it gives back the least recently used one's writer.

@@ -52,9 +52,13 @@
 ///   value and final XOR 0xFFFFFFFF; "123456789" gives 0xE3069283) of every
 ///   byte of the body, magic included. It is the last 4 bytes of the input
 ///   and is checked before anything but the magic and version is parsed:
-///   any 1, 2 or 3 flipped bits (in inputs below 256 MiB) and any burst of
-///   up to 32 flipped bits are rejected, where version 1 decoded half of all
-///   single-bit flips to another valid snapshot. It guards against
+///   every error of 1 or 2 flipped bits and every burst of up to 32 flipped
+///   bits is rejected, where version 1 decoded half of all single-bit flips
+///   to another valid snapshot. Every error of 3 bits (in inputs below
+///   256 MiB) is rejected too once `decode_limits::read_version_1` is off:
+///   while version 1 is read, two flipped bits can turn the version byte 2
+///   into 1, which carries no CRC, and a third may then yield a snapshot.
+///   It guards against
 ///   corruption, not tampering (anyone can recompute it): authenticate the
 ///   transport if that matters.
 /// - The layout fields must make a valid `histogram_layout`.
@@ -71,8 +75,9 @@
 /// - No byte follows the last arm but the crc (version 2) or none (version 1).
 ///
 /// Versions: `encode` writes version 2 (`snapshot_format_version`); `decode`
-/// reads versions 1 (`oldest_snapshot_format_version`) and 2. Version 1 is
-/// version 2 without the crc; its bodies are identical byte for byte. A
+/// reads versions 1 (`oldest_snapshot_format_version`; unless
+/// `decode_limits::read_version_1` is off) and 2. Version 1 is version 2
+/// without the crc: the bodies are identical but for the version byte. A
 /// future version changes the version byte; flags are reserved (0) in both.
 /// Decoders reject versions and flags they do not know.
 #pragma once
@@ -156,6 +161,11 @@ struct decode_limits {
     std::size_t max_series = std::size_t{1} << 16;
     /// Deepest nesting of JSON arrays and objects (a snapshot document needs 8).
     std::size_t max_json_depth = 16;
+    /// Whether `decode` reads format version 1, which has no checksum. On by
+    /// default, so snapshots of older writers keep decoding; turn it off once
+    /// every writer writes version 2, and a damaged version byte can no
+    /// longer bypass the CRC.
+    bool read_version_1 = true;
 };
 
 /// Format version written by `encode`: 2, the format above with its CRC-32C
@@ -510,6 +520,10 @@ private:
                      (version > snapshot_format_version ? " is newer than the versions"
                                                         : " is not one of the versions") +
                      " this decoder reads (1 and 2)",
+                 p_);
+        }
+        if (version == 1 && !limits_.read_version_1) {
+            fail("format version 1 (no checksum) is not read: decode_limits::read_version_1 is off",
                  p_);
         }
         ++p_;
