@@ -953,12 +953,17 @@ private:
 /// DOM. A DOM built in C++ may hold strings that are not UTF-8, which no
 /// JSON text can carry: refused.
 [[nodiscard]] inline std::string json_text_of(const nlohmann::json& j) {
-    CANARYGATE_TRY { return j.dump(); }
-    CANARYGATE_CATCH(const nlohmann::json::type_error& e) {
-        raise(decode_error(
+#if CANARYGATE_HAS_EXCEPTIONS()
+    try {
+        return j.dump();
+    } catch (const nlohmann::json::type_error& e) {
+        throw decode_error(
             std::string("the document holds a string that is not valid UTF-8: ") + e.what(),
-            std::string()));
+            std::string());
     }
+#else
+    return j.dump();  // nlohmann aborts on a string that is not UTF-8
+#endif
 }
 
 }  // namespace detail
