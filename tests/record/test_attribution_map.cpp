@@ -469,6 +469,32 @@ TEST_CASE("writers claim rings from the pool and fall back to the counted slow p
     CHECK(map.stats().overflow_writers == 2);
 }
 
+TEST_CASE("a new writer prefers a drained ring to a free one still holding entries",
+          "[attribution]") {
+    // Found by a 4-thread test: threads that had run to completion gave back
+    // rings the owner had not drained yet, the next threads claimed those
+    // first, and dropped entries while drained rings sat idle.
+    attribution_map map(small_config());  // 2 rings of 16
+    auto loaded = map.make_writer();
+    auto idle = map.make_writer();
+    REQUIRE(loaded.has_ring());
+    REQUIRE(idle.has_ring());
+    for (int i = 0; i < 15; ++i) CHECK(loaded.remember(id_of(i), {baseline_id, 0, 1}));
+    loaded = attribution_map::writer{};  // gives back a ring with 15 undrained entries
+    idle = attribution_map::writer{};    // gives back an empty ring
+    auto next = map.make_writer();
+    REQUIRE(next.has_ring());
+    int fit = 0;
+    for (int i = 100; i < 116; ++i) fit += next.remember(id_of(i), {candidate_id, 0, 1}) ? 1 : 0;
+    CHECK(fit == 16);  // the whole empty ring, not one slot of the loaded one
+    // With only the loaded ring free, it is still claimed (nothing lost).
+    auto last = map.make_writer();
+    CHECK(last.has_ring());
+    CHECK(last.remember(id_of(200), {candidate_id, 0, 1}));
+    CHECK(map.resolve(id_of(14), 2).value.arm == baseline_id);
+    CHECK(map.stats().ring_full == 0);
+}
+
 TEST_CASE("every stat has an export name", "[attribution]") {
     attribution_stats s;
     s.ring_full = 3;

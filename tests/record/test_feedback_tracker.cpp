@@ -49,8 +49,8 @@ attribution_config config(std::size_t rings = 4) {
     c.writer_rings = rings;
     // Room for every id of the concurrent test in one ring: a thread that
     // exits gives its ring back with whatever the owner has not drained
-    // yet, and the next thread to start claims that ring first (measured:
-    // on 2 cores, threads often run one after another).
+    // yet, and a thread that starts when no ring is drained takes such a
+    // ring (on 2 cores the writers often run one after another).
     c.ring_capacity = 8192;
     c.overflow_capacity = 64;
     c.pending_capacity = 8192;

@@ -514,10 +514,17 @@ public:
     /// The configuration, with the seed actually used filled in.
     [[nodiscard]] const attribution_config& config() const noexcept { return config_; }
 
-    /// A writer for the calling thread: the first free ring of the pool, or
-    /// the shared slow path when every ring is taken (counted in
-    /// overflow_writers). Any thread. Wait-free: at most one CAS per ring.
+    /// A writer for the calling thread: a free ring of the pool, preferring
+    /// one the owner has drained (a thread that exits gives its ring back
+    /// with whatever the owner has not drained yet, which the next claimant
+    /// would otherwise inherit while drained rings sit idle), or the shared
+    /// slow path when every ring is taken (counted in overflow_writers). Any
+    /// thread. Wait-free: at most two passes, one CAS per ring and pass.
     [[nodiscard]] writer make_writer() noexcept {
+        for (std::size_t i = 0; i < rings_.size(); ++i) {
+            if (rings_[i].looks_drained() && rings_[i].try_claim())
+                return writer(&rings_[i], nullptr, seed_);
+        }
         for (std::size_t i = 0; i < rings_.size(); ++i) {
             if (rings_[i].try_claim()) return writer(&rings_[i], nullptr, seed_);
         }

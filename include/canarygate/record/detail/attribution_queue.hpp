@@ -152,6 +152,14 @@ public:
         // (C2) release: pairs with (C1); hands the producer-side state over.
         producer_.claimed.store(false, std::memory_order_release);
     }
+    /// True when every entry pushed so far looked drained. Any thread: a
+    /// hint for choosing among free rings, so both loads are relaxed (a
+    /// stale answer only picks a fuller ring, never breaks the hand-over,
+    /// which try_claim's CAS orders).
+    [[nodiscard]] bool looks_drained() const noexcept {
+        return producer_.head.load(std::memory_order_relaxed) ==
+               consumer_.tail.load(std::memory_order_relaxed);
+    }
     [[nodiscard]] bool claimed() const noexcept {
         // Relaxed: a diagnostic read (the destructor's assertion), no data
         // is published through it.
