@@ -70,6 +70,7 @@
 
 #include "canarygate/core/config.hpp"
 #include "canarygate/record/attribution.hpp"
+#include "canarygate/record/detail/thread_cache.hpp"
 #include "canarygate/record/outcome.hpp"
 #include "canarygate/record/recorder.hpp"  // recorder_traits: the same limits
 #include "canarygate/record/series.hpp"
@@ -416,6 +417,7 @@ private:
         // tracker has.
         std::weak_ptr<shared_state> state;
 
+        [[nodiscard]] bool abandoned() const noexcept { return state.expired(); }
         void release() noexcept {
             if (owner != 0) {
                 if (const auto s = state.lock()) {
@@ -431,50 +433,16 @@ private:
 
     static void abandon(typename map_type::writer& w) noexcept { w.abandon(); }
 
-    struct thread_cache {
-        std::array<thread_entry, Traits::thread_cache_size> entries{};
-        thread_cache() = default;
-        thread_cache(const thread_cache&) = delete;
-        thread_cache& operator=(const thread_cache&) = delete;
-        // Thread exit: every ring this thread holds goes back to its pool (or
-        // is abandoned with its dead tracker).
-        ~thread_cache() {
-            for (thread_entry& e : entries) e.release();
-        }
-    };
-
-    static thread_cache& this_thread_cache() noexcept {
-        thread_local thread_cache cache;
-        return cache;
-    }
+    using thread_cache = detail::thread_lru_cache<thread_entry, Traits::thread_cache_size>;
 
     thread_entry& entry_for_this_thread() noexcept {
-        thread_cache& cache = this_thread_cache();
-        if (cache.entries[0].owner == id_) [[likely]]
-            return cache.entries[0];
-        return claim_entry(cache);
-    }
-
-    // Moves this tracker's entry to the front (most recently used), claiming
-    // a writer when the thread has none. Wait-free, allocation-free.
-    thread_entry& claim_entry(thread_cache& cache) noexcept {
-        auto& e = cache.entries;
-        auto it =
-            std::find_if(e.begin(), e.end(), [&](const thread_entry& x) { return x.owner == id_; });
-        if (it == e.end()) {
-            // Reuse an empty entry or one whose tracker died, else the least
-            // recently used (the last).
-            it = std::find_if(e.begin(), e.end(), [](const thread_entry& x) {
-                return x.owner == 0 || x.state.expired();
-            });
-            if (it == e.end()) it = e.end() - 1;
-            it->release();
-            it->writer = state_->map.make_writer();
-            it->state = state_;
-            it->owner = id_;
-        }
-        std::rotate(e.begin(), it, it + 1);
-        return e.front();
+        // Thread exit releases every claim: each ring goes back to its pool,
+        // or is abandoned with its dead tracker.
+        thread_local thread_cache cache;
+        return cache.find_or_claim(id_, [this](thread_entry& e) noexcept {
+            e.writer = state_->map.make_writer();
+            e.state = state_;
+        });
     }
 
     static std::atomic<std::uint64_t>& next_tracker_id() noexcept {

@@ -52,6 +52,7 @@
 #include "canarygate/core/error.hpp"
 #include "canarygate/core/histogram.hpp"
 #include "canarygate/record/detail/shard_pool.hpp"
+#include "canarygate/record/detail/thread_cache.hpp"
 #include "canarygate/record/metrics.hpp"
 #include "canarygate/record/outcome.hpp"
 #include "canarygate/record/pricing.hpp"
@@ -401,6 +402,7 @@ private:
         // died leaves an expired pointer and an id no live recorder has.
         std::weak_ptr<detail::shard_pool> pool;
 
+        [[nodiscard]] bool abandoned() const noexcept { return pool.expired(); }
         void release() noexcept {
             if (owner != 0) {
                 if (const auto p = pool.lock()) p->release(index);
@@ -411,52 +413,18 @@ private:
         }
     };
 
-    struct thread_cache {
-        std::array<thread_entry, Traits::thread_cache_size> entries{};
-        thread_cache() = default;
-        thread_cache(const thread_cache&) = delete;
-        thread_cache& operator=(const thread_cache&) = delete;
-        // Thread exit: every shard this thread holds is orphaned, so the
-        // collector folds its counts; nothing recorded is lost.
-        ~thread_cache() {
-            for (thread_entry& e : entries) e.release();
-        }
-    };
-
-    static thread_cache& this_thread_cache() noexcept {
-        thread_local thread_cache cache;
-        return cache;
-    }
+    using thread_cache = detail::thread_lru_cache<thread_entry, Traits::thread_cache_size>;
 
     const thread_entry& entry_for_this_thread() noexcept {
-        thread_cache& cache = this_thread_cache();
-        if (cache.entries[0].owner == id_) [[likely]]
-            return cache.entries[0];
-        return claim_entry(cache);
-    }
-
-    // Moves this recorder's entry to the front (most recently used), claiming
-    // a shard when the thread has none. Wait-free, allocation-free.
-    const thread_entry& claim_entry(thread_cache& cache) noexcept {
-        auto& e = cache.entries;
-        auto it =
-            std::find_if(e.begin(), e.end(), [&](const thread_entry& x) { return x.owner == id_; });
-        if (it == e.end()) {
-            // Reuse an empty entry or one whose recorder died, else the least
-            // recently used (the last).
-            it = std::find_if(e.begin(), e.end(), [](const thread_entry& x) {
-                return x.owner == 0 || x.pool.expired();
-            });
-            if (it == e.end()) it = e.end() - 1;
-            it->release();
-            it->index = pool_->claim();
-            it->shard = pool_->shard(it->index);
-            it->shared = it->index == pool_->overflow_index();
-            it->pool = pool_;
-            it->owner = id_;
-        }
-        std::rotate(e.begin(), it, it + 1);
-        return e.front();
+        // Thread exit releases every claim: each shard this thread holds is
+        // orphaned, so the collector folds its counts; nothing is lost.
+        thread_local thread_cache cache;
+        return cache.find_or_claim(id_, [this](thread_entry& e) noexcept {
+            e.index = pool_->claim();
+            e.shard = pool_->shard(e.index);
+            e.shared = e.index == pool_->overflow_index();
+            e.pool = pool_;
+        });
     }
 
     static std::atomic<std::uint64_t>& next_recorder_id() noexcept {
