@@ -63,4 +63,4 @@ add_test(NAME prometheus_promtool_check
         "-DPROMTOOL=${CANARYGATE_PROMTOOL_EXECUTABLE}"
         "-DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}"
         -P "${CMAKE_CURRENT_BINARY_DIR}/prometheus_promtool_check.cmake")
-set_tests_properties(prometheus_promtool_check PROPERTIES LABELS unit)
+set_tests_properties(prometheus_promtool_check PROPERTIES LABELS "unit;prometheus")

@@ -75,13 +75,21 @@ TEST_CASE("murmur3_32 matches the reference values") {
     CHECK(murmur3_32(flag, "caf\xc3\xa9", 0, js) == 3166334951U);
     CHECK(murmur3_32(flag, "na\xc3\xafve-user", 0, js) == 3259863067U);
     CHECK(murmur3_32(flag, "Zo\xc3\xab", 0, js) == 133656902U);
-    CHECK(murmur3_32(flag, "\xe3\x83\xa6\xe3\x83\xbc\xe3\x82\xb6\xe3\x83\xbc" "42", 0, js) == 795652610U);
+    CHECK(murmur3_32(flag,
+                     "\xe3\x83\xa6\xe3\x83\xbc\xe3\x82\xb6\xe3\x83\xbc"
+                     "42",
+                     0, js) == 795652610U);
     CHECK(murmur3_32(flag, "\xe7\x94\xa8\xe6\x88\xb7", 0, js) == 289358742U);
-    CHECK(murmur3_32(flag, "\xf0\x9f\x98\x80" "emoji", 0, js) == 3969283465U);
+    CHECK(murmur3_32(flag,
+                     "\xf0\x9f\x98\x80"
+                     "emoji",
+                     0, js) == 3969283465U);
     // ... and the UTF-8 bytes (flagd's Go daemon) differ.
     CHECK(murmur3_32(flag, "caf\xc3\xa9") == 3920061710U);
     CHECK(murmur3_32(flag, "Zo\xc3\xab") == 2143811161U);
-    CHECK(murmur3_32(flag, "\xf0\x9f\x98\x80" "emoji") == 3067064335U);
+    CHECK(murmur3_32(flag,
+                     "\xf0\x9f\x98\x80"
+                     "emoji") == 3067064335U);
     // imurmurhash drops a tail whose third unit is >= 0x8000: "ab耀" and
     // "x😀" both hash to the length alone.
     CHECK(murmur3_32("", "ab\xe8\x80\x80", 0, js) == 2247144487U);
@@ -92,8 +100,13 @@ TEST_CASE("murmur3_32 matches the reference values") {
     CHECK(murmur3_32("canary-rollout:", "user-1", 0, ujs) == 794038997U);
     CHECK(murmur3_32("canary-rollout:", "caf\xc3\xa9", 0, ujs) == 3053531386U);
     CHECK(murmur3_32("canary-rollout:", "caf\xc3\xa9") == 559482136U);
-    CHECK(murmur3_32("canary-rollout:", "\xf0\x9f\x98\x80" "emoji", 0, ujs) == 3242642485U);
-    CHECK(murmur3_32("canary-rollout:", "\xf0\x9f\x98\x80" "emoji") == 4265095841U);
+    CHECK(murmur3_32("canary-rollout:",
+                     "\xf0\x9f\x98\x80"
+                     "emoji",
+                     0, ujs) == 3242642485U);
+    CHECK(murmur3_32("canary-rollout:",
+                     "\xf0\x9f\x98\x80"
+                     "emoji") == 4265095841U);
 }
 
 TEST_CASE("invalid UTF-8 is read as Node and the WHATWG decoder read it") {
@@ -103,11 +116,20 @@ TEST_CASE("invalid UTF-8 is read as Node and the WHATWG decoder read it") {
     const std::string fffd = "\xef\xbf\xbd";
     CHECK(murmur3_32("", "\xed\xa0\x80", 0, js) == murmur3_32("", fffd + fffd + fffd, 0, js));
     CHECK(murmur3_32("", "\xf0\x9f\x98", 0, js) == murmur3_32("", fffd, 0, js));
-    CHECK(murmur3_32("", "\xc0\xaf" "a", 0, js) == murmur3_32("", fffd + fffd + "a", 0, js));
-    CHECK(murmur3_32("", "\xe0\x80" "a", 0, js) == murmur3_32("", fffd + fffd + "a", 0, js));
+    CHECK(murmur3_32("",
+                     "\xc0\xaf"
+                     "a",
+                     0, js) == murmur3_32("", fffd + fffd + "a", 0, js));
+    CHECK(murmur3_32("",
+                     "\xe0\x80"
+                     "a",
+                     0, js) == murmur3_32("", fffd + fffd + "a", 0, js));
     CHECK(murmur3_32("", "\xf4\x90\x80\x80", 0, js) ==
           murmur3_32("", fffd + fffd + fffd + fffd, 0, js));
-    CHECK(murmur3_32("", "\xe2\x82" "x", 0, js) == murmur3_32("", fffd + "x", 0, js));
+    CHECK(murmur3_32("",
+                     "\xe2\x82"
+                     "x",
+                     0, js) == murmur3_32("", fffd + "x", 0, js));
     // utf8_bytes hashes the bytes as they are.
     CHECK(murmur3_32("", "\xed\xa0\x80") != murmur3_32("", fffd + fffd + fffd));
 }
@@ -182,7 +204,8 @@ TEST_CASE("routing is sticky and monotone in the candidate's weight") {
                 on_candidate += t == route_target::candidate;
                 previous[i] = t;
             }
-            CAPTURE(static_cast<int>(config.scheme), static_cast<int>(config.order), w, on_candidate);
+            CAPTURE(static_cast<int>(config.scheme), static_cast<int>(config.order), w,
+                    on_candidate);
             CHECK(share_consistent(on_candidate, keys.size(), w / 100.0));
         }
         CHECK(moved_back == 0);
@@ -193,9 +216,10 @@ TEST_CASE("flagd buckets are monotone at any total weight") {
     // candidate ⇔ bucket ≥ baseline ⇔ h·T ≥ (T − w)·2^32: grows with w/T,
     // whatever T; checked on hash values at the scale's edges and inside.
     router r({.scheme = bucketing::flagd_fractional, .flag_key = "f"});
-    const std::uint32_t hashes[] = {0U, 1U, 0x7fffffffU, 0x80000000U, 0xfffffffeU, 0xffffffffU,
-                                    123456789U, 3000000000U};
-    const std::uint32_t totals[] = {1U, 3U, 100U, 1000U, 1'000'000U, canarygate::max_routing_weight};
+    const std::uint32_t hashes[] = {0U,          1U,          0x7fffffffU, 0x80000000U,
+                                    0xfffffffeU, 0xffffffffU, 123456789U,  3000000000U};
+    const std::uint32_t totals[] = {1U,    3U,         100U,
+                                    1000U, 1'000'000U, canarygate::max_routing_weight};
     for (const std::uint32_t h : hashes) {
         for (const std::uint32_t total : totals) {
             bool seen_candidate = false;
@@ -245,23 +269,28 @@ TEST_CASE("a request without a key is served by the baseline") {
     router r({.scheme = bucketing::flagd_fractional, .flag_key = "f"},
              {.baseline = 0, .candidate = 1, .shadow_ppm = 999'999});
     CHECK(r.route("") == canarygate::route_decision{route_target::baseline, false});
-    router u({.scheme = bucketing::unleash_rollout, .flag_key = "g"}, {.baseline = 0, .candidate = 100});
+    router u({.scheme = bucketing::unleash_rollout, .flag_key = "g"},
+             {.baseline = 0, .candidate = 100});
     CHECK(u.route("").target == route_target::baseline);
     CHECK(u.route("x").target == route_target::candidate);
 }
 
 TEST_CASE("bad configurations and weights are refused with the field and value") {
     using Catch::Matchers::Contains;
-    CHECK_THROWS_WITH((void)router({.scheme = bucketing::flagd_fractional, .flag_key = ""}), Contains("flag_key"));
+    CHECK_THROWS_WITH((void)router({.scheme = bucketing::flagd_fractional, .flag_key = ""}),
+                      Contains("flag_key"));
     CHECK_THROWS_WITH((void)router({.scheme = bucketing::unleash_rollout,
                                     .flag_key = "g",
                                     .hashing = key_hashing::flagd_javascript},
                                    {.baseline = 100, .candidate = 0}),
                       Contains("hashing"));
-    CHECK_THROWS_WITH((void)router({.scheme = bucketing::unleash_rollout, .flag_key = ""}, {.baseline = 1, .candidate = 0}),
+    CHECK_THROWS_WITH((void)router({.scheme = bucketing::unleash_rollout, .flag_key = ""},
+                                   {.baseline = 1, .candidate = 0}),
                       Contains("baseline + candidate = 1 must be 100"));
-    router r({.scheme = bucketing::flagd_fractional, .flag_key = "f"}, {.baseline = 9, .candidate = 1});
-    CHECK_THROWS_WITH(r.set_weights({.baseline = 0, .candidate = 0}), Contains("baseline + candidate = 0"));
+    router r({.scheme = bucketing::flagd_fractional, .flag_key = "f"},
+             {.baseline = 9, .candidate = 1});
+    CHECK_THROWS_WITH(r.set_weights({.baseline = 0, .candidate = 0}),
+                      Contains("baseline + candidate = 0"));
     CHECK_THROWS_WITH(r.set_weights({.baseline = 1, .candidate = 2'097'152}),
                       Contains("candidate = 2097152"));
     CHECK_THROWS_WITH(r.set_weights({.baseline = 1, .candidate = 1, .shadow_ppm = 1'000'001}),
@@ -271,8 +300,8 @@ TEST_CASE("bad configurations and weights are refused with the field and value")
     r.set_weights({.baseline = canarygate::max_routing_weight,
                    .candidate = canarygate::max_routing_weight,
                    .shadow_ppm = 1'000'000});
-    CHECK(r.weights() == routing_weights{canarygate::max_routing_weight, canarygate::max_routing_weight,
-                                         1'000'000});
+    CHECK(r.weights() == routing_weights{canarygate::max_routing_weight,
+                                         canarygate::max_routing_weight, 1'000'000});
     CHECK(r.weights().candidate_share() == 0.5);
 }
 

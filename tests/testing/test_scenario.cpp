@@ -255,6 +255,40 @@ TEST_CASE("stages, mismatch, shadow and diurnal load", "[scenario]") {
     CHECK(peak / trough == Approx(3.0).epsilon(0.12));
 }
 
+TEST_CASE("set_split changes the split from now on; shadow copies behave as the candidate",
+          "[scenario]") {
+    scenario_config cfg;
+    cfg.traffic.requests_per_minute = 1000;
+    cfg.stages = {{0, 0.0}, {hour_ns, 0.5}};  // the second stage is dropped by set_split
+    cfg.candidate_regression.refusal = 3.0;
+    scenario s(cfg, 11);
+    std::uint64_t counts[2][3] = {};  // [phase][arm]: requests
+    std::uint64_t shadow_refusals = 0;
+    int phase = 0;
+    const auto on_request = [&](const request_event& r) {
+        ++counts[phase][static_cast<int>(r.arm)];
+        if (r.arm == arm_role::shadow && r.outcome.category == outcome::refusal) ++shadow_refusals;
+    };
+    s.set_split(0.0, 0.5);  // a shadow stage: no user on the candidate
+    s.run(30 * minute_ns, on_request, [](const feedback_arrival&) {});
+    phase = 1;
+    s.set_split(0.1, 0.0);  // a 10 % canary, shadow off
+    s.run(2 * hour_ns, on_request, [](const feedback_arrival&) {});
+    CHECK(counts[0][static_cast<int>(arm_role::candidate)] == 0);
+    check_rate(counts[0][static_cast<int>(arm_role::shadow)],
+               counts[0][static_cast<int>(arm_role::baseline)], 0.5);
+    check_rate(shadow_refusals, counts[0][static_cast<int>(arm_role::shadow)],
+               3.0 * cfg.model.refusal_rate);
+    CHECK(counts[1][static_cast<int>(arm_role::shadow)] == 0);
+    check_rate(counts[1][static_cast<int>(arm_role::candidate)],
+               counts[1][static_cast<int>(arm_role::candidate)] +
+                   counts[1][static_cast<int>(arm_role::baseline)],
+               0.1);
+    CHECK(s.candidate_share(90 * minute_ns) == 0.1);
+    CHECK_THROWS_WITH(s.set_split(1.5, 0.0), Catch::Matchers::Contains("candidate_share = 1.5"));
+    CHECK_THROWS_WITH(s.set_split(0.5, -1.0), Catch::Matchers::Contains("shadow_share = -1"));
+}
+
 TEST_CASE("candidate window noise varies windows without moving the mean", "[scenario]") {
     auto cfg = half_split();
     cfg.candidate_window_noise = 0.15;

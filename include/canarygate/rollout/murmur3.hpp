@@ -35,9 +35,9 @@ CANARYGATE_NAMESPACE_BEGIN
 /// How the router turns a key's bytes into the hash input; see the file
 /// comment of rollout/murmur3.hpp.
 enum class key_hashing : std::uint8_t {
-    utf8_bytes,        ///< the bytes as given (flagd's Go daemon, Unleash's Rust core)
-    flagd_javascript,  ///< as @openfeature/flagd-core (imurmurhash) hashes the decoded string
-    unleash_javascript ///< as the Unleash Node SDK (murmurhash3js) hashes the decoded string
+    utf8_bytes,         ///< the bytes as given (flagd's Go daemon, Unleash's Rust core)
+    flagd_javascript,   ///< as @openfeature/flagd-core (imurmurhash) hashes the decoded string
+    unleash_javascript  ///< as the Unleash Node SDK (murmurhash3js) hashes the decoded string
 };
 
 namespace detail {
@@ -211,7 +211,9 @@ constexpr void append_key(murmur3_stream& stream, std::string_view bytes,
     }
     const bool low_byte = hashing == key_hashing::unleash_javascript;
     decode_utf8_whatwg(bytes, [&](std::uint32_t code_point) {
-        const auto push_unit = [&](std::uint32_t unit) { stream.push(low_byte ? unit & 0xFFU : unit); };
+        const auto push_unit = [&](std::uint32_t unit) {
+            stream.push(low_byte ? unit & 0xFFU : unit);
+        };
         if (code_point <= 0xFFFF) {
             push_unit(code_point);
         } else {  // a surrogate pair, as JavaScript strings hold it
@@ -227,9 +229,9 @@ constexpr void append_key(murmur3_stream& stream, std::string_view bytes,
 /// MurmurHash3 x86 32-bit of `prefix` followed by `key`, with `seed`, read as
 /// `hashing` says. E.g. flagd's fractional bucket input is
 /// murmur3_32("flag-key", "user-7", 0).
-[[nodiscard]] constexpr std::uint32_t murmur3_32(std::string_view prefix, std::string_view key,
-                                                 std::uint32_t seed = 0,
-                                                 key_hashing hashing = key_hashing::utf8_bytes) noexcept {
+[[nodiscard]] constexpr std::uint32_t murmur3_32(
+    std::string_view prefix, std::string_view key, std::uint32_t seed = 0,
+    key_hashing hashing = key_hashing::utf8_bytes) noexcept {
     detail::murmur3_stream stream(seed);
     if (hashing == key_hashing::flagd_javascript) stream.use_flagd_units();
     detail::append_key(stream, prefix, hashing);

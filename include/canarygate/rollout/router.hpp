@@ -84,18 +84,22 @@ struct router_config {
     void validate() const {
         constexpr std::string_view where = "canarygate::router_config";
         if (scheme != bucketing::flagd_fractional && scheme != bucketing::unleash_rollout)
-            detail::throw_bad_field(where, "scheme", static_cast<int>(scheme), "is not a bucketing");
+            detail::throw_bad_field(where, "scheme", static_cast<int>(scheme),
+                                    "is not a bucketing");
         if (scheme == bucketing::flagd_fractional && flag_key.empty())
-            detail::throw_bad_field(where, "flag_key", flag_key, "must be non-empty for flagd_fractional");
+            detail::throw_bad_field(where, "flag_key", flag_key,
+                                    "must be non-empty for flagd_fractional");
         if (hashing != key_hashing::utf8_bytes && hashing != key_hashing::flagd_javascript &&
             hashing != key_hashing::unleash_javascript) {
-            detail::throw_bad_field(where, "hashing", static_cast<int>(hashing), "is not a key_hashing");
+            detail::throw_bad_field(where, "hashing", static_cast<int>(hashing),
+                                    "is not a key_hashing");
         }
         if ((hashing == key_hashing::flagd_javascript && scheme != bucketing::flagd_fractional) ||
             (hashing == key_hashing::unleash_javascript && scheme != bucketing::unleash_rollout)) {
-            detail::throw_bad_field(where, "hashing", static_cast<int>(hashing),
-                                    "reproduces the other scheme's JavaScript library; use utf8_bytes or "
-                                    "the JavaScript reading of this scheme");
+            detail::throw_bad_field(
+                where, "hashing", static_cast<int>(hashing),
+                "reproduces the other scheme's JavaScript library; use utf8_bytes or "
+                "the JavaScript reading of this scheme");
         }
         if (order != arm_order::baseline_first && order != arm_order::candidate_first)
             detail::throw_bad_field(where, "order", static_cast<int>(order), "is not an arm_order");
@@ -177,8 +181,8 @@ public:
         if (key.empty()) return {route_target::baseline, shadow_ppm == shadow_scale};
         const std::uint32_t h = hash(key);
         const route_target target = bucket_target(h, baseline, candidate);
-        const bool shadow = target == route_target::baseline && shadow_ppm != 0 &&
-                            shadow_bucket(h) < shadow_ppm;
+        const bool shadow =
+            target == route_target::baseline && shadow_ppm != 0 && shadow_bucket(h) < shadow_ppm;
         return {target, shadow};
     }
 
@@ -234,15 +238,18 @@ private:
     [[nodiscard]] routing_weights checked(routing_weights w) const {
         constexpr std::string_view where = "canarygate::router::set_weights";
         if (w.baseline > max_routing_weight)
-            detail::throw_bad_field(where, "baseline", w.baseline, "exceeds max_routing_weight (2097151)");
+            detail::throw_bad_field(where, "baseline", w.baseline,
+                                    "exceeds max_routing_weight (2097151)");
         if (w.candidate > max_routing_weight)
-            detail::throw_bad_field(where, "candidate", w.candidate, "exceeds max_routing_weight (2097151)");
+            detail::throw_bad_field(where, "candidate", w.candidate,
+                                    "exceeds max_routing_weight (2097151)");
         if (w.total() == 0)
             detail::throw_bad_field(where, "baseline + candidate", w.total(), "must be at least 1");
         if (config_.scheme == bucketing::unleash_rollout && w.total() != 100) {
-            detail::throw_bad_field(where, "baseline + candidate", w.total(),
-                                    "must be 100 for unleash_rollout (the candidate's weight is the "
-                                    "rollout percentage)");
+            detail::throw_bad_field(
+                where, "baseline + candidate", w.total(),
+                "must be 100 for unleash_rollout (the candidate's weight is the "
+                "rollout percentage)");
         }
         if (w.shadow_ppm > shadow_scale)
             detail::throw_bad_field(where, "shadow_ppm", w.shadow_ppm, "must be at most 1000000");

@@ -115,7 +115,8 @@ struct scenario_config {
     std::int64_t noise_window_ns = 5 * minute_ns;
     /// The candidate really gets share × split_mismatch (1 = as configured).
     double split_mismatch = 1.0;
-    /// Share of baseline requests also mirrored to a shadow arm.
+    /// Share of baseline requests also mirrored to a shadow arm. The copies
+    /// are served by the candidate's model: its regression and noise apply.
     double shadow_share = 0.0;
 };
 
@@ -168,6 +169,22 @@ public:
         }
         flush_feedback(until_ns, on_feedback);
         now_ = until_ns;
+    }
+
+    /// Changes the split from now_ns() on, as a rollout controller does when
+    /// it advances or rolls back: the candidate's share of requests, and the
+    /// share of baseline requests mirrored to the shadow arm. Later stages of
+    /// the configured schedule are dropped; traffic already generated keeps
+    /// its split. Throws std::invalid_argument for a share outside [0, 1].
+    void set_split(double candidate_share, double shadow_share) {
+        constexpr std::string_view where = "canarygate::testkit::scenario::set_split";
+        if (!(candidate_share >= 0.0 && candidate_share <= 1.0))
+            detail::throw_bad_field(where, "candidate_share", candidate_share, "must be in [0, 1]");
+        if (!(shadow_share >= 0.0 && shadow_share <= 1.0))
+            detail::throw_bad_field(where, "shadow_share", shadow_share, "must be in [0, 1]");
+        std::erase_if(config_.stages, [&](const stage& st) { return st.start_ns >= now_; });
+        config_.stages.push_back({now_, candidate_share});
+        config_.shadow_share = shadow_share;
     }
 
     /// Feedback generated but not yet due.
@@ -313,7 +330,9 @@ private:
     template <class OnRequest>
     void emit(std::int64_t t, arm_role arm, OnRequest& on_request) {
         const response_model& m = config_.model;
-        const bool candidate = arm == arm_role::candidate;
+        // A shadow copy is the same kind of request served by the candidate's
+        // model: it carries the candidate's regression and noise.
+        const bool candidate = arm == arm_role::candidate || arm == arm_role::shadow;
         const regression none{};
         const regression& r = candidate ? config_.candidate_regression : none;
         const double noise = candidate ? noise_factor_ : 1.0;

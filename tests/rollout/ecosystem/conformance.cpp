@@ -86,7 +86,7 @@ std::vector<test_key> generate_keys(std::size_t n) {
     struct pool {
         std::uint32_t first, last;
     };
-    const pool pools[] = {{0x20, 0x7E},   {0xA0, 0xFF},     {0x100, 0x7FF},
+    const pool pools[] = {{0x20, 0x7E},    {0xA0, 0xFF},     {0x100, 0x7FF},
                           {0x800, 0xD7FF}, {0xE000, 0xFFFF}, {0x10000, 0x10FFFF}};
     for (std::size_t i = 1; i < n; ++i) {
         std::string k;
@@ -155,14 +155,18 @@ std::string shell_quoted(const std::string& s) {
 void run(const std::string& command) {
     std::cout << "$ " << command << std::endl;
     const int status = std::system(command.c_str());
-    if (status != 0) throw std::runtime_error("command failed (status " + std::to_string(status) + ")");
+    if (status != 0)
+        throw std::runtime_error("command failed (status " + std::to_string(status) + ")");
 }
 
 const char* class_name(key_class c) {
     switch (c) {
-        case key_class::ascii: return "ascii";
-        case key_class::utf8: return "utf8";
-        case key_class::ill_formed: return "ill-formed";
+        case key_class::ascii:
+            return "ascii";
+        case key_class::utf8:
+            return "utf8";
+        case key_class::ill_formed:
+            return "ill-formed";
     }
     return "?";
 }
@@ -187,8 +191,8 @@ struct tally {
         std::uint64_t a = 0;
         std::uint64_t t = 0;
         for (const auto& [c, v] : by_class) {
-            s += std::string(s.empty() ? "" : ", ") + class_name(c) + " " + std::to_string(v.first) +
-                 "/" + std::to_string(v.second);
+            s += std::string(s.empty() ? "" : ", ") + class_name(c) + " " +
+                 std::to_string(v.first) + "/" + std::to_string(v.second);
             a += v.first;
             t += v.second;
         }
@@ -229,16 +233,19 @@ int check_flagd(const std::string& node, const std::string& dir) {
     std::ofstream(vectors_path) << spec.dump(2) << '\n';
     const auto keys = generate_keys(100'000);
     write_keys(dir + "/flagd_keys.hex", keys);
-    run(shell_quoted(node) + " " + shell_quoted(dir + "/flagd_fractional.js") + " " + shell_quoted(vectors_path) + " " +
-        shell_quoted(dir + "/flagd_keys.hex") + " " + shell_quoted(dir + "/flagd_assignments.txt"));
+    run(shell_quoted(node) + " " + shell_quoted(dir + "/flagd_fractional.js") + " " +
+        shell_quoted(vectors_path) + " " + shell_quoted(dir + "/flagd_keys.hex") + " " +
+        shell_quoted(dir + "/flagd_assignments.txt"));
     const auto rows = read_lines(dir + "/flagd_assignments.txt");
     if (rows.size() != keys.size()) {
-        std::cerr << "flagd-core returned " << rows.size() << " rows for " << keys.size() << " keys\n";
+        std::cerr << "flagd-core returned " << rows.size() << " rows for " << keys.size()
+                  << " keys\n";
         return 1;
     }
     bool ok = true;
-    std::printf("flagd fractional (@openfeature/flagd-core 4.0.1) vs canarygate::router, %zu keys:\n",
-                keys.size());
+    std::printf(
+        "flagd fractional (@openfeature/flagd-core 4.0.1) vs canarygate::router, %zu keys:\n",
+        keys.size());
     for (const auto hashing : {key_hashing::flagd_javascript, key_hashing::utf8_bytes}) {
         const bool js = hashing == key_hashing::flagd_javascript;
         tally total;
@@ -252,7 +259,8 @@ int check_flagd(const std::string& node, const std::string& dir) {
             tally t;
             for (std::size_t i = 0; i < keys.size(); ++i) {
                 const char theirs = rows[i].at(v);
-                const char ours = r.route(keys[i].bytes).target == route_target::candidate ? '1' : '0';
+                const char ours =
+                    r.route(keys[i].bytes).target == route_target::candidate ? '1' : '0';
                 t.add(keys[i].kind, ours == theirs);
                 total.add(keys[i].kind, ours == theirs);
             }
@@ -267,7 +275,8 @@ int check_flagd(const std::string& node, const std::string& dir) {
                                      : t.agreed(key_class::ascii) == t.total(key_class::ascii);
             if (!required) {
                 ok = false;
-                std::printf("    FAILED: %s must agree on %s\n", js ? "flagd_javascript" : "utf8_bytes",
+                std::printf("    FAILED: %s must agree on %s\n",
+                            js ? "flagd_javascript" : "utf8_bytes",
                             js ? "every key" : "every ASCII key");
             }
         }
@@ -322,7 +331,8 @@ spec_case_result judge_unleash_case(const std::string& file, const nlohmann::jso
     const auto& params = s.at("parameters");
     const auto& context = test.at("context");
     const auto context_field = [&](const std::string& field) -> std::string {
-        if (context.contains(field) && context[field].is_string()) return context[field].get<std::string>();
+        if (context.contains(field) && context[field].is_string())
+            return context[field].get<std::string>();
         if (context.contains("properties") && context["properties"].contains(field))
             return context["properties"][field].get<std::string>();
         return "";
@@ -338,8 +348,9 @@ spec_case_result judge_unleash_case(const std::string& file, const nlohmann::jso
             key = context_field("userId");
             if (key.empty()) key = context_field("sessionId");
             if (key.empty()) {
-                r.reason = "default stickiness without userId or sessionId: Unleash hashes a random "
-                           "number; the router sends a keyless request to the baseline";
+                r.reason =
+                    "default stickiness without userId or sessionId: Unleash hashes a random "
+                    "number; the router sends a keyless request to the baseline";
                 return r;
             }
         } else if (stickiness == "random") {
@@ -350,8 +361,9 @@ spec_case_result judge_unleash_case(const std::string& file, const nlohmann::jso
         }
         percentage = params.at("rollout").get<std::string>();
     } else {
-        r.reason = "strategy '" + kind + "'" +
-                   (kind == "gradualRolloutRandom" ? ": a fresh random draw per call, not sticky" : "");
+        r.reason =
+            "strategy '" + kind + "'" +
+            (kind == "gradualRolloutRandom" ? ": a fresh random draw per call, not sticky" : "");
         return r;
     }
     const std::string group = params.value("groupId", std::string());
@@ -364,24 +376,26 @@ spec_case_result judge_unleash_case(const std::string& file, const nlohmann::jso
     const bool expected = test.at("expectedResult").get<bool>();
     r.agreed = ours == expected;
     if (!r.agreed) {
-        r.reason = "router says " + std::string(ours ? "enabled" : "disabled") + " for key '" + key +
-                   "' at " + percentage + " % of group '" + group + "'";
+        r.reason = "router says " + std::string(ours ? "enabled" : "disabled") + " for key '" +
+                   key + "' at " + percentage + " % of group '" + group + "'";
     }
     return r;
 }
 
 int check_unleash(const std::string& node, const std::string& dir) {
-    const std::string spec_dir = dir + "/node_modules/@unleash/client-specification/specifications/";
+    const std::string spec_dir =
+        dir + "/node_modules/@unleash/client-specification/specifications/";
     const char* files[] = {"03-gradual-rollout-user-id-strategy.json",
                            "04-gradual-rollout-session-id-strategy.json",
-                           "05-gradual-rollout-random-strategy.json", "10-flexible-rollout-strategy.json",
-                           "12-custom-stickiness.json"};
+                           "05-gradual-rollout-random-strategy.json",
+                           "10-flexible-rollout-strategy.json", "12-custom-stickiness.json"};
     std::vector<spec_case_result> results;
     for (const char* file : files) {
         std::ifstream in(spec_dir + file);
         if (!in) throw std::runtime_error("cannot read " + spec_dir + file);
         const auto spec = nlohmann::json::parse(in);
-        for (const auto& test : spec.at("tests")) results.push_back(judge_unleash_case(file, spec.at("state"), test));
+        for (const auto& test : spec.at("tests"))
+            results.push_back(judge_unleash_case(file, spec.at("state"), test));
         if (spec.contains("variantTests")) {
             for (const auto& test : spec["variantTests"]) {
                 results.push_back({file, test.at("description").get<std::string>(), false, false,
@@ -397,10 +411,13 @@ int check_unleash(const std::string& node, const std::string& dir) {
         in_scope += r.in_scope;
         agreed += r.in_scope && r.agreed;
         std::printf("  %-44s %-9s %s%s%s\n", r.file.c_str(),
-                    !r.in_scope ? "out" : r.agreed ? "agreed" : "DISAGREED", r.description.c_str(),
-                    r.reason.empty() ? "" : " -- ", r.reason.c_str());
+                    !r.in_scope ? "out"
+                    : r.agreed  ? "agreed"
+                                : "DISAGREED",
+                    r.description.c_str(), r.reason.empty() ? "" : " -- ", r.reason.c_str());
     }
-    std::printf("  in scope %zu of %zu cases; agreed %zu/%zu\n", in_scope, results.size(), agreed, in_scope);
+    std::printf("  in scope %zu of %zu cases; agreed %zu/%zu\n", in_scope, results.size(), agreed,
+                in_scope);
     // The files are pinned by package-lock.json: a classifier that drifted
     // into calling everything out of scope must not pass.
     bool ok = agreed == in_scope && in_scope == 24 && results.size() == 35;
@@ -414,20 +431,24 @@ int check_unleash(const std::string& node, const std::string& dir) {
     const std::vector<std::string> groups = {"canary-rollout", "", "Feature.flexibleRollout.10"};
     std::string group_list;
     for (const auto& g : groups) group_list += (group_list.empty() ? "" : ",") + g;
-    run(shell_quoted(node) + " " + shell_quoted(dir + "/unleash_normalized.js") + " " + shell_quoted(group_list) + " " +
-        shell_quoted(dir + "/unleash_keys.hex") + " " + shell_quoted(dir + "/unleash_normalized.txt"));
+    run(shell_quoted(node) + " " + shell_quoted(dir + "/unleash_normalized.js") + " " +
+        shell_quoted(group_list) + " " + shell_quoted(dir + "/unleash_keys.hex") + " " +
+        shell_quoted(dir + "/unleash_normalized.txt"));
     const auto rows = read_lines(dir + "/unleash_normalized.txt");
     if (rows.size() != keys.size()) {
-        std::cerr << "unleash-client returned " << rows.size() << " rows for " << keys.size() << " keys\n";
+        std::cerr << "unleash-client returned " << rows.size() << " rows for " << keys.size()
+                  << " keys\n";
         return 1;
     }
-    std::printf("Unleash Node SDK 6.12.1 normalizedStrategyValue vs canarygate::router, %zu keys:\n",
-                keys.size());
+    std::printf(
+        "Unleash Node SDK 6.12.1 normalizedStrategyValue vs canarygate::router, %zu keys:\n",
+        keys.size());
     for (const auto hashing : {key_hashing::unleash_javascript, key_hashing::utf8_bytes}) {
         const bool js = hashing == key_hashing::unleash_javascript;
         for (std::size_t g = 0; g < groups.size(); ++g) {
-            router r({.scheme = bucketing::unleash_rollout, .flag_key = groups[g], .hashing = hashing},
-                     {.baseline = 100, .candidate = 0});
+            router r(
+                {.scheme = bucketing::unleash_rollout, .flag_key = groups[g], .hashing = hashing},
+                {.baseline = 100, .candidate = 0});
             tally t;
             for (std::size_t i = 0; i < keys.size(); ++i) {
                 std::istringstream row(rows[i]);
@@ -449,7 +470,8 @@ int check_unleash(const std::string& node, const std::string& dir) {
                                      : t.agreed(key_class::ascii) == t.total(key_class::ascii);
             if (!required) {
                 ok = false;
-                std::printf("    FAILED: %s must agree on %s\n", js ? "unleash_javascript" : "utf8_bytes",
+                std::printf("    FAILED: %s must agree on %s\n",
+                            js ? "unleash_javascript" : "utf8_bytes",
                             js ? "every key" : "every ASCII key");
             }
         }
@@ -462,7 +484,8 @@ int check_unleash(const std::string& node, const std::string& dir) {
 
 int main(int argc, char** argv) {
     if (argc != 4) {
-        std::cerr << "usage: conformance flagd|unleash <node> <dir with node_modules and scripts>\n";
+        std::cerr
+            << "usage: conformance flagd|unleash <node> <dir with node_modules and scripts>\n";
         return 2;
     }
     try {
