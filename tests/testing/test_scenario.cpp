@@ -267,7 +267,7 @@ TEST_CASE("set_split changes the split from now on; shadow copies behave as the 
     int phase = 0;
     const auto on_request = [&](const request_event& r) {
         ++counts[phase][static_cast<int>(r.arm)];
-        if (r.arm == arm_role::shadow && r.outcome.category == outcome::refusal) ++shadow_refusals;
+        if (r.arm == arm_role::shadow && is_refusal(r.outcome.category)) ++shadow_refusals;
     };
     s.set_split(0.0, 0.5);  // a shadow stage: no user on the candidate
     s.run(30 * minute_ns, on_request, [](const feedback_arrival&) {});
