@@ -289,6 +289,45 @@ TEST_CASE("a finished rollout ignores later commands and says so") {
     CHECK_THAT(c.state().reason, Catch::Matchers::Contains("abort by erin"));
 }
 
+TEST_CASE("a paired shadow fail rolls back; a paired pass alone does not advance") {
+    controller_config config = base_config();
+    config.paired_shadow = paired_test_config{};
+    config.stages = {stage_of(stage_kind::shadow, max_duration_rule::hold),
+                     stage_of(stage_kind::canary, max_duration_rule::hold)};
+    paired_result fail;
+    fail.decision = verdict::fail;
+    fail.summary = "paired shadow fail after 40 pairs (synthetic)";
+    paired_result pass;
+    pass.decision = verdict::pass;
+    {
+        rollout_controller c(config, 0);
+        const auto r = c.decide(30 * minute_ns, report_of(verdict::pass), {min_requests}, &fail);
+        CHECK(r.action == rollout_action::roll_back);
+        CHECK_THAT(r.reason, Catch::Matchers::Contains("paired shadow fail after 40 pairs"));
+        REQUIRE(r.paired);
+        CHECK(r.paired->decision == verdict::fail);
+    }
+    {
+        rollout_controller c(config, 0);
+        CHECK(c.decide(30 * minute_ns, report_of(verdict::keep_going), {min_requests}, &pass)
+                  .action == rollout_action::hold);
+        CHECK(c.decide(35 * minute_ns, report_of(verdict::pass), {min_requests}, &pass).action ==
+              rollout_action::advance);
+    }
+    // Through step(): the paired counts of a +60 % cost shadow roll it back
+    // at the first check, long before the unpaired gates could.
+    rollout_controller c(config, 0);
+    paired_counts counts;
+    counts.pairs = 60;
+    counts.cost.above = 58;
+    counts.cost.below = 2;
+    counts.output_length.below = 60;
+    snapshot empty;
+    const auto r = c.step(5 * minute_ns, empty, &counts);
+    CHECK(r.action == rollout_action::roll_back);
+    CHECK(c.state().paired_evidence.checks == 1);
+}
+
 TEST_CASE("bad controller configurations name the field and the value") {
     using Catch::Matchers::Contains;
     controller_config c = base_config();

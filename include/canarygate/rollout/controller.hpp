@@ -64,6 +64,7 @@
 #include "canarygate/gates/verdict.hpp"
 #include "canarygate/record/series.hpp"
 #include "canarygate/rollout/router.hpp"
+#include "canarygate/rollout/shadow_pairs.hpp"
 #include "canarygate/window/snapshot.hpp"
 
 CANARYGATE_NAMESPACE_BEGIN
@@ -137,6 +138,10 @@ struct controller_config {
     /// requests are recorded as (e.g. "shadow"). Required when a stage is a
     /// shadow stage.
     std::optional<policy_config> shadow_policy;
+    /// The paired shadow test (rollout/shadow_pairs.hpp): in a shadow stage,
+    /// its fail rolls back like the policy's. Its alpha_fail adds to the
+    /// shadow policy's. Unset: no paired test.
+    std::optional<paired_test_config> paired_shadow;
     /// Content digests of the models ("sha256:" and 64 lowercase hex digits).
     std::string baseline_digest;
     std::string candidate_digest;
@@ -221,6 +226,7 @@ struct controller_config {
                     "' must name the shadow arm, not the canary's candidate arm");
             }
         }
+        if (paired_shadow) paired_shadow->validate();
         check_digest(where, "baseline_digest", baseline_digest);
         check_digest(where, "candidate_digest", candidate_digest);
     }
@@ -337,6 +343,7 @@ struct rollout_state {
     std::int64_t stage_start_requests = -1;
     policy_state canary_evidence;
     policy_state shadow_evidence;
+    paired_test_state paired_evidence;
     /// What each arm serves and what a roll-back returns to.
     std::string baseline_digest;
     std::string candidate_digest;
@@ -362,6 +369,8 @@ struct step_result {
     rollout_phase phase = rollout_phase::running;
     /// The policy's report at this step (none once the rollout has ended).
     std::optional<policy_report> report;
+    /// The paired shadow test's result, in a shadow stage that has one.
+    std::optional<paired_result> paired;
     /// Commands applied at this step, in order.
     std::vector<operator_command> commands;
     bool alarm = false;
@@ -385,7 +394,8 @@ public:
     rollout_controller(controller_config config, std::int64_t start_ns)
         : config_(validated(std::move(config))),
           canary_policy_(config_.policy),
-          shadow_policy_(make_shadow_policy(config_)) {
+          shadow_policy_(make_shadow_policy(config_)),
+          paired_test_(make_paired_test(config_)) {
         state_.stage_started_ns = start_ns;
         state_.stage_deadline_ns = deadline(0, start_ns);
         state_.baseline_digest = config_.baseline_digest;
@@ -400,6 +410,7 @@ public:
         : config_(validated(std::move(config))),
           canary_policy_(config_.policy),
           shadow_policy_(make_shadow_policy(config_)),
+          paired_test_(make_paired_test(config_)),
           state_(std::move(saved)) {
         constexpr std::string_view where = "canarygate::rollout_controller (resume)";
         if (state_.stage >= config_.stages.size())
@@ -441,7 +452,8 @@ public:
     /// collector's totals since the start) with the current stage's policy
     /// and decides. Throws std::invalid_argument, changing nothing, when the
     /// policy refuses the snapshot (see policy::evaluate).
-    step_result step(std::int64_t now_ns, const snapshot& totals) {
+    step_result step(std::int64_t now_ns, const snapshot& totals,
+                     const paired_counts* pairs = nullptr) {
         if (terminal()) return finished_step(now_ns);
         const rollout_stage& stage = current_stage();
         const bool shadow = stage.kind == stage_kind::shadow;
@@ -451,13 +463,18 @@ public:
         policy_state evidence = shadow ? state_.shadow_evidence : state_.canary_evidence;
         const bool at_max = deadline_reached(now_ns);
         const policy_report report = judge.evaluate(evidence, totals, stage_share(stage), at_max);
-        // The policy accepted the snapshot: commit its evidence.
+        std::optional<paired_result> paired;
+        paired_test_state paired_evidence = state_.paired_evidence;
+        if (shadow && paired_test_ && pairs != nullptr)
+            paired = paired_test_->evaluate(paired_evidence, *pairs);
+        // Both accepted their input: commit the evidence.
         (shadow ? state_.shadow_evidence : state_.canary_evidence) = std::move(evidence);
+        state_.paired_evidence = std::move(paired_evidence);
         if (state_.stage_start_requests < 0)
             state_.stage_start_requests = static_cast<std::int64_t>(arm_requests);
         const auto start = static_cast<std::uint64_t>(state_.stage_start_requests);
         const stage_progress progress{arm_requests > start ? arm_requests - start : 0};
-        step_result result = decide(now_ns, report, progress);
+        step_result result = decide(now_ns, report, progress, paired ? &*paired : nullptr);
         if (result.action == rollout_action::advance) {
             // The new stage counts from these totals, in its own arm (a
             // shadow stage's arm is not the canary's).
@@ -475,15 +492,20 @@ public:
         return result;
     }
 
-    /// The state machine itself, given the policy's report for this step and
-    /// the stage's progress: applies the queued commands, then decides.
-    /// step() is evaluate + decide; tests drive decide() with any report.
-    step_result decide(std::int64_t now_ns, const policy_report& report, stage_progress progress) {
+    /// The state machine itself, given the policy's report for this step, the
+    /// stage's progress and the paired shadow test's result (if any):
+    /// applies the queued commands, then decides; a paired fail rolls back
+    /// like the policy's, a paired pass changes nothing (advancing needs
+    /// the policy's pass). step() is evaluate + decide; tests drive decide()
+    /// with any report.
+    step_result decide(std::int64_t now_ns, const policy_report& report, stage_progress progress,
+                       const paired_result* paired = nullptr) {
         step_result r;
         r.at_ns = now_ns;
         r.stage = state_.stage;
         r.stage_name = config_.stage_name(state_.stage);
         r.report = report;
+        if (paired != nullptr) r.paired = *paired;
         r.stage_requests = progress.requests;
         ++state_.steps;
         if (terminal()) return finish(r, rollout_action::hold, state_.reason, false);
@@ -525,6 +547,8 @@ public:
 
         const verdict decision = report.decision;
         if (decision == verdict::fail) return roll_back(r, "policy fail: " + report.summary);
+        if (paired != nullptr && paired->decision == verdict::fail)
+            return roll_back(r, paired->summary);
         if (decision == verdict::invalid) {
             state_.alarm = true;
             return finish(r, rollout_action::hold,
@@ -570,6 +594,10 @@ private:
     static controller_config validated(controller_config c) {
         c.validate();
         return c;
+    }
+    static std::optional<paired_test> make_paired_test(const controller_config& c) {
+        if (!c.paired_shadow) return std::nullopt;
+        return paired_test(*c.paired_shadow);
     }
     static std::optional<policy> make_shadow_policy(const controller_config& c) {
         if (!c.shadow_policy) return std::nullopt;
@@ -660,6 +688,7 @@ private:
     controller_config config_;
     policy canary_policy_;
     std::optional<policy> shadow_policy_;
+    std::optional<paired_test> paired_test_;
     rollout_state state_;
 };
 
