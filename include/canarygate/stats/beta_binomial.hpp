@@ -168,6 +168,20 @@ public:
     /// Number of windows with at least one trial.
     [[nodiscard]] std::uint64_t windows() const noexcept { return windows_; }
 
+    /// Every member, for saving a process and resuming it exactly
+    /// (integration/json_state.hpp): restore(save()) continues bit for bit.
+    struct saved {
+        std::array<double, J> log_likelihood_ratios{};
+        std::uint64_t windows = 0;
+    };
+    [[nodiscard]] saved save() const noexcept { return saved{log_lr_, windows_}; }
+    [[nodiscard]] static bernoulli_grid_e_process restore(const saved& s) noexcept {
+        bernoulli_grid_e_process p;
+        p.log_lr_ = s.log_likelihood_ratios;
+        p.windows_ = s.windows;
+        return p;
+    }
+
 private:
     std::array<double, J> log_lr_{};
     std::uint64_t windows_ = 0;
@@ -254,6 +268,34 @@ public:
 
     /// The null ratio k.
     [[nodiscard]] double k() const noexcept { return k_; }
+
+    /// Every member, for saving a process and resuming it exactly
+    /// (integration/json_state.hpp): the alternatives theta_j = k x
+    /// multiplier_j as computed, and the grid. restore(save()) continues bit
+    /// for bit.
+    struct saved {
+        double k = 1.0;
+        std::array<double, J> theta{};
+        typename bernoulli_grid_e_process<J>::saved grid;
+    };
+    [[nodiscard]] saved save() const noexcept { return saved{k_, theta_, grid_.save()}; }
+    /// The process `s` describes. Preconditions (std::invalid_argument
+    /// otherwise): k > 0 finite; every theta_j finite and >= k (what the
+    /// constructor guarantees).
+    [[nodiscard]] static rate_ratio_e_process restore(const saved& s) {
+        std::array<double, J> ones{};
+        ones.fill(1.0);
+        rate_ratio_e_process p(s.k, ones);  // checks k
+        for (const double theta : s.theta) {
+            if (!(theta >= s.k && std::isfinite(theta))) {
+                detail::fail_argument("rate_ratio_e_process::restore", "theta", theta,
+                                      "is not finite and >= k");
+            }
+        }
+        p.theta_ = s.theta;
+        p.grid_ = bernoulli_grid_e_process<J>::restore(s.grid);
+        return p;
+    }
 
 private:
     /// theta n_c / (theta n_c + n_b), written to stay accurate when one

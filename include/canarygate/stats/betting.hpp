@@ -198,6 +198,34 @@ public:
     [[nodiscard]] std::uint64_t windows() const noexcept { return windows_; }
     [[nodiscard]] double max_lambda() const noexcept { return max_lambda_; }
 
+    /// Every member, for saving a process and resuming it exactly
+    /// (integration/json_state.hpp): restore(save()) continues bit for bit
+    /// as this process would.
+    struct saved {
+        double max_lambda = 0.5;
+        double initial_lambda = 0.0;
+        double log_e_value = 0.0;
+        double sum_y = 0.0;
+        double sum_y2 = 0.0;
+        std::uint64_t count = 0;
+        std::uint64_t windows = 0;
+    };
+    [[nodiscard]] saved save() const noexcept {
+        return saved{max_lambda_, initial_lambda_, log_e_, sum_y_, sum_y2_, n_, windows_};
+    }
+    /// The process `s` describes. Preconditions as the constructor's on
+    /// max_lambda and initial_lambda (std::invalid_argument otherwise); the
+    /// sums are taken as they are.
+    [[nodiscard]] static betting_e_process restore(const saved& s) {
+        betting_e_process p(s.max_lambda, s.initial_lambda);
+        p.log_e_ = s.log_e_value;
+        p.sum_y_ = s.sum_y;
+        p.sum_y2_ = s.sum_y2;
+        p.n_ = s.count;
+        p.windows_ = s.windows;
+        return p;
+    }
+
 private:
     double max_lambda_;
     double initial_lambda_;
