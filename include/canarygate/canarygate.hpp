@@ -2,7 +2,8 @@
 /// \file
 /// Umbrella: every header without an optional dependency. That is the
 /// recorder side (canarygate/record.hpp), the statistics, gates, policies and
-/// A/A calibration, and the Prometheus text exposition. Not included: the
+/// A/A calibration, the rollout layer (router, controller, paired shadow
+/// test, A/B comparison) and the Prometheus text exposition. Not included: the
 /// JSON integration (`canarygate/integration/json.hpp`, needs nlohmann-json:
 /// CMake target canarygate::json) and the testing kit (`canarygate/testing/`).
 #pragma once
@@ -20,6 +21,11 @@
 #include "canarygate/gates/verdict.hpp"
 #include "canarygate/integration/prometheus.hpp"
 #include "canarygate/record.hpp"
+#include "canarygate/rollout/ab_test.hpp"
+#include "canarygate/rollout/controller.hpp"
+#include "canarygate/rollout/murmur3.hpp"
+#include "canarygate/rollout/router.hpp"
+#include "canarygate/rollout/shadow_pairs.hpp"
 #include "canarygate/stats/beta_binomial.hpp"
 #include "canarygate/stats/betting.hpp"
 #include "canarygate/stats/fixed_sample.hpp"

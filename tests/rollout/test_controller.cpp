@@ -18,19 +18,18 @@
 #include "canarygate/rollout/controller.hpp"
 #include "canarygate/testing/scenario.hpp"
 #include "canarygate/window/event_window.hpp"
+#include "support/rollout_simulation.hpp"
 
 namespace controller_tests {
 
 using namespace canarygate;
 
-std::string digest_of(char c) { return "sha256:" + std::string(64, c); }
+using rollout_simulation::digest_of;
 
 controller_config base_config() {
     controller_config c;
     c.policy = default_policy();
-    policy_config shadow = default_policy();
-    shadow.candidate_arm = "shadow";
-    c.shadow_policy = shadow;
+    c.shadow_policy = default_shadow_policy();
     c.baseline_digest = digest_of('a');
     c.candidate_digest = digest_of('b');
     return c;
@@ -108,7 +107,8 @@ expectation expected(bool last, verdict decision, bool dwell_met, bool requests_
             case max_duration_rule::advance:
                 if (decision == verdict::pass || decision == verdict::no_regression_detected)
                     return forward;
-                break;
+                // keep_going at the deadline: a non-critical gate failed.
+                return {rollout_action::hold, rollout_phase::awaiting_human};
             case max_duration_rule::hold:
                 return {rollout_action::hold, rollout_phase::awaiting_human};
         }
@@ -363,76 +363,10 @@ TEST_CASE("bad controller configurations name the field and the value") {
 
 // --- End to end on generated traffic ---------------------------------------
 
-struct run_summary {
-    std::vector<step_result> steps;
-    rollout_phase phase = rollout_phase::running;
-    std::uint64_t candidate_requests = 0;  // users served by the candidate
-    std::uint64_t shadow_requests = 0;
-};
-
-// Drives a scenario with the controller's weights (the router's job here is
-// played by the scenario's split) and checks every `check_ns`. With
-// `restart_every_step`, the controller is rebuilt from a copy of its state
-// before every step (a controller process that stops between checks).
-run_summary drive(const controller_config& config, testkit::scenario_config traffic,
-                  std::uint64_t seed, std::int64_t horizon_ns, bool restart_every_step = false) {
-    constexpr std::int64_t check_ns = 5 * minute_ns;
-    auto controller = std::make_unique<rollout_controller>(config, 0);
-    const auto apply = [&](testkit::scenario& s, const routing_weights& w) {
-        s.set_split(w.candidate_share(), w.shadow_ppm / 1e6);
-    };
-    testkit::scenario s(traffic, seed);
-    apply(s, controller->weights());
-    event_window window;
-    snapshot totals;
-    run_summary out;
-    for (std::int64_t t = check_ns; t <= horizon_ns; t += check_ns) {
-        s.run(
-            t,
-            [&](const request_event& r) {
-                out.candidate_requests += r.arm == arm_role::candidate;
-                out.shadow_requests += r.arm == arm_role::shadow;
-                window.add(r);
-            },
-            [&](const feedback_arrival& f) { window.add(f); });
-        totals.merge(window.take(t - check_ns, t));
-        if (restart_every_step) {
-            rollout_state copy = controller->state();
-            controller = std::make_unique<rollout_controller>(config, std::move(copy));
-        }
-        out.steps.push_back(controller->step(t, totals));
-        apply(s, out.steps.back().weights);
-        out.phase = out.steps.back().phase;
-        if (out.phase == rollout_phase::rolled_back || out.phase == rollout_phase::completed) break;
-    }
-    return out;
-}
-
-controller_config realistic_config() {
-    controller_config c = base_config();
-    rollout_stage shadow;
-    shadow.kind = stage_kind::shadow;
-    shadow.weights = {.baseline = 1, .candidate = 0, .shadow_ppm = 200'000};
-    shadow.min_dwell_ns = 30 * minute_ns;
-    shadow.max_duration_ns = 2 * hour_ns;
-    shadow.at_max = max_duration_rule::advance;
-    c.stages = {shadow};
-    for (const std::uint32_t p : {10U, 25U, 50U}) {
-        rollout_stage s;
-        s.weights = {.baseline = 100 - p, .candidate = p};
-        s.min_dwell_ns = 30 * minute_ns;
-        s.max_duration_ns = 2 * hour_ns;
-        s.at_max = max_duration_rule::advance;
-        c.stages.push_back(s);
-    }
-    return c;
-}
-
-testkit::scenario_config busy_service() {
-    testkit::scenario_config t;
-    t.traffic.requests_per_minute = 2000;
-    return t;
-}
+using rollout_simulation::busy_service;
+using rollout_simulation::drive;
+using rollout_simulation::realistic_config;
+using rollout_simulation::run_summary;
 
 TEST_CASE(
     "end to end: a good candidate completes; a cost regression is rolled back before users see "
@@ -484,7 +418,11 @@ TEST_CASE(
     traffic.candidate_regression.refusal = 3.0;  // caught in the shadow stage or later
     for (const std::uint64_t seed : {4U, 5U}) {
         const run_summary straight = drive(config, traffic, seed, 12 * hour_ns);
-        const run_summary restarted = drive(config, traffic, seed, 12 * hour_ns, true);
+        const run_summary restarted =
+            drive(config, traffic, seed, 12 * hour_ns, [&](const rollout_controller& c) {
+                rollout_state copy = c.state();
+                return std::make_unique<rollout_controller>(config, std::move(copy));
+            });
         REQUIRE(straight.steps.size() == restarted.steps.size());
         for (std::size_t i = 0; i < straight.steps.size(); ++i) {
             const auto& a = straight.steps[i];

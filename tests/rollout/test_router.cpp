@@ -273,7 +273,8 @@ TEST_CASE("shadow copies: sticky, monotone, of baseline traffic only, at the con
 TEST_CASE("a request without a key is served by the baseline") {
     router r({.scheme = bucketing::flagd_fractional, .flag_key = "f"},
              {.baseline = 0, .candidate = 1, .shadow_ppm = 999'999});
-    CHECK(r.route("") == canarygate::route_decision{route_target::baseline, false});
+    CHECK(r.route("") == canarygate::route_decision{route_target::baseline, false, r.weights()});
+    CHECK(r.route("x").weights.candidate_share() == 1.0);
     router u({.scheme = bucketing::unleash_rollout, .flag_key = "g"},
              {.baseline = 0, .candidate = 100});
     CHECK(u.route("").target == route_target::baseline);

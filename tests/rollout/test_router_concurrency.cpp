@@ -45,8 +45,9 @@ TEST_CASE("flips are atomic and seen by every router thread") {
             bool counted_in = false;
             while (!stop.load(std::memory_order_relaxed)) {
                 const route_decision d = r.route(key);
-                const bool is_a = d.target == route_target::baseline && d.shadow;
-                const bool is_b = d.target == route_target::candidate && !d.shadow;
+                const bool is_a = d.target == route_target::baseline && d.shadow && d.weights == a;
+                const bool is_b =
+                    d.target == route_target::candidate && !d.shadow && d.weights == b;
                 bad += !(is_a || is_b);
                 ++local;
                 if (!counted_in) {
@@ -71,7 +72,7 @@ TEST_CASE("flips are atomic and seen by every router thread") {
         const std::string key = "user-" + std::to_string(t);
         bool seen = false;
         for (int spin = 0; spin < 1'000'000 && !seen; ++spin)
-            seen = r.route(key) == route_decision{route_target::baseline, true};
+            seen = r.route(key) == route_decision{route_target::baseline, true, a};
         CHECK(seen);
     }
     stop.store(true, std::memory_order_relaxed);

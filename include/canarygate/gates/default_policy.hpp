@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 /// \file
 /// `default_policy()`: the lesson's five signals with its multipliers, as a
-/// policy_config to use as it is or to start from.
+/// policy_config to use as it is or to start from; `default_shadow_policy()`
+/// for a shadow stage.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "canarygate/core/config.hpp"
 #include "canarygate/gates/gate.hpp"
@@ -59,6 +62,22 @@ CANARYGATE_NAMESPACE_BEGIN
     quantile(signal::output_length, 1.5, 0.9, true);
     p.gates.emplace_back(shape_gate(shape_gate_config{}));
     rate(signal::feedback_rate, 1.5, false);
+    return p;
+}
+
+/// The policy of a shadow stage: default_policy() without the feedback gate
+/// (users never see shadow answers, so that gate could never pass and would
+/// hold the stage forever), comparing the arm `shadow_arm` with the baseline.
+///
+/// Latency caveat: shadow copies run on whatever capacity serves them, often
+/// a smaller or busier pool than production, so a latency ratio measured in
+/// shadow describes that pool as much as the model. Keep the latency gates
+/// (a 2 x slowdown is worth a look wherever it comes from) or drop them by
+/// name if your shadow capacity differs from production's.
+[[nodiscard]] inline policy_config default_shadow_policy(std::string shadow_arm = "shadow") {
+    policy_config p = default_policy();
+    p.candidate_arm = std::move(shadow_arm);
+    std::erase_if(p.gates, [](const gate& g) { return g.metric() == signal::feedback_rate; });
     return p;
 }
 

@@ -546,13 +546,14 @@ public:
         }
 
         const verdict decision = report.decision;
-        if (decision == verdict::fail) return roll_back(r, "policy fail: " + report.summary);
+        // The summary starts with the decision ("fail: cost ratio ...").
+        if (decision == verdict::fail) return roll_back(r, "policy " + report.summary);
         if (paired != nullptr && paired->decision == verdict::fail)
             return roll_back(r, paired->summary);
         if (decision == verdict::invalid) {
             state_.alarm = true;
             return finish(r, rollout_action::hold,
-                          "alarm, holding (never a roll-back): " + report.summary);
+                          "alarm, holding (never a roll-back): policy " + report.summary);
         }
         state_.alarm = false;
         if (state_.phase == rollout_phase::paused)
@@ -573,20 +574,25 @@ public:
                 case max_duration_rule::advance:
                     if (decision == verdict::no_regression_detected || decision == verdict::pass)
                         return advance(r, why + "; at_max = advance");
-                    break;  // keep_going at the deadline: the policy has not ruled yet
+                    // keep_going at the deadline: a non-critical gate failed
+                    // and the policy asks for a human; advancing past it
+                    // would ignore the failure, holding silently would hide it.
+                    state_.phase = rollout_phase::awaiting_human;
+                    return finish(r, rollout_action::hold,
+                                  why + "; a gate asks for a human (resume, promote now, abort): " +
+                                      report.summary);
                 case max_duration_rule::hold:
                     state_.phase = rollout_phase::awaiting_human;
                     return finish(r, rollout_action::hold,
                                   why + "; awaiting a human (resume, promote now, abort)");
             }
         }
-        std::string why = decision == verdict::pass ? "policy pass; waiting for "
-                                                    : "policy " + std::string(name(decision));
-        if (decision == verdict::pass) {
-            if (!r.dwell_met) why += "the minimum dwell";
-            if (!r.dwell_met && !r.requests_met) why += " and ";
-            if (!r.requests_met) why += "the minimum requests";
-        }
+        if (decision != verdict::pass)
+            return finish(r, rollout_action::hold, "policy " + report.summary);
+        std::string why = "policy pass; waiting for ";
+        if (!r.dwell_met) why += "the minimum dwell";
+        if (!r.dwell_met && !r.requests_met) why += " and ";
+        if (!r.requests_met) why += "the minimum requests";
         return finish(r, rollout_action::hold, why);
     }
 

@@ -145,6 +145,11 @@ struct route_decision {
     /// A copy of the request also goes to the candidate (only ever for a
     /// request the baseline serves).
     bool shadow = false;
+    /// The weights this decision was made with: the split to remember with
+    /// the request for its late feedback (feedback_tracker::remember takes
+    /// weights.candidate_share()). A second weights() call could already see
+    /// the next flip.
+    routing_weights weights;
     friend bool operator==(const route_decision&, const route_decision&) = default;
 };
 
@@ -178,12 +183,13 @@ public:
         const std::uint32_t baseline = unpack_baseline(packed);
         const std::uint32_t candidate = unpack_candidate(packed);
         const std::uint32_t shadow_ppm = unpack_shadow(packed);
-        if (key.empty()) return {route_target::baseline, shadow_ppm == shadow_scale};
+        const routing_weights used{baseline, candidate, shadow_ppm};
+        if (key.empty()) return {route_target::baseline, shadow_ppm == shadow_scale, used};
         const std::uint32_t h = hash(key);
         const route_target target = bucket_target(h, baseline, candidate);
         const bool shadow =
             target == route_target::baseline && shadow_ppm != 0 && shadow_bucket(h) < shadow_ppm;
-        return {target, shadow};
+        return {target, shadow, used};
     }
 
     /// Sets new weights (a flip: advance, roll back, promote). One release
