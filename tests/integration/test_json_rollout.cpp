@@ -72,6 +72,36 @@ TEST_CASE(
     }
 }
 
+TEST_CASE(
+    "an A/B stage resumed from its JSON after every check decides as one that never stopped") {
+    const controller_config config = rollout_simulation::ab_config();
+    for (const double refusal : {0.5, 1.6}) {
+        testkit::scenario_config traffic = busy_service();
+        traffic.candidate_regression.refusal = refusal;
+        std::vector<std::string> straight_audit;
+        const run_summary straight =
+            drive(config, traffic, 31, 24 * hour_ns, {},
+                  [&](const step_result& r) { straight_audit.push_back(audit_line(r)); });
+        std::vector<std::string> resumed_audit;
+        const run_summary resumed = drive(
+            config, traffic, 31, 24 * hour_ns,
+            [&](const rollout_controller& c) {
+                const std::string text = rollout_state_to_json(c.state()).dump();
+                return std::make_unique<rollout_controller>(config,
+                                                            parse_rollout_state(text, config));
+            },
+            [&](const step_result& r) { resumed_audit.push_back(audit_line(r)); });
+        CAPTURE(refusal, straight.steps.back().reason);
+        CHECK(straight_audit == resumed_audit);
+        CHECK(straight.phase ==
+              (refusal < 1 ? rollout_phase::completed : rollout_phase::rolled_back));
+        bool ab_seen = false;
+        for (const auto& line : straight_audit)
+            ab_seen = ab_seen || nlohmann::json::parse(line)["ab"].is_object();
+        CHECK(ab_seen);
+    }
+}
+
 TEST_CASE("pending operator commands and a paired test's evidence survive a restart") {
     controller_config config = config_with_paired();
     rollout_controller c(config, 0);

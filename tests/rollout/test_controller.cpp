@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@ controller_config base_config() {
     controller_config c;
     c.policy = default_policy();
     c.shadow_policy = default_shadow_policy();
+    c.ab = ab_test_config{.metric = ab_metric::rate("refusals", "outcome.refusal_provider", false)};
     c.baseline_digest = digest_of('a');
     c.candidate_digest = digest_of('b');
     return c;
@@ -87,7 +89,7 @@ struct expectation {
 // failing policy, then a broken split, then pause, then pass with its
 // conditions, then the deadline's rule, else hold.
 expectation expected(bool last, verdict decision, bool dwell_met, bool requests_met, bool at_max,
-                     max_duration_rule rule, command_case cmd) {
+                     max_duration_rule rule, command_case cmd, std::optional<ab_outcome> ab) {
     if (cmd == command_case::abort) return {rollout_action::roll_back, rollout_phase::rolled_back};
     if (cmd == command_case::promote_now)
         return {rollout_action::promote, rollout_phase::completed};
@@ -99,6 +101,21 @@ expectation expected(bool last, verdict decision, bool dwell_met, bool requests_
     const expectation forward =
         last ? expectation{rollout_action::complete, rollout_phase::completed}
              : expectation{rollout_action::advance, rollout_phase::running};
+    const expectation awaiting{rollout_action::hold, rollout_phase::awaiting_human};
+    if (ab) {
+        // An A/B stage: the comparison decides, the guardrails only veto.
+        if (*ab == ab_outcome::candidate_worse)
+            return {rollout_action::roll_back, rollout_phase::rolled_back};
+        if (*ab == ab_outcome::candidate_better && dwell_met && requests_met) return forward;
+        if (at_max) {
+            if (rule == max_duration_rule::roll_back)
+                return {rollout_action::roll_back, rollout_phase::rolled_back};
+            if (rule == max_duration_rule::advance && decision != verdict::keep_going)
+                return forward;
+            return awaiting;
+        }
+        return {rollout_action::hold, rollout_phase::running};
+    }
     if (decision == verdict::pass && dwell_met && requests_met) return forward;
     if (at_max) {
         switch (rule) {
@@ -121,8 +138,15 @@ TEST_CASE("every transition of the state machine") {
         stage_kind kind;
         bool last;
     };
-    const position positions[] = {
-        {stage_kind::shadow, false}, {stage_kind::canary, false}, {stage_kind::canary, true}};
+    const position positions[] = {{stage_kind::shadow, false},
+                                  {stage_kind::canary, false},
+                                  {stage_kind::canary, true},
+                                  {stage_kind::ab_test, false},
+                                  {stage_kind::ab_test, true}};
+    const std::vector<std::optional<ab_outcome>> no_ab = {std::nullopt};
+    const std::vector<std::optional<ab_outcome>> ab_outcomes = {
+        ab_outcome::undecided, ab_outcome::candidate_better, ab_outcome::candidate_worse,
+        ab_outcome::no_difference_shown};
     const verdict decisions[] = {verdict::pass, verdict::keep_going, verdict::fail,
                                  verdict::invalid, verdict::no_regression_detected};
     struct timing {
@@ -146,79 +170,88 @@ TEST_CASE("every transition of the state machine") {
                 for (const bool requests_met : {false, true}) {
                     for (const auto rule : rules) {
                         for (const auto cmd : commands) {
-                            controller_config config = base_config();
-                            config.stages = {stage_of(pos.kind, rule)};
-                            if (!pos.last)
-                                config.stages.push_back(stage_of(stage_kind::canary, rule));
-                            if (pos.kind == stage_kind::canary && pos.last)
-                                config.stages[0].weights = {75, 25};
-                            rollout_controller controller(config, 0);
-                            if (cmd == command_case::pause ||
-                                cmd == command_case::resume_from_paused) {
-                                controller.submit({operator_command_kind::pause, "alice",
-                                                   "checking a dashboard", 0});
-                            }
-                            if (cmd == command_case::resume_from_paused) {
-                                (void)controller.decide(minute_ns, report_of(verdict::keep_going),
-                                                        {0});
-                                REQUIRE(controller.state().phase == rollout_phase::paused);
-                                controller.submit(
-                                    {operator_command_kind::resume, "alice", "dashboard fine", 0});
-                            }
-                            if (cmd == command_case::abort)
-                                controller.submit(
-                                    {operator_command_kind::abort, "bob", "pager", 0});
-                            if (cmd == command_case::promote_now)
-                                controller.submit(
-                                    {operator_command_kind::promote_now, "carol", "hotfix", 0});
+                            for (const auto ab :
+                                 pos.kind == stage_kind::ab_test ? ab_outcomes : no_ab) {
+                                controller_config config = base_config();
+                                config.stages = {stage_of(pos.kind, rule)};
+                                if (!pos.last)
+                                    config.stages.push_back(stage_of(stage_kind::canary, rule));
+                                if (pos.kind == stage_kind::canary && pos.last)
+                                    config.stages[0].weights = {75, 25};
+                                rollout_controller controller(config, 0);
+                                if (cmd == command_case::pause ||
+                                    cmd == command_case::resume_from_paused) {
+                                    controller.submit({operator_command_kind::pause, "alice",
+                                                       "checking a dashboard", 0});
+                                }
+                                if (cmd == command_case::resume_from_paused) {
+                                    (void)controller.decide(minute_ns,
+                                                            report_of(verdict::keep_going), {0});
+                                    REQUIRE(controller.state().phase == rollout_phase::paused);
+                                    controller.submit({operator_command_kind::resume, "alice",
+                                                       "dashboard fine", 0});
+                                }
+                                if (cmd == command_case::abort)
+                                    controller.submit(
+                                        {operator_command_kind::abort, "bob", "pager", 0});
+                                if (cmd == command_case::promote_now)
+                                    controller.submit(
+                                        {operator_command_kind::promote_now, "carol", "hotfix", 0});
 
-                            const routing_weights before = controller.weights();
-                            const stage_progress progress{requests_met ? min_requests
-                                                                       : min_requests - 1};
-                            const step_result r =
-                                controller.decide(time.now, report_of(decision), progress);
-                            const expectation e = expected(pos.last, decision, time.dwell_met,
-                                                           requests_met, time.at_max, rule, cmd);
-                            CAPTURE(name(pos.kind), pos.last, name(decision), time.now,
-                                    requests_met, name(rule), command_name(cmd), r.reason);
-                            CHECK(r.action == e.action);
-                            CHECK(r.phase == e.phase);
-                            CHECK(controller.state().phase == e.phase);
-                            CHECK(r.alarm == e.alarm);
-                            CHECK(r.dwell_met == time.dwell_met);
-                            CHECK(r.requests_met == requests_met);
-                            CHECK(r.at_max_duration == time.at_max);
-                            // The weights follow the action.
-                            switch (e.action) {
-                                case rollout_action::roll_back:
-                                    CHECK(r.weights == routing_weights{1, 0, 0});
-                                    CHECK(controller.state().rollback_digest ==
-                                          config.baseline_digest);
-                                    break;
-                                case rollout_action::promote:
-                                case rollout_action::complete:
-                                    CHECK(r.weights == routing_weights{0, 1, 0});
-                                    break;
-                                case rollout_action::advance:
-                                    CHECK(r.weights == config.stages[1].weights);
-                                    CHECK(controller.state().stage == 1);
-                                    CHECK(controller.state().stage_started_ns == time.now);
-                                    break;
-                                case rollout_action::hold:
-                                    CHECK(r.weights == before);
-                                    CHECK(controller.state().stage == 0);
-                                    break;
+                                const routing_weights before = controller.weights();
+                                const stage_progress progress{requests_met ? min_requests
+                                                                           : min_requests - 1};
+                                ab_result ab_report;
+                                if (ab) ab_report.outcome = *ab;
+                                const step_result r =
+                                    controller.decide(time.now, report_of(decision), progress,
+                                                      nullptr, ab ? &ab_report : nullptr);
+                                const expectation e =
+                                    expected(pos.last, decision, time.dwell_met, requests_met,
+                                             time.at_max, rule, cmd, ab);
+                                CAPTURE(name(pos.kind), pos.last, name(decision), time.now,
+                                        requests_met, name(rule), command_name(cmd),
+                                        ab ? name(*ab) : "-", r.reason);
+                                CHECK(r.action == e.action);
+                                CHECK(r.phase == e.phase);
+                                CHECK(controller.state().phase == e.phase);
+                                CHECK(r.alarm == e.alarm);
+                                CHECK(r.dwell_met == time.dwell_met);
+                                CHECK(r.requests_met == requests_met);
+                                CHECK(r.at_max_duration == time.at_max);
+                                // The weights follow the action.
+                                switch (e.action) {
+                                    case rollout_action::roll_back:
+                                        CHECK(r.weights == routing_weights{1, 0, 0});
+                                        CHECK(controller.state().rollback_digest ==
+                                              config.baseline_digest);
+                                        break;
+                                    case rollout_action::promote:
+                                    case rollout_action::complete:
+                                        CHECK(r.weights == routing_weights{0, 1, 0});
+                                        break;
+                                    case rollout_action::advance:
+                                        CHECK(r.weights == config.stages[1].weights);
+                                        CHECK(controller.state().stage == 1);
+                                        CHECK(controller.state().stage_started_ns == time.now);
+                                        break;
+                                    case rollout_action::hold:
+                                        CHECK(r.weights == before);
+                                        CHECK(controller.state().stage == 0);
+                                        break;
+                                }
+                                CHECK(r.weights == controller.weights());
+                                CHECK(controller.state().pending_commands.empty());
+                                ++combinations;
                             }
-                            CHECK(r.weights == controller.weights());
-                            CHECK(controller.state().pending_commands.empty());
-                            ++combinations;
                         }
                     }
                 }
             }
         }
     }
-    CHECK(combinations == 3 * 5 * 3 * 2 * 3 * 5);
+    // Shadow and canary positions, then A/B ones with four comparison outcomes.
+    CHECK(combinations == 3 * 5 * 3 * 2 * 3 * 5 + 2 * 4 * 5 * 3 * 2 * 3 * 5);
 }
 
 TEST_CASE("awaiting a human: only a command moves it; resume starts a new period") {
@@ -232,6 +265,12 @@ TEST_CASE("awaiting a human: only a command moves it; resume starts a new period
     r = c.decide(max_duration + 5 * minute_ns, report_of(verdict::pass), {6000});
     CHECK(r.action == rollout_action::hold);
     CHECK(r.phase == rollout_phase::awaiting_human);
+    // Repeated holds keep the reason the phase began with; it never grows.
+    for (int i = 0; i < 50; ++i)
+        r = c.decide(max_duration + (6 + i) * minute_ns / 10, report_of(verdict::keep_going),
+                     {6000});
+    CHECK(r.reason.find("awaiting a human; awaiting") == std::string::npos);
+    CHECK(c.state().reason.size() < 300);
     // A fail still rolls back.
     {
         rollout_controller c2(config, 0);
@@ -342,7 +381,7 @@ TEST_CASE("bad controller configurations name the field and the value") {
                       Contains("stages[0].max_duration_ns = 60000000000"));
     c.stages = {stage_of(stage_kind::shadow, max_duration_rule::hold)};
     CHECK_THROWS_WITH((void)rollout_controller(c, 0),
-                      Contains("the last stage must be a canary stage"));
+                      Contains("the last stage must be a canary or A/B stage"));
     c.stages = {stage_of(stage_kind::canary, max_duration_rule::hold)};
     c.candidate_digest = "sha256:XYZ";
     CHECK_THROWS_WITH((void)rollout_controller(c, 0), Contains("candidate_digest = 'sha256:XYZ'"));
@@ -393,6 +432,34 @@ TEST_CASE(
     const gate_result* cost = bad.steps.back().report->find("cost");
     REQUIRE(cost != nullptr);
     CHECK(cost->decision == verdict::fail);
+}
+
+TEST_CASE("end to end: an A/B stage advances a better candidate and rolls back a worse one") {
+    // Lower refusal rate is better; the guardrails (default policy) stay on.
+    const controller_config config = rollout_simulation::ab_config();
+
+    testkit::scenario_config better = busy_service();
+    better.candidate_regression.refusal = 0.5;
+    const run_summary good = drive(config, better, 8, 24 * hour_ns);
+    CAPTURE(good.steps.back().reason);
+    bool advanced_by_ab = false;
+    for (const auto& s : good.steps) {
+        if (s.stage == 1 && s.action == rollout_action::advance) {
+            REQUIRE(s.ab);
+            advanced_by_ab = s.ab->outcome == ab_outcome::candidate_better;
+        }
+    }
+    CHECK(advanced_by_ab);
+    CHECK(good.phase == rollout_phase::completed);
+
+    testkit::scenario_config worse = busy_service();
+    worse.candidate_regression.refusal = 1.6;  // inside the 2x guardrail: only the A/B sees it
+    const run_summary bad = drive(config, worse, 9, 24 * hour_ns);
+    CAPTURE(bad.steps.back().reason);
+    CHECK(bad.phase == rollout_phase::rolled_back);
+    CHECK(bad.steps.back().stage == 1);
+    REQUIRE(bad.steps.back().ab);
+    CHECK(bad.steps.back().ab->outcome == ab_outcome::candidate_worse);
 }
 
 TEST_CASE("end to end: a routing bug holds with an alarm and is never rolled back") {

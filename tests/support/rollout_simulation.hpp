@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -90,6 +91,23 @@ inline controller_config realistic_config() {
         c.stages.push_back(s);
     }
     return c;
+}
+
+// Canary 10 %, an A/B stage at 50 % judged on the refusal rate (lower is
+// better, the default policy as guardrails), canary 75 %.
+inline controller_config ab_config() {
+    controller_config config = realistic_config();
+    config.ab =
+        ab_test_config{.metric = ab_metric::rate("refusals", "outcome.refusal_provider", false)};
+    rollout_stage ab_stage;
+    ab_stage.kind = stage_kind::ab_test;
+    ab_stage.weights = {.baseline = 50, .candidate = 50};
+    ab_stage.min_dwell_ns = 30 * minute_ns;
+    ab_stage.max_duration_ns = 6 * hour_ns;
+    rollout_stage last = config.stages.back();
+    last.weights = {.baseline = 25, .candidate = 75};
+    config.stages = {config.stages[1], ab_stage, last};
+    return config;
 }
 
 inline testkit::scenario_config busy_service() {

@@ -23,6 +23,8 @@
 ///   "stage_deadline_ns": 0, "stage_start_requests": 5120,
 ///   "canary_evidence": { policy-state document (json_state.hpp) },
 ///   "shadow_evidence": { policy-state document },
+///   "ab_evidence": { the A/B comparison's state: previous counters, its two rate
+///                    e-processes, rate windows, mean sums, the outcome once decided },
 ///   "paired_evidence": { "cost": {"fail_side": G, "pass_side": G}, "output_length": {...},
 ///                        "previous": {"pairs": 0, "cost": {"above": 0, "below": 0, "ties": 0},
 ///                                     "output_length": {...}}, "checks": 0 },
@@ -47,8 +49,12 @@
 /// significant digits), infinities and NaN the strings "inf", "-inf", "nan".
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +64,7 @@
 #include "canarygate/core/config.hpp"
 #include "canarygate/integration/json.hpp"
 #include "canarygate/integration/json_state.hpp"
+#include "canarygate/rollout/ab_test.hpp"
 #include "canarygate/rollout/controller.hpp"
 #include "canarygate/rollout/shadow_pairs.hpp"
 
@@ -167,6 +174,102 @@ inline constexpr std::array<operator_command_kind, 4> command_kinds = {
     return s;
 }
 
+inline constexpr std::array<ab_outcome, 4> ab_outcomes = {
+    ab_outcome::candidate_better, ab_outcome::candidate_worse, ab_outcome::undecided,
+    ab_outcome::no_difference_shown};
+
+[[nodiscard]] inline json write_counters(const std::map<std::string, wide_uint, std::less<>>& m) {
+    json j = json::object();
+    for (const auto& [key, value] : m) j[key] = json_integer(value);
+    return j;
+}
+
+[[nodiscard]] inline json write_ab(const ab_test::state& s) {
+    json previous = nullptr;
+    if (s.previous) {
+        previous = json{{"baseline", write_counters(s.previous->baseline)},
+                        {"candidate", write_counters(s.previous->candidate)},
+                        {"window_end_ns", json_integer(s.previous->window_end_ns)}};
+    }
+    json windows = json::array();
+    for (const auto& w : s.windows) {
+        windows.push_back(json{{"candidate_exposure", sj::number(w.candidate_exposure)},
+                               {"baseline_exposure", sj::number(w.baseline_exposure)},
+                               {"candidate_events", sj::count(w.candidate_events)},
+                               {"baseline_events", sj::count(w.baseline_events)}});
+    }
+    using process = std::optional<ab_test::rate_process>;
+    return json{{"previous", std::move(previous)},
+                {"higher", sj::write(process(s.higher))},
+                {"lower", sj::write(process(s.lower))},
+                {"windows", std::move(windows)},
+                {"mean_candidate", sj::number(s.mean_candidate)},
+                {"mean_baseline", sj::number(s.mean_baseline)},
+                {"mean_h", sj::number(s.mean_h)},
+                {"mean_a", sj::number(s.mean_a)},
+                {"mean_b", sj::number(s.mean_b)},
+                {"decided", s.decided ? json(std::string(name(*s.decided))) : json(nullptr)},
+                {"decided_at_check", sj::count(s.decided_at_check)},
+                {"checks", sj::count(s.checks)}};
+}
+
+[[nodiscard]] inline std::map<std::string, wide_uint, std::less<>> read_counters(
+    const json& j, const std::string& pointer) {
+    if (!j.is_object())
+        sj::fail(pointer, "expected an object of counters, found " + sj::describe(j));
+    std::map<std::string, wide_uint, std::less<>> m;
+    for (const auto& item : j.items()) {
+        m.emplace(item.key(),
+                  sj::read_wide(item.value(), sj::child(pointer, item.key()), "2^128 - 1"));
+    }
+    return m;
+}
+
+[[nodiscard]] inline ab_test::state read_ab(const json& j, const std::string& pointer) {
+    const sj::object_reader o(
+        j, pointer,
+        {"previous", "higher", "lower", "windows", "mean_candidate", "mean_baseline", "mean_h",
+         "mean_a", "mean_b", "decided", "decided_at_check", "checks"});
+    ab_test::state s;
+    if (!o["previous"].is_null()) {
+        const sj::object_reader p(o["previous"], o.at("previous"),
+                                  {"baseline", "candidate", "window_end_ns"});
+        ab_test::state::totals t;
+        t.baseline = read_counters(p["baseline"], p.at("baseline"));
+        t.candidate = read_counters(p["candidate"], p.at("candidate"));
+        t.window_end_ns = p.i64("window_end_ns");
+        s.previous = std::move(t);
+    }
+    constexpr std::size_t J = ab_rate_multipliers.size();
+    const auto process = [&](std::string_view key) {
+        auto p = sj::read_rate_process<J>(o[key], o.at(key));
+        if (!p) sj::fail(o.at(key), "expected an e-process, found null");
+        if (p->save().k != 1.0)
+            sj::fail(o.at(key), "an A/B comparison's processes test the ratio 1");
+        return *p;
+    };
+    s.higher = process("higher");
+    s.lower = process("lower");
+    const json& windows = sj::read_array(o["windows"], o.at("windows"));
+    for (std::size_t i = 0; i < windows.size(); ++i) {
+        const sj::object_reader w(
+            windows[i], sj::child(o.at("windows"), i),
+            {"candidate_exposure", "baseline_exposure", "candidate_events", "baseline_events"});
+        s.windows.push_back({w.real("candidate_exposure"), w.real("baseline_exposure"),
+                             w.u64("candidate_events"), w.u64("baseline_events")});
+    }
+    s.mean_candidate = o.real("mean_candidate");
+    s.mean_baseline = o.real("mean_baseline");
+    s.mean_h = o.real("mean_h");
+    s.mean_a = o.real("mean_a");
+    s.mean_b = o.real("mean_b");
+    if (!o["decided"].is_null())
+        s.decided = read_enum(o["decided"], o.at("decided"), ab_outcomes, "an A/B outcome");
+    s.decided_at_check = o.u64("decided_at_check");
+    s.checks = o.u64("checks");
+    return s;
+}
+
 [[nodiscard]] inline std::string read_string(const json& v, const std::string& pointer) {
     if (!v.is_string()) sj::fail(pointer, "expected a string, found " + sj::describe(v));
     return v.get<std::string>();
@@ -178,8 +281,8 @@ inline constexpr std::array<operator_command_kind, 4> command_kinds = {
         j, prefix,
         {"format", "version", "phase", "stage", "stage_started_ns", "stage_deadline_ns",
          "stage_start_requests", "canary_evidence", "shadow_evidence", "paired_evidence",
-         "baseline_digest", "candidate_digest", "rollback_digest", "pending_commands", "alarm",
-         "steps", "reason"});
+         "ab_evidence", "baseline_digest", "candidate_digest", "rollback_digest",
+         "pending_commands", "alarm", "steps", "reason"});
     if (o["format"] != rollout_state_json_format)
         sj::fail(o.at("format"),
                  "expected \"canarygate.rollout_state\", found " + sj::describe(o["format"]));
@@ -218,6 +321,8 @@ inline constexpr std::array<operator_command_kind, 4> command_kinds = {
     s.paired_evidence = sj::nested(o.at("paired_evidence"), [&] {
         return read_paired(o["paired_evidence"], o.at("paired_evidence"));
     });
+    s.ab_evidence = sj::nested(o.at("ab_evidence"),
+                               [&] { return read_ab(o["ab_evidence"], o.at("ab_evidence")); });
     s.baseline_digest = read_string(o["baseline_digest"], o.at("baseline_digest"));
     s.candidate_digest = read_string(o["candidate_digest"], o.at("candidate_digest"));
     s.rollback_digest = read_string(o["rollback_digest"], o.at("rollback_digest"));
@@ -309,6 +414,7 @@ inline nlohmann::json rollout_state_to_json(const rollout_state& s) {
                           {"canary_evidence", policy_state_to_json(s.canary_evidence)},
                           {"shadow_evidence", policy_state_to_json(s.shadow_evidence)},
                           {"paired_evidence", rj::write_paired(s.paired_evidence)},
+                          {"ab_evidence", rj::write_ab(s.ab_evidence)},
                           {"baseline_digest", s.baseline_digest},
                           {"candidate_digest", s.candidate_digest},
                           {"rollback_digest", s.rollback_digest},
@@ -375,6 +481,24 @@ inline nlohmann::json audit_record(const step_result& r) {
         j["decision"] = nullptr;
     }
     j["paired"] = r.paired ? rj::write_paired_result(*r.paired) : nlohmann::json(nullptr);
+    if (r.ab) {
+        const ab_result& a = *r.ab;
+        j["ab"] = nlohmann::json{{"outcome", std::string(name(a.outcome))},
+                                 {"metric", a.metric},
+                                 {"ratio", rj::readable(a.ratio)},
+                                 {"difference", rj::readable(a.difference)},
+                                 {"ratio_lower", rj::readable(a.ratio_lower)},
+                                 {"ratio_upper", rj::readable(a.ratio_upper)},
+                                 {"log_e_higher", rj::readable(a.log_e_higher)},
+                                 {"log_e_lower", rj::readable(a.log_e_lower)},
+                                 {"log_threshold", rj::readable(a.log_threshold)},
+                                 {"candidate_requests", a.candidate_requests},
+                                 {"baseline_requests", a.baseline_requests},
+                                 {"asymptotic", a.asymptotic},
+                                 {"reason", a.reason}};
+    } else {
+        j["ab"] = nullptr;
+    }
     return j;
 }
 

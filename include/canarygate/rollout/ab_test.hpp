@@ -458,6 +458,18 @@ public:
         return r;
     }
 
+    /// Starts the evidence at a cumulative snapshot without judging it: the
+    /// next evaluate() sees only the traffic after it. For a stage that
+    /// begins after traffic at other splits (the controller calls it when an
+    /// A/B stage starts).
+    void start(state& s, const snapshot& cumulative) const {
+        state::totals now;
+        now.window_end_ns = cumulative.window_end_ns();
+        now.baseline = read_counters(cumulative.find_arm(config_.baseline_arm));
+        now.candidate = read_counters(cumulative.find_arm(config_.candidate_arm));
+        s.previous = std::move(now);
+    }
+
 private:
     using counter_map = std::map<std::string, wide_uint, std::less<>>;
 

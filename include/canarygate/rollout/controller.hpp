@@ -63,6 +63,7 @@
 #include "canarygate/gates/policy.hpp"
 #include "canarygate/gates/verdict.hpp"
 #include "canarygate/record/series.hpp"
+#include "canarygate/rollout/ab_test.hpp"
 #include "canarygate/rollout/router.hpp"
 #include "canarygate/rollout/shadow_pairs.hpp"
 #include "canarygate/window/snapshot.hpp"
@@ -71,11 +72,20 @@ CANARYGATE_NAMESPACE_BEGIN
 
 enum class stage_kind : std::uint8_t {
     shadow,  ///< no user sees the candidate; a fraction of requests is mirrored to it
-    canary   ///< the candidate serves its weight of user traffic
+    canary,  ///< the candidate serves its weight of user traffic
+    ab_test  ///< a fixed split judged by the A/B comparison, guardrail gates active
 };
 
 [[nodiscard]] constexpr std::string_view name(stage_kind k) noexcept {
-    return k == stage_kind::shadow ? "shadow" : "canary";
+    switch (k) {
+        case stage_kind::shadow:
+            return "shadow";
+        case stage_kind::canary:
+            return "canary";
+        case stage_kind::ab_test:
+            return "A/B";
+    }
+    return "unknown";
 }
 
 /// What a stage does when its maximum duration runs out before the policy
@@ -100,8 +110,8 @@ enum class max_duration_rule : std::uint8_t {
 
 struct rollout_stage {
     stage_kind kind = stage_kind::canary;
-    /// Canary: both weights positive (the candidate's share is in (0, 1)).
-    /// Shadow: candidate weight 0 and shadow_ppm > 0.
+    /// Canary and A/B: both weights positive (the candidate's share is in
+    /// (0, 1)). Shadow: candidate weight 0 and shadow_ppm > 0.
     routing_weights weights{.baseline = 99, .candidate = 1};
     /// Shortest time in the stage before a pass may advance it.
     std::int64_t min_dwell_ns = 0;
@@ -142,6 +152,14 @@ struct controller_config {
     /// its fail rolls back like the policy's. Its alpha_fail adds to the
     /// shadow policy's. Unset: no paired test.
     std::optional<paired_test_config> paired_shadow;
+    /// The A/B comparison of an A/B stage (rollout/ab_test.hpp): its arms
+    /// must be the policy's, whose gates stay active as guardrails. In an
+    /// A/B stage the candidate advances when the comparison shows it better
+    /// (and the stage's dwell and minimum requests are met), is rolled back
+    /// when it shows it worse, and at the maximum duration with no
+    /// difference shown the stage's at_max rule applies. Required when a
+    /// stage is an A/B stage.
+    std::optional<ab_test_config> ab;
     /// Content digests of the models ("sha256:" and 64 lowercase hex digits).
     std::string baseline_digest;
     std::string candidate_digest;
@@ -154,18 +172,19 @@ struct controller_config {
         for (std::size_t i = 0; i < stages.size(); ++i) {
             const rollout_stage& s = stages[i];
             const std::string field = "stages[" + std::to_string(i) + "]";
-            if (s.kind != stage_kind::shadow && s.kind != stage_kind::canary)
+            if (s.kind != stage_kind::shadow && s.kind != stage_kind::canary &&
+                s.kind != stage_kind::ab_test)
                 detail::throw_bad_field(where, field + ".kind", static_cast<int>(s.kind),
                                         "is not a stage_kind");
-            if (s.kind == stage_kind::canary &&
+            if (s.kind != stage_kind::shadow &&
                 (s.weights.baseline == 0 || s.weights.candidate == 0)) {
-                detail::throw_invalid_argument(std::string(where) + ": " + field +
-                                               ".weights = {baseline " +
-                                               std::to_string(s.weights.baseline) + ", candidate " +
-                                               std::to_string(s.weights.candidate) +
-                                               "}: a canary stage needs both arms (100 % is not a "
-                                               "stage: passing the last stage "
-                                               "completes the rollout)");
+                detail::throw_invalid_argument(
+                    std::string(where) + ": " + field + ".weights = {baseline " +
+                    std::to_string(s.weights.baseline) + ", candidate " +
+                    std::to_string(s.weights.candidate) +
+                    "}: a canary or A/B stage needs both arms (100 % is not a "
+                    "stage: passing the last stage "
+                    "completes the rollout)");
             }
             if (s.kind == stage_kind::shadow &&
                 (s.weights.candidate != 0 || s.weights.shadow_ppm == 0)) {
@@ -179,6 +198,10 @@ struct controller_config {
             if (s.kind == stage_kind::shadow && !shadow_policy) {
                 detail::throw_invalid_argument(std::string(where) + ": " + field +
                                                " is a shadow stage but shadow_policy is not set");
+            }
+            if (s.kind == stage_kind::ab_test && !ab) {
+                detail::throw_invalid_argument(std::string(where) + ": " + field +
+                                               " is an A/B stage but ab is not set");
             }
             if (s.weights.baseline > max_routing_weight ||
                 s.weights.candidate > max_routing_weight || s.weights.shadow_ppm > shadow_scale) {
@@ -204,10 +227,10 @@ struct controller_config {
                                         "is not a max_duration_rule");
             }
         }
-        if (stages.back().kind != stage_kind::canary) {
+        if (stages.back().kind == stage_kind::shadow) {
             detail::throw_invalid_argument(
                 std::string(where) + ": stages[" + std::to_string(stages.size() - 1) +
-                "] is a shadow stage; the last stage must be a canary stage, so that "
+                "] is a shadow stage; the last stage must be a canary or A/B stage, so that "
                 "users meet the candidate at a share before it gets all of them");
         }
         policy.validate();
@@ -227,6 +250,17 @@ struct controller_config {
             }
         }
         if (paired_shadow) paired_shadow->validate();
+        if (ab) {
+            (void)ab_test(*ab);  // validates the comparison's own fields
+            if (ab->baseline_arm != policy.baseline_arm ||
+                ab->candidate_arm != policy.candidate_arm) {
+                detail::throw_invalid_argument(
+                    std::string(where) + ": ab compares '" + ab->candidate_arm + "' with '" +
+                    ab->baseline_arm + "' but the policy's guardrails compare '" +
+                    policy.candidate_arm + "' with '" + policy.baseline_arm +
+                    "': an A/B stage judges one pair of arms");
+            }
+        }
         check_digest(where, "baseline_digest", baseline_digest);
         check_digest(where, "candidate_digest", candidate_digest);
     }
@@ -344,6 +378,7 @@ struct rollout_state {
     policy_state canary_evidence;
     policy_state shadow_evidence;
     paired_test_state paired_evidence;
+    ab_test::state ab_evidence;
     /// What each arm serves and what a roll-back returns to.
     std::string baseline_digest;
     std::string candidate_digest;
@@ -371,6 +406,8 @@ struct step_result {
     std::optional<policy_report> report;
     /// The paired shadow test's result, in a shadow stage that has one.
     std::optional<paired_result> paired;
+    /// The A/B comparison's result, in an A/B stage.
+    std::optional<ab_result> ab;
     /// Commands applied at this step, in order.
     std::vector<operator_command> commands;
     bool alarm = false;
@@ -395,7 +432,8 @@ public:
         : config_(validated(std::move(config))),
           canary_policy_(config_.policy),
           shadow_policy_(make_shadow_policy(config_)),
-          paired_test_(make_paired_test(config_)) {
+          paired_test_(make_paired_test(config_)),
+          ab_test_(make_ab_test(config_)) {
         state_.stage_started_ns = start_ns;
         state_.stage_deadline_ns = deadline(0, start_ns);
         state_.baseline_digest = config_.baseline_digest;
@@ -411,6 +449,7 @@ public:
           canary_policy_(config_.policy),
           shadow_policy_(make_shadow_policy(config_)),
           paired_test_(make_paired_test(config_)),
+          ab_test_(make_ab_test(config_)),
           state_(std::move(saved)) {
         constexpr std::string_view where = "canarygate::rollout_controller (resume)";
         if (state_.stage >= config_.stages.size())
@@ -467,14 +506,19 @@ public:
         paired_test_state paired_evidence = state_.paired_evidence;
         if (shadow && paired_test_ && pairs != nullptr)
             paired = paired_test_->evaluate(paired_evidence, *pairs);
-        // Both accepted their input: commit the evidence.
+        std::optional<ab_result> ab;
+        ab_test::state ab_evidence = state_.ab_evidence;
+        if (stage.kind == stage_kind::ab_test) ab = ab_test_->evaluate(ab_evidence, totals, at_max);
+        // Every test accepted its input: commit the evidence.
         (shadow ? state_.shadow_evidence : state_.canary_evidence) = std::move(evidence);
         state_.paired_evidence = std::move(paired_evidence);
+        state_.ab_evidence = std::move(ab_evidence);
         if (state_.stage_start_requests < 0)
             state_.stage_start_requests = static_cast<std::int64_t>(arm_requests);
         const auto start = static_cast<std::uint64_t>(state_.stage_start_requests);
         const stage_progress progress{arm_requests > start ? arm_requests - start : 0};
-        step_result result = decide(now_ns, report, progress, paired ? &*paired : nullptr);
+        step_result result =
+            decide(now_ns, report, progress, paired ? &*paired : nullptr, ab ? &*ab : nullptr);
         if (result.action == rollout_action::advance) {
             // The new stage counts from these totals, in its own arm (a
             // shadow stage's arm is not the canary's).
@@ -488,6 +532,11 @@ public:
             policy_state& next_evidence =
                 next_shadow ? state_.shadow_evidence : state_.canary_evidence;
             if (next_shadow != shadow) next_evidence.previous_totals = totals;
+            // An A/B comparison judges its own stage's fixed split only.
+            if (current_stage().kind == stage_kind::ab_test) {
+                state_.ab_evidence = ab_test::state{};
+                ab_test_->start(state_.ab_evidence, totals);
+            }
         }
         return result;
     }
@@ -499,13 +548,14 @@ public:
     /// the policy's pass). step() is evaluate + decide; tests drive decide()
     /// with any report.
     step_result decide(std::int64_t now_ns, const policy_report& report, stage_progress progress,
-                       const paired_result* paired = nullptr) {
+                       const paired_result* paired = nullptr, const ab_result* ab = nullptr) {
         step_result r;
         r.at_ns = now_ns;
         r.stage = state_.stage;
         r.stage_name = config_.stage_name(state_.stage);
         r.report = report;
         if (paired != nullptr) r.paired = *paired;
+        if (ab != nullptr) r.ab = *ab;
         r.stage_requests = progress.requests;
         ++state_.steps;
         if (terminal()) return finish(r, rollout_action::hold, state_.reason, false);
@@ -557,10 +607,11 @@ public:
         }
         state_.alarm = false;
         if (state_.phase == rollout_phase::paused)
-            return finish(r, rollout_action::hold, "paused; " + state_.reason);
+            return finish(r, rollout_action::hold, "paused; " + state_.reason, false);
         if (state_.phase == rollout_phase::awaiting_human)
-            return finish(r, rollout_action::hold, "awaiting a human; " + state_.reason);
+            return finish(r, rollout_action::hold, "awaiting a human; " + state_.reason, false);
 
+        if (stage.kind == stage_kind::ab_test) return decide_ab(r, stage, report, ab);
         const bool may_advance = decision == verdict::pass && r.dwell_met && r.requests_met;
         if (may_advance)
             return advance(r, "policy pass, dwell and minimum requests met: " + report.summary);
@@ -597,9 +648,48 @@ public:
     }
 
 private:
+    /// An A/B stage, after the commands and the guardrails' fail and alarm:
+    /// the comparison decides; its "no difference shown" at the deadline
+    /// goes to the stage's at_max rule.
+    step_result decide_ab(step_result& r, const rollout_stage& stage, const policy_report& report,
+                          const ab_result* ab) {
+        const ab_outcome outcome = ab != nullptr ? ab->outcome : ab_outcome::undecided;
+        const std::string what =
+            ab != nullptr ? "A/B " + ab->reason : std::string("A/B not judged");
+        if (outcome == ab_outcome::candidate_worse) return roll_back(r, what);
+        if (outcome == ab_outcome::candidate_better && r.dwell_met && r.requests_met)
+            return advance(r, what);
+        if (r.at_max_duration) {
+            const std::string why =
+                "maximum duration reached (" + std::string(name(outcome)) + "); " + what;
+            switch (stage.at_max) {
+                case max_duration_rule::roll_back:
+                    return roll_back(r, why + "; at_max = roll_back");
+                case max_duration_rule::advance:
+                    // A failed advisory guardrail asks for a human first.
+                    if (report.decision != verdict::keep_going)
+                        return advance(r, why + "; at_max = advance");
+                    break;
+                case max_duration_rule::hold:
+                    break;
+            }
+            state_.phase = rollout_phase::awaiting_human;
+            return finish(r, rollout_action::hold,
+                          why + "; awaiting a human (resume, promote now, abort)");
+        }
+        if (outcome == ab_outcome::candidate_better)
+            return finish(r, rollout_action::hold,
+                          what + "; waiting for the minimum dwell or requests");
+        return finish(r, rollout_action::hold, what + "; guardrails: " + report.summary);
+    }
+
     static controller_config validated(controller_config c) {
         c.validate();
         return c;
+    }
+    static std::optional<ab_test> make_ab_test(const controller_config& c) {
+        if (!c.ab) return std::nullopt;
+        return ab_test(*c.ab);
     }
     static std::optional<paired_test> make_paired_test(const controller_config& c) {
         if (!c.paired_shadow) return std::nullopt;
@@ -695,6 +785,7 @@ private:
     policy canary_policy_;
     std::optional<policy> shadow_policy_;
     std::optional<paired_test> paired_test_;
+    std::optional<ab_test> ab_test_;
     rollout_state state_;
 };
 
