@@ -344,6 +344,7 @@ void run_worker(server& s, std::size_t index, std::uint64_t seed, const tk::resp
                           static_cast<unsigned long long>(rng.next() % user_population));
             ++tally.generated;
 
+            // --8<-- [start:request]
             // The decision carries the weights it was made with: the split
             // to remember for the request's late feedback, even if a flip
             // lands right after it.
@@ -366,6 +367,7 @@ void run_worker(server& s, std::size_t index, std::uint64_t seed, const tk::resp
             const std::int64_t response_ns = arrival + static_cast<std::int64_t>(out.latency_ns);
             if (!s.tracker.remember(request_id, s.arms[arm], response_ns, share))
                 ++tally.remember_failed;
+            // --8<-- [end:request]
 
             // Will this user give feedback, and when?
             if (rng.bernoulli(model.feedback_probability)) {
@@ -518,10 +520,12 @@ void run_controller(server& s, cg::rollout_controller& controller, sim_collector
             collector.tick(now);
             s.tracker.tick(now);  // before add_to: moves remembered ids into the map
             if (!ended_ns) {
+                // --8<-- [start:check]
                 cg::snapshot totals = collector.cumulative();
                 s.tracker.add_to(totals, arm_name);  // feedback, by arm and cohort
                 const cg::step_result r = controller.step(now, totals);
                 s.router.set_weights(r.weights);  // one release store: the live flip
+                // --8<-- [end:check]
                 log.add(r);
                 outcome.phase = r.phase;
                 outcome.stage = r.stage;

@@ -210,12 +210,13 @@ using shared_state = std::shared_ptr<const routing_state>;
 // the router's own hash, bucket_target and shadow_bucket.
 inline cg::route_decision route_with(const cg::router& r, const routing_state& s,
                                      std::string_view key) noexcept {
-    if (key.empty()) return {cg::route_target::baseline, s.shadow_ppm == cg::shadow_scale};
+    const cg::routing_weights used{s.baseline, s.candidate, s.shadow_ppm};
+    if (key.empty()) return {cg::route_target::baseline, s.shadow_ppm == cg::shadow_scale, used};
     const std::uint32_t h = r.hash(key);
     const cg::route_target target = r.bucket_target(h, s.baseline, s.candidate);
     const bool shadow = target == cg::route_target::baseline && s.shadow_ppm != 0 &&
                         cg::router::shadow_bucket(h) < s.shadow_ppm;
-    return {target, shadow};
+    return {target, shadow, used};
 }
 
 // Shared by every thread of a run, each on its own cache line so that one

@@ -70,46 +70,52 @@ class murmur3_stream {
 public:
     explicit constexpr murmur3_stream(std::uint32_t seed = 0) noexcept : h_(seed) {}
 
-    /// Appends bytes, each one hashed as one unit.
-    constexpr void append_bytes(std::string_view bytes) noexcept {
-        std::size_t i = 0;
-        const std::size_t n = bytes.size();
-        while (pending_ != 0 && i < n) push(static_cast<unsigned char>(bytes[i++]));
-        // Whole blocks straight from the input: the hot path for ASCII keys.
-        for (; i + 4 <= n; i += 4) {
-            const std::uint32_t k = std::uint32_t{static_cast<unsigned char>(bytes[i])} |
-                                    std::uint32_t{static_cast<unsigned char>(bytes[i + 1])} << 8 |
-                                    std::uint32_t{static_cast<unsigned char>(bytes[i + 2])} << 16 |
-                                    std::uint32_t{static_cast<unsigned char>(bytes[i + 3])} << 24;
-            mix_block(k);
-            length_ += 4;
-        }
-        while (i < n) push(static_cast<unsigned char>(bytes[i++]));
-    }
-
-    /// Appends one unit (a byte, or a UTF-16 code unit in flagd_javascript).
-    constexpr void push(std::uint32_t unit) noexcept {
-        units_[pending_++] = unit;
-        ++length_;
-        if (pending_ == 4) {
-            mix_block(flagd_units_ ? flagd_block_word() : byte_block_word());
-            pending_ = 0;
-        }
-    }
-
     /// Makes push() take UTF-16 code units and combine them as imurmurhash
     /// does (flagd_javascript). Call before the first push.
     constexpr void use_flagd_units() noexcept { flagd_units_ = true; }
 
+    /// Appends bytes, each one hashed as one unit (a byte below 0x80 is the
+    /// same unit in every reading).
+    constexpr void append_bytes(std::string_view bytes) noexcept {
+        const char* p = bytes.data();
+        std::size_t n = bytes.size();
+        for (; pending_ != 0 && n != 0; --n) push(static_cast<unsigned char>(*p++));
+        // Whole blocks straight from the input: the hot path.
+        const std::size_t blocks = n / 4;
+        for (std::size_t b = 0; b < blocks; ++b, p += 4) {
+            mix_block(std::uint32_t{static_cast<unsigned char>(p[0])} |
+                      std::uint32_t{static_cast<unsigned char>(p[1])} << 8 |
+                      std::uint32_t{static_cast<unsigned char>(p[2])} << 16 |
+                      std::uint32_t{static_cast<unsigned char>(p[3])} << 24);
+        }
+        length_ += static_cast<std::uint32_t>(blocks * 4);
+        for (n -= blocks * 4; n != 0; --n) push(static_cast<unsigned char>(*p++));
+    }
+
+    /// Appends one unit (a byte, or a UTF-16 code unit in flagd_javascript).
+    constexpr void push(std::uint32_t unit) noexcept {
+        // Bytes fill their lane of the tail word. imurmurhash's 16-bit
+        // units spill their high byte into the next lane, combined by XOR:
+        // u0 ^ u1 << 8 ^ u2 << 16 ^ u3 << 24 (mod 2^32).
+        tail_ ^= unit << (8 * pending_);
+        ++length_;
+        if (++pending_ == 4) {
+            // The 4th unit's high byte has no lane above it: imurmurhash
+            // XORs it into the bottom one.
+            mix_block(flagd_units_ ? tail_ ^ (unit >> 8) : tail_);
+            tail_ = 0;
+            pending_ = 0;
+        }
+    }
+
     [[nodiscard]] constexpr std::uint32_t finish() const noexcept {
         std::uint32_t h = h_;
         if (pending_ != 0) {
-            std::uint32_t k = 0;
-            for (unsigned j = pending_; j-- > 0;) k ^= units_[j] << (8 * j);
             // imurmurhash mixes the tail only when it is positive as an
             // int32; standard murmur3 always does, but a zero tail changes
             // nothing there and byte tails never reach bit 31, so the rule
             // matters only for flagd_javascript's 16-bit units.
+            const std::uint32_t k = tail_;
             const bool mixed = !flagd_units_ || (k != 0 && (k & 0x80000000U) == 0);
             if (mixed) h ^= murmur3_scramble(k);
         }
@@ -122,17 +128,10 @@ private:
         h_ = rotl32(h_, 13);
         h_ = h_ * 5 + 0xe6546b64U;
     }
-    [[nodiscard]] constexpr std::uint32_t byte_block_word() const noexcept {
-        return units_[0] | units_[1] << 8 | units_[2] << 16 | units_[3] << 24;
-    }
-    [[nodiscard]] constexpr std::uint32_t flagd_block_word() const noexcept {
-        return units_[0] ^ units_[1] << 8 ^ units_[2] << 16 ^ (units_[3] & 0xffU) << 24 ^
-               units_[3] >> 8;
-    }
 
     std::uint32_t h_;
     std::uint32_t length_ = 0;  // in units, modulo 2^32 as in every implementation
-    std::uint32_t units_[4] = {0, 0, 0, 0};
+    std::uint32_t tail_ = 0;    // the pending units, each XORed in at 8 x its position
     unsigned pending_ = 0;
     bool flagd_units_ = false;
 };
@@ -202,10 +201,14 @@ constexpr void decode_utf8_whatwg(std::string_view bytes, Emit&& emit) {
 /// comment). Wait-free and allocation-free; linear in the key's length.
 constexpr void append_key(murmur3_stream& stream, std::string_view bytes,
                           key_hashing hashing) noexcept {
+    if (hashing == key_hashing::utf8_bytes) {
+        stream.append_bytes(bytes);
+        return;
+    }
     bool ascii = true;
     for (const char c : bytes) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
     // ASCII: one byte is one code unit below 0x80, and every reading agrees.
-    if (hashing == key_hashing::utf8_bytes || ascii) {
+    if (ascii) {
         stream.append_bytes(bytes);
         return;
     }
