@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /// \file
 /// The rollout controller: a deterministic state machine that walks a
-/// candidate through its stages (shadow, then canary weights), judges each
-/// check with the policy, and says what the router must do.
+/// candidate through its stages (shadow, canary weights, optionally an A/B
+/// stage), judges each check with the policy, and says what the router must
+/// do.
 ///
 /// - `step(now, totals)` evaluates the stage's policy on the cumulative
 ///   snapshot and returns an action with the routing weights to apply and
@@ -26,7 +27,15 @@
 ///   keeps judging: a fail still rolls it back.
 /// - The evidence of the canary stages is one `policy_state` carried from
 ///   stage to stage (the anytime-valid tests do not restart); the shadow
-///   stage has its own, since it compares another arm.
+///   stage has its own, since it compares another arm. A shadow stage may
+///   also run the paired test (rollout/shadow_pairs.hpp): its fail rolls
+///   back too.
+/// - An A/B stage keeps the policy's gates as guardrails (their fail rolls
+///   back) and lets the A/B comparison (rollout/ab_test.hpp) decide: better
+///   advances, worse rolls back, no difference at the deadline follows the
+///   stage's rule.
+/// - The state saves to JSON and back exactly, and each step is one audit
+///   line: integration/json_rollout.hpp.
 ///
 /// 100 % is not a stage: with no baseline traffic left there is nothing to
 /// compare with. Passing the last stage completes the rollout and routes
@@ -37,6 +46,7 @@
 ///   canarygate::controller_config config;
 ///   config.stages = canarygate::canary_stages({1, 10, 25, 50, 75}, 30 * canarygate::minute_ns);
 ///   config.policy = canarygate::default_policy();
+///   config.shadow_policy = canarygate::default_shadow_policy();  // for shadow stages
 ///   config.baseline_digest = "sha256:...";  config.candidate_digest = "sha256:...";
 ///   canarygate::rollout_controller controller(config, clock_now);
 ///   router.set_weights(controller.weights());
