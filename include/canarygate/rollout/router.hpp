@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "canarygate/core/config.hpp"
 #include "canarygate/core/error.hpp"
@@ -56,7 +57,7 @@ CANARYGATE_NAMESPACE_BEGIN
 
 /// The bucketing scheme a router reproduces.
 enum class bucketing : std::uint8_t {
-    flagd_fractional,  ///< flagd's `fractional`: integer weights, any total up to max_routing_weight
+    flagd_fractional,  ///< flagd's `fractional`: integer weights, each up to max_routing_weight
     unleash_rollout    ///< Unleash's gradual / flexible rollout: whole percent, weights sum to 100
 };
 
