@@ -241,6 +241,21 @@ TEST_CASE("ab_test feeds increments of cumulative snapshots and refuses shrinkin
     CHECK(std::isnan(e.ratio));
 }
 
+TEST_CASE("ab_test started mid-rollout counts only the traffic since start", "[ab_test]") {
+    const ab_test t = make_test(refusals(), true);
+    // An earlier stage: 3,000 baseline and 300 candidate requests.
+    ab_test::state s;
+    t.start(s, counters_snapshot(60, 3000, 30, 300, 9));
+    const auto r = t.evaluate(s, counters_snapshot(120, 3080, 32, 380, 10));
+    CHECK(r.baseline_requests == 80);
+    CHECK(r.candidate_requests == 80);
+    CHECK(r.baseline_total == 2);
+    CHECK(r.candidate_total == 1);
+    CHECK(r.ratio == Approx(0.5));
+    CHECK(r.outcome == ab_outcome::undecided);  // 80 < min_requests: nothing declared yet
+    CHECK(s.origin.has_value());
+}
+
 TEST_CASE("ab_test feedback cohorts are judged against their routing share", "[ab_test]") {
     // The requests of this window were split 1:9 but the feedback is about
     // requests routed at 50 %: judged by its cohort, 30 vs 30 thumbs-down is

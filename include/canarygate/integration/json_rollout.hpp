@@ -185,12 +185,12 @@ inline constexpr std::array<ab_outcome, 4> ab_outcomes = {
 }
 
 [[nodiscard]] inline json write_ab(const ab_test::state& s) {
-    json previous = nullptr;
-    if (s.previous) {
-        previous = json{{"baseline", write_counters(s.previous->baseline)},
-                        {"candidate", write_counters(s.previous->candidate)},
-                        {"window_end_ns", json_integer(s.previous->window_end_ns)}};
-    }
+    const auto write_totals = [](const std::optional<ab_test::state::totals>& t) -> json {
+        if (!t) return nullptr;
+        return json{{"baseline", write_counters(t->baseline)},
+                    {"candidate", write_counters(t->candidate)},
+                    {"window_end_ns", json_integer(t->window_end_ns)}};
+    };
     json windows = json::array();
     for (const auto& w : s.windows) {
         windows.push_back(json{{"candidate_exposure", sj::number(w.candidate_exposure)},
@@ -199,7 +199,8 @@ inline constexpr std::array<ab_outcome, 4> ab_outcomes = {
                                {"baseline_events", sj::count(w.baseline_events)}});
     }
     using process = std::optional<ab_test::rate_process>;
-    return json{{"previous", std::move(previous)},
+    return json{{"previous", write_totals(s.previous)},
+                {"origin", write_totals(s.origin)},
                 {"higher", sj::write(process(s.higher))},
                 {"lower", sj::write(process(s.lower))},
                 {"windows", std::move(windows)},
@@ -228,18 +229,20 @@ inline constexpr std::array<ab_outcome, 4> ab_outcomes = {
 [[nodiscard]] inline ab_test::state read_ab(const json& j, const std::string& pointer) {
     const sj::object_reader o(
         j, pointer,
-        {"previous", "higher", "lower", "windows", "mean_candidate", "mean_baseline", "mean_h",
-         "mean_a", "mean_b", "decided", "decided_at_check", "checks"});
-    ab_test::state s;
-    if (!o["previous"].is_null()) {
-        const sj::object_reader p(o["previous"], o.at("previous"),
-                                  {"baseline", "candidate", "window_end_ns"});
+        {"previous", "origin", "higher", "lower", "windows", "mean_candidate", "mean_baseline",
+         "mean_h", "mean_a", "mean_b", "decided", "decided_at_check", "checks"});
+    const auto read_totals = [&](std::string_view key) -> std::optional<ab_test::state::totals> {
+        if (o[key].is_null()) return std::nullopt;
+        const sj::object_reader p(o[key], o.at(key), {"baseline", "candidate", "window_end_ns"});
         ab_test::state::totals t;
         t.baseline = read_counters(p["baseline"], p.at("baseline"));
         t.candidate = read_counters(p["candidate"], p.at("candidate"));
         t.window_end_ns = p.i64("window_end_ns");
-        s.previous = std::move(t);
-    }
+        return t;
+    };
+    ab_test::state s;
+    s.previous = read_totals("previous");
+    s.origin = read_totals("origin");
     constexpr std::size_t J = ab_rate_multipliers.size();
     const auto process = [&](std::string_view key) {
         auto p = sj::read_rate_process<J>(o[key], o.at(key));

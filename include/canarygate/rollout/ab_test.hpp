@@ -374,6 +374,9 @@ public:
             std::int64_t window_end_ns = 0;
         };
         std::optional<totals> previous;
+        /// The counters when start() began the evidence: the point
+        /// estimates, variances and request counts are taken since then.
+        std::optional<totals> origin;
 
         /// Rates: one window of the event-label test.
         struct rate_window {
@@ -467,6 +470,7 @@ public:
         now.window_end_ns = cumulative.window_end_ns();
         now.baseline = read_counters(cumulative.find_arm(config_.baseline_arm));
         now.candidate = read_counters(cumulative.find_arm(config_.candidate_arm));
+        s.origin = now;
         s.previous = std::move(now);
     }
 
@@ -641,7 +645,13 @@ private:
 
     [[nodiscard]] ab_result judge(state& s, bool at_max_duration) const {
         const ab_metric& m = config_.metric;
-        const state::totals& t = *s.previous;
+        // The counters since the evidence began (start(), or the first
+        // check): what the estimates and minimum requests are about.
+        state::totals t = *s.previous;
+        if (s.origin) {
+            t.baseline = increment(t.baseline, &s.origin->baseline, config_.baseline_arm);
+            t.candidate = increment(t.candidate, &s.origin->candidate, config_.candidate_arm);
+        }
         ab_result r;
         r.metric = m.name();
         r.kind = m.kind();
@@ -668,7 +678,7 @@ private:
         if (m.kind() == ab_metric_kind::rate) {
             judge_rate(s, r);
         } else {
-            judge_mean(s, r, n_c, n_b);
+            judge_mean(s, t, r, n_c, n_b);
         }
 
         if (!s.decided) {
@@ -718,9 +728,9 @@ private:
         r.interval_computed = true;
     }
 
-    void judge_mean(const state& s, ab_result& r, double n_c, double n_b) const {
+    void judge_mean(const state& s, const state::totals& t, ab_result& r, double n_c,
+                    double n_b) const {
         const ab_metric& m = config_.metric;
-        const state::totals& t = *s.previous;
         const double var_c = sample_variance(n_c, r.candidate_total,
                                              get_double(t.candidate, m.sum_squares_counter()));
         const double var_b =
