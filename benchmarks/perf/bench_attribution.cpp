@@ -29,6 +29,7 @@
 
 #include "canarygate/record/attribution.hpp"
 #include "ratio_reporter.hpp"
+#include "uuid_keys.hpp"
 
 namespace {
 
@@ -36,22 +37,7 @@ constexpr std::size_t id_count = 1 << 16;
 constexpr std::size_t id_mask = id_count - 1;
 
 const std::vector<std::string>& ids() {
-    static const std::vector<std::string> data = [] {
-        std::mt19937_64 rng(7);
-        std::vector<std::string> v;
-        v.reserve(id_count);
-        char buffer[40];
-        for (std::size_t i = 0; i < id_count; ++i) {
-            const std::uint64_t a = rng();
-            const std::uint64_t b = rng();
-            std::snprintf(buffer, sizeof buffer, "%08x-%04x-4%03x-%04x-%012llx",
-                          static_cast<unsigned>(a >> 32), static_cast<unsigned>(a >> 16) & 0xffffU,
-                          static_cast<unsigned>(a) & 0xfffU, static_cast<unsigned>(b >> 48),
-                          static_cast<unsigned long long>(b & 0xffffffffffffULL));
-            v.emplace_back(buffer);  // a UUID in text: 36 characters
-        }
-        return v;
-    }();
+    static const std::vector<std::string> data = bench_support::uuid_texts(id_count, 7);
     return data;
 }
 

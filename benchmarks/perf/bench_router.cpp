@@ -70,6 +70,7 @@
 #include "canarygate/rollout/murmur3.hpp"
 #include "canarygate/rollout/router.hpp"
 #include "ratio_reporter.hpp"
+#include "uuid_keys.hpp"
 
 namespace {
 
@@ -80,22 +81,7 @@ constexpr std::size_t key_mask = key_count - 1;
 
 // 16 Ki UUIDs in text, e.g. "3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b".
 const std::vector<std::string>& ascii_keys() {
-    static const std::vector<std::string> data = [] {
-        std::mt19937_64 rng(11);
-        std::vector<std::string> v;
-        v.reserve(key_count);
-        char buffer[40];
-        for (std::size_t i = 0; i < key_count; ++i) {
-            const std::uint64_t a = rng();
-            const std::uint64_t b = rng();
-            std::snprintf(buffer, sizeof buffer, "%08x-%04x-4%03x-%04x-%012llx",
-                          static_cast<unsigned>(a >> 32), static_cast<unsigned>(a >> 16) & 0xffffU,
-                          static_cast<unsigned>(a) & 0xfffU, static_cast<unsigned>(b >> 48),
-                          static_cast<unsigned long long>(b & 0xffffffffffffULL));
-            v.emplace_back(buffer);
-        }
-        return v;
-    }();
+    static const std::vector<std::string> data = bench_support::uuid_texts(key_count, 11);
     return data;
 }
 

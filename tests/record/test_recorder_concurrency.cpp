@@ -17,6 +17,7 @@
 
 #include "canarygate/record/recorder.hpp"
 #include "canarygate/window/collector.hpp"
+#include "support/build_kind.hpp"
 
 namespace {
 
@@ -26,17 +27,7 @@ using canarygate::request_outcome;
 using canarygate::wide_uint;
 namespace series = canarygate::series;
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr bool slow_build = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr bool slow_build = true;
-#else
-constexpr bool slow_build = false;
-#endif
-#else
-constexpr bool slow_build = false;
-#endif
+constexpr bool slow_build = test_support::sanitized_build;
 
 constexpr std::uint64_t records_per_thread = slow_build ? 20'000 : 200'000;
 

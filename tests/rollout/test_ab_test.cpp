@@ -19,6 +19,7 @@
 #include "canarygate/rollout/ab_test.hpp"
 #include "canarygate/testing/scenario.hpp"
 #include "canarygate/window/event_window.hpp"
+#include "support/build_kind.hpp"
 #include "support/statistics.hpp"
 
 namespace ab_test_tests {
@@ -29,17 +30,7 @@ using namespace canarygate::testkit;
 // Sanitizer and unoptimised builds run the simulations with a tenth of the
 // runs (tolerances come from the run counts, so the checks stay valid); the
 // optimised builds run them in full.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__) || !defined(__OPTIMIZE__)
-constexpr bool slow_build = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr bool slow_build = true;
-#else
-constexpr bool slow_build = false;
-#endif
-#else
-constexpr bool slow_build = false;
-#endif
+constexpr bool slow_build = test_support::sanitized_build || !test_support::optimized_build;
 
 constexpr int scaled_runs(int runs) { return slow_build ? runs / 10 : runs; }
 
