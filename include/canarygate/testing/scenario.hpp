@@ -93,6 +93,15 @@ struct response_model {
     double feedback_delay_sigma = 1.2;
 };
 
+/// Where an external router sent one request (scenario::set_router).
+struct routed_request {
+    arm_role arm = arm_role::baseline;  ///< baseline or candidate
+    bool shadow_copy = false;           ///< mirror a baseline request to the shadow arm
+    /// The candidate's share the caller believes is in force: recorded with
+    /// the request's late feedback (its cohort).
+    double candidate_share = 0.0;
+};
+
 /// Candidate / baseline ratios, each acting on its own signal only.
 struct regression {
     double latency = 1.0;        ///< every latency quantile (end to end and TTFT)
@@ -185,6 +194,31 @@ public:
         std::erase_if(config_.stages, [&](const stage& st) { return st.start_ns >= now_; });
         config_.stages.push_back({now_, candidate_share});
         config_.shadow_share = shadow_share;
+    }
+
+    /// Hands the split to `route` from now_ns() on: it is called once per
+    /// request with the request's id (a stand-in for the sticky routing key)
+    /// and decides the arm and the shadow copy, as a real router does; the
+    /// configured shares and split_mismatch no longer apply. The scenario
+    /// then draws no random numbers for the split, so the same seed gives the
+    /// same arrivals and the same responses whatever the router decides. An
+    /// empty function restores the configured split.
+    void set_router(std::function<routed_request(std::uint64_t request_id)> route) {
+        router_ = std::move(route);
+    }
+
+    /// Changes the candidate's regression from now_ns() on (a burst of
+    /// errors that starts and stops, a fix deployed mid-rollout). Validated
+    /// as the configuration is; on a bad value nothing changes.
+    void set_regression(const regression& r) {
+        const regression previous = config_.candidate_regression;
+        config_.candidate_regression = r;
+        try {
+            validate();
+        } catch (...) {
+            config_.candidate_regression = previous;
+            throw;
+        }
     }
 
     /// Feedback generated but not yet due.
@@ -318,17 +352,29 @@ private:
             noise_window_ = window;
             noise_factor_ = draw_noise_factor();
         }
+        if (router_) {
+            const routed_request r = router_(next_id_);
+            const bool candidate = r.arm == arm_role::candidate;
+            emit(t, candidate ? arm_role::candidate : arm_role::baseline, r.candidate_share,
+                 on_request);
+            if (!candidate && r.shadow_copy) {
+                emit(t, arm_role::shadow, r.candidate_share, on_request);
+            }
+            return;
+        }
         const double share = candidate_share(t) * config_.split_mismatch;
         const arm_role arm = rng_.bernoulli(share) ? arm_role::candidate : arm_role::baseline;
-        emit(t, arm, on_request);
+        // The share the router was told at routing time (not the mismatched
+        // one it applied): what an embedder records.
+        emit(t, arm, candidate_share(t), on_request);
         if (arm == arm_role::baseline && config_.shadow_share > 0 &&
             rng_.bernoulli(config_.shadow_share)) {
-            emit(t, arm_role::shadow, on_request);
+            emit(t, arm_role::shadow, candidate_share(t), on_request);
         }
     }
 
     template <class OnRequest>
-    void emit(std::int64_t t, arm_role arm, OnRequest& on_request) {
+    void emit(std::int64_t t, arm_role arm, double told_share, OnRequest& on_request) {
         const response_model& m = config_.model;
         // A shadow copy is the same kind of request served by the candidate's
         // model: it carries the candidate's regression and noise.
@@ -390,9 +436,7 @@ private:
             const double delay_s =
                 rng_.lognormal_median(m.feedback_delay_median_s, m.feedback_delay_sigma);
             const auto delay = static_cast<std::int64_t>(std::min(delay_s, 30.0 * 86400.0) * 1e9);
-            // The share the router was told at routing time (not the
-            // mismatched one it applied): what an embedder records.
-            pending_.push({feedback_arrival{t + delay, arm, id, kind, candidate_share(t)}});
+            pending_.push({feedback_arrival{t + delay, arm, id, kind, told_share}});
         }
     }
 
@@ -407,6 +451,7 @@ private:
     double noise_factor_ = 1.0;
     std::priority_queue<pending_feedback_event, std::vector<pending_feedback_event>, std::greater<>>
         pending_;
+    std::function<routed_request(std::uint64_t)> router_;
 };
 
 }  // namespace testkit
