@@ -304,12 +304,15 @@ rollback_timing measure_rollback() {
         }
     });
     std::vector<double> us;
-    for (std::uint32_t f = 0; f < 400; ++f) {
+    for (std::uint32_t f = 0; f < 200; ++f) {
         const std::uint32_t w = f % 2 == 0 ? 0 : 10;
         const auto t0 = std::chrono::steady_clock::now();
         router.set_weights({.baseline = 100 - w, .candidate = w});
-        // acquire: pairs with the routing thread's release store.
-        while (seen.load(std::memory_order_acquire) != w) {
+        // acquire: pairs with the routing thread's release store. Spin, then
+        // yield: on a machine whose cores are all busy the routing thread
+        // needs this one's time slice to run at all.
+        for (std::uint64_t spins = 0; seen.load(std::memory_order_acquire) != w; ++spins) {
+            if (spins > 100'000) std::this_thread::yield();
         }
         us.push_back(seconds_since(t0) * 1e6);
     }
