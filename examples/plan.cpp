@@ -5,9 +5,10 @@
 // simulator.
 //
 // Usage: canarygate_plan [--requests-per-minute R] [--feedback-delay-minutes M]
-//                        [--check SEEDS] [--out FILE]
+//                        [--check-interval-minutes C] [--check SEEDS] [--out FILE]
 // Exit status: 0; 1 when --check finds a prediction the simulator refutes;
 // 2 on bad arguments or an unwritable file.
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -21,7 +22,7 @@ namespace {
     std::fprintf(stderr,
                  "canarygate_plan: %s\n"
                  "usage: canarygate_plan [--requests-per-minute R] [--feedback-delay-minutes M] "
-                 "[--check SEEDS] [--out FILE]\n",
+                 "[--check-interval-minutes C] [--check SEEDS] [--out FILE]\n",
                  message.c_str());
     std::exit(2);
 }
@@ -55,6 +56,8 @@ int main(int argc, char** argv) {
             req.traffic.requests_per_minute = number(a, value(), 1, 1e7);
         } else if (a == "--feedback-delay-minutes") {
             req.baseline.feedback_delay_median_s = 60 * number(a, value(), 0.01, 1e5);
+        } else if (a == "--check-interval-minutes") {
+            req.check_interval_ns = static_cast<std::int64_t>(number(a, value(), 0.1, 1440) * 60e9);
         } else if (a == "--check") {
             check_seeds = static_cast<std::size_t>(number(a, value(), 1, 10'000));
         } else if (a == "--out") {
@@ -64,6 +67,7 @@ int main(int argc, char** argv) {
                 "canarygate_plan: the rollout planner's runbook (see README, \"The planner\")\n"
                 "  --requests-per-minute R     the service's traffic, all arms (default 600)\n"
                 "  --feedback-delay-minutes M  median delay of user feedback (default 10)\n"
+                "  --check-interval-minutes C  the controller's check interval (default 5)\n"
                 "  --check SEEDS               also simulate each stage SEEDS times and compare\n"
                 "  --out FILE                  write the runbook to FILE instead of stdout\n");
             return 0;
@@ -71,8 +75,10 @@ int main(int argc, char** argv) {
             usage_error("unknown argument '" + a + "'");
         }
     }
-    const tk::rollout_plan plan = tk::plan_rollout(req);
-    std::string md = tk::render_runbook(plan);
+    // --8<-- [start:plan]
+    const tk::rollout_plan plan = tk::plan_rollout(req);  // req: rollout, traffic, baseline figures
+    std::string md = tk::render_runbook(plan);            // the markdown runbook
+    // --8<-- [end:plan]
     bool agrees = true;
     if (check_seeds > 0) {
         const auto rows = tk::check_plan(plan, check_seeds);

@@ -12,10 +12,10 @@
 // Clopper-Pearson interval), 1 when one does not, 2 on bad arguments.
 #include <algorithm>
 #include <array>
-#include <charconv>
-#include <cinttypes>
 #include <atomic>
+#include <charconv>
 #include <chrono>
+#include <cinttypes>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -122,9 +122,9 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // judge raises a false alarm over a 4-hour 10 % canary, per multiplier.
 struct aa_row {
     double k = 0;
-    std::uint64_t naive_cost = 0, naive_latency = 0;  // per-window threshold, failure limit 0
+    std::uint64_t naive_cost = 0, naive_latency = 0;    // per-window threshold, failure limit 0
     std::uint64_t naive3_cost = 0, naive3_latency = 0;  // the same, 3 failed windows
-    std::vector<cg::aa_report> reports;  // canarygate, one per seed (recorded arms)
+    std::vector<cg::aa_report> reports;                 // canarygate, one per seed (recorded arms)
 };
 
 struct aa_result {
@@ -276,7 +276,10 @@ rollback_timing measure_rollback() {
     std::vector<double> ms;
     for (std::int64_t t = 5 * cg::minute_ns; t <= cg::hour_ns; t += 5 * cg::minute_ns) {
         sc.run(
-            t, [&](const cg::request_event& e) { rec.record(e.arm == cg::arm_role::candidate ? c : b, e.outcome); },
+            t,
+            [&](const cg::request_event& e) {
+                rec.record(e.arm == cg::arm_role::candidate ? c : b, e.outcome);
+            },
             [](const cg::feedback_arrival&) {});
         collector.clock().set(t);
         collector.tick(t);
@@ -356,8 +359,8 @@ json step_json(const tk::simulation_result& r) {
         json gates = json::object();
         for (const auto& g : s.gates) {
             gates[r.gate_names[g.gate]] = {{"log_e", number_or_null(g.log_e_value)},
-                                          {"log_threshold", g.log_fail_threshold},
-                                          {"decision", std::string(cg::name(g.decision))}};
+                                           {"log_threshold", g.log_fail_threshold},
+                                           {"decision", std::string(cg::name(g.decision))}};
         }
         steps.push_back({{"minute", s.at_ns / cg::minute_ns},
                          {"stage", s.stage},
@@ -429,11 +432,15 @@ int main(int argc, char** argv) {
         for (const auto& c : cases) names += " " + c.name;
         usage_error("--detail: no case '" + opt.detail + "'; cases:" + names);
     }
+    // --8<-- [start:simulate]
+    // The case's rollout, traffic and regression:
     tk::simulation_config detail_config = cases[detail_index].config;
     const std::uint64_t detail_seed = tk::suite_seed(detail_index, 0);
     const tk::simulation_result ours = tk::simulate(detail_config, detail_seed);
-    detail_config.judge = tk::judge_kind::naive;
+    detail_config.judge = tk::judge_kind::naive;  // the same traffic, judged the naive way
     const tk::simulation_result naive = tk::simulate(detail_config, detail_seed);
+    // ours.outcome, ours.stage_name, ours.triggers, ours.candidate_requests, ours.steps ...
+    // --8<-- [end:simulate]
     const rollback_timing rollback = measure_rollback();
     const double total_seconds = seconds_since(started);
 
@@ -472,7 +479,8 @@ int main(int argc, char** argv) {
     }
     for (const auto& s : ours.steps) {
         if (s.action == cg::rollout_action::hold && &s != &ours.steps.back()) continue;
-        std::snprintf(line, sizeof line, "  minute %4lld  %-9s %-22s -> candidate %5.1f %%, shadow %4.1f %%\n",
+        std::snprintf(line, sizeof line,
+                      "  minute %4lld  %-9s %-22s -> candidate %5.1f %%, shadow %4.1f %%\n",
                       static_cast<long long>(s.at_ns / cg::minute_ns),
                       std::string(cg::name(s.action)).c_str(),
                       std::string(cg::name(s.decision)).c_str(), 100 * s.weights.candidate_share(),
@@ -577,15 +585,18 @@ int main(int argc, char** argv) {
             };
         };
         say("      smallest k with false alarms shown rare (95 % upper bound <= 10 %): canarygate "
-            "cost " + smallest(gate_alarms(cg::signal::cost)) + ", P99 latency " +
+            "cost " +
+            smallest(gate_alarms(cg::signal::cost)) + ", P99 latency " +
             smallest(gate_alarms(cg::signal::latency)) + "; naive cost window " +
             smallest([](const aa_row& r) { return r.naive_cost; }) + ", naive P99 window " +
             smallest([](const aa_row& r) { return r.naive_latency; }) +
             ". The gates test the cumulative ratio against k, so window-to-window noise "
             "averages out however often the controller looks; a per-window threshold compares "
             "two noisy window statistics at every look, and one bad window in 48 is enough. "
-            "Over-dispersion at sd 0.07: " + phi + "batch-mode advice at sd 0.10: " +
-            (aa10.advice.empty() ? std::string("none") : std::to_string(aa10.advice.size()) + " gate(s)") +
+            "Over-dispersion at sd 0.07: " +
+            phi + "batch-mode advice at sd 0.10: " +
+            (aa10.advice.empty() ? std::string("none")
+                                 : std::to_string(aa10.advice.size()) + " gate(s)") +
             (batch_gates.empty() ? std::string() : ", used by the noisy_good case:") + "\n");
         for (const auto& g : batch_gates) say("        " + g + "\n");
     }
@@ -635,14 +646,16 @@ int main(int argc, char** argv) {
         }
         j["detail"] = {{"case", cases[detail_index].name},
                        {"seed", detail_seed},
-                       {"canarygate", {{"outcome", std::string(tk::name(ours.outcome))},
-                                       {"stage", ours.stage_name},
-                                       {"triggers", ours.triggers},
-                                       {"steps", step_json(ours)}}},
-                       {"naive", {{"outcome", std::string(tk::name(naive.outcome))},
-                                  {"stage", naive.stage_name},
-                                  {"triggers", naive.triggers},
-                                  {"steps", step_json(naive)}}}};
+                       {"canarygate",
+                        {{"outcome", std::string(tk::name(ours.outcome))},
+                         {"stage", ours.stage_name},
+                         {"triggers", ours.triggers},
+                         {"steps", step_json(ours)}}},
+                       {"naive",
+                        {{"outcome", std::string(tk::name(naive.outcome))},
+                         {"stage", naive.stage_name},
+                         {"triggers", naive.triggers},
+                         {"steps", step_json(naive)}}}};
         json aa_rows = json::array();
         for (const auto& row : aa7.rows) {
             const cg::aa_report combined = cg::combine(row.reports);
@@ -654,13 +667,16 @@ int main(int argc, char** argv) {
                  {"canarygate_latency_p99",
                   rate_json(tk::estimate_rate(
                       find_gate(combined, cg::signal::latency)->false_alarms, n))},
-                 {"canarygate_policy", rate_json(tk::estimate_rate(combined.policy_false_alarms, n))},
+                 {"canarygate_policy",
+                  rate_json(tk::estimate_rate(combined.policy_false_alarms, n))},
                  {"naive_cost", rate_json(tk::estimate_rate(row.naive_cost, n))},
                  {"naive_latency_p99", rate_json(tk::estimate_rate(row.naive_latency, n))},
                  {"naive3_cost", rate_json(tk::estimate_rate(row.naive3_cost, n))},
                  {"naive3_latency_p99", rate_json(tk::estimate_rate(row.naive3_latency, n))}});
         }
-        j["aa"] = {{"noise_sd", 0.07}, {"seeds", aa7.seeds}, {"rows", aa_rows},
+        j["aa"] = {{"noise_sd", 0.07},
+                   {"seeds", aa7.seeds},
+                   {"rows", aa_rows},
                    {"batch_advice_at_0.10", aa10.advice}};
         j["rollback"] = {{"controller_step_ms_median", rollback.step_ms_median},
                          {"controller_step_ms_max", rollback.step_ms_max},

@@ -18,11 +18,20 @@ using Catch::Matchers::Contains;
 
 namespace planner_test {
 
+// Stage budgets are 1 and 2 hours: a 4-hour horizon covers twice each,
+// which is all the verdicts need (and keeps the sanitizer builds quick).
 plan_request request(double requests_per_minute) {
     plan_request r;
     r.rollout = default_rollout();
     r.traffic.requests_per_minute = requests_per_minute;
+    r.horizon_ns = 4 * hour_ns;
     return r;
+}
+
+// The default rollout's plan at 600 requests/minute, made once.
+const rollout_plan& default_plan() {
+    static const rollout_plan plan = plan_rollout(request(600));
+    return plan;
 }
 
 const gate_plan& find(const stage_plan& s, const std::string& gate) {
@@ -34,11 +43,12 @@ const gate_plan& find(const stage_plan& s, const std::string& gate) {
 
 }  // namespace planner_test
 
+using planner_test::default_plan;
 using planner_test::find;
 using planner_test::request;
 
 TEST_CASE("the plan of the default rollout at 600 requests/minute", "[planner]") {
-    const rollout_plan plan = plan_rollout(request(600));
+    const rollout_plan& plan = default_plan();
     REQUIRE(plan.stages.size() == 6);
     const stage_plan& shadow = plan.stages[0];
     const stage_plan& one = plan.stages[1];
@@ -80,14 +90,25 @@ TEST_CASE("the plan of the default rollout at 600 requests/minute", "[planner]")
 }
 
 TEST_CASE("more traffic decides sooner", "[planner]") {
-    const rollout_plan slow = plan_rollout(request(600));
-    const rollout_plan busy = plan_rollout(request(6000));
-    const gate_plan& slow_error = find(slow.stages[2], "error_rate");
-    const gate_plan& busy_error = find(busy.stages[2], "error_rate");
+    // One stage, 10 %, at 600 and at 2,400 requests/minute.
+    const auto plan_at = [](double rpm) {
+        plan_request r = request(rpm);
+        r.rollout.stages = {r.rollout.stages[2]};
+        return plan_rollout(r);
+    };
+    const rollout_plan slow = plan_at(600);
+    const rollout_plan busy = plan_at(2400);
+    const gate_plan& slow_error = find(slow.stages[0], "error_rate");
+    const gate_plan& busy_error = find(busy.stages[0], "error_rate");
     REQUIRE(busy_error.detect_ns);
     CHECK((!slow_error.detect_ns || *busy_error.detect_ns < *slow_error.detect_ns));
     CHECK(busy_error.capability == gate_capability::decides);
-    CHECK(find(busy.stages[1], "cost").detect_ns <= find(slow.stages[1], "cost").detect_ns);
+    CHECK(busy.stages[0].candidate_requests_per_hour ==
+          Approx(4 * slow.stages[0].candidate_requests_per_hour));
+    REQUIRE(find(busy.stages[0], "latency_p99").detect_ns);
+    REQUIRE(find(slow.stages[0], "latency_p99").detect_ns);
+    CHECK(*find(busy.stages[0], "latency_p99").detect_ns <
+          *find(slow.stages[0], "latency_p99").detect_ns);
 }
 
 TEST_CASE("the shape gate is planned at a length shift of the right distance", "[planner]") {
@@ -97,13 +118,15 @@ TEST_CASE("the shape gate is planned at a length shift of the right distance", "
     for (const double d : {0.05, 0.15, 0.4}) {
         for (const double sigma : {0.3, 0.7, 1.2}) {
             const double f = testkit::detail::length_factor_for_ks(d, sigma);
-            CHECK(2 * boost::math::cdf(n, std::log(f) / (2 * sigma)) - 1 == Approx(d).epsilon(1e-9));
+            CHECK(2 * boost::math::cdf(n, std::log(f) / (2 * sigma)) - 1 ==
+                  Approx(d).epsilon(1e-9));
         }
     }
 }
 
 TEST_CASE("risk tolerance turns into warnings", "[planner]") {
     plan_request r = request(600);
+    r.rollout.stages = {r.rollout.stages[1], r.rollout.stages[2]};  // 1 % and 10 %
     r.max_users_exposed = 100;
     r.max_rollout_ns = hour_ns;
     r.max_false_rollback = 0.01;
@@ -117,13 +140,13 @@ TEST_CASE("risk tolerance turns into warnings", "[planner]") {
 
 TEST_CASE("the runbook has the plan, the gates, roll-back, alerts and what to do per verdict",
           "[planner]") {
-    const std::string md = render_runbook(plan_rollout(request(600)));
-    for (const char* section : {"# Rollout runbook", "## The plan", "## Gates per stage",
-                                "## Roll-back (target: under 60 s end to end)", "## Alerts",
-                                "## On each verdict", "### shadow 20 %", "### canary 75 %",
-                                "| 7 | 100 % |", "`keep_going` (continue)", "`invalid`",
-                                "`no_regression_detected`", "cannot decide: needs more than",
-                                "CanarygateShadowCostSpike"}) {
+    const std::string md = render_runbook(default_plan());
+    for (const char* section :
+         {"# Rollout runbook", "## The plan", "## Gates per stage",
+          "## Roll-back (target: under 60 s end to end)", "## Alerts", "## On each verdict",
+          "### shadow 20 %", "### canary 75 %", "| 7 | 100 % |", "`keep_going` (continue)",
+          "`invalid`", "`no_regression_detected`", "cannot decide: needs more than",
+          "CanarygateShadowCostSpike"}) {
         CHECK_THAT(md, Contains(section));
     }
 }
@@ -143,5 +166,5 @@ TEST_CASE("a bad plan request names the field and the value", "[planner]") {
     r = request(600);
     r.max_false_rollback = 0;
     CHECK_THROWS_WITH(plan_rollout(r), Contains("max_false_rollback"));
-    CHECK_THROWS_WITH(check_plan(plan_rollout(request(600)), 0), Contains("seeds"));
+    CHECK_THROWS_WITH(check_plan(default_plan(), 0), Contains("seeds"));
 }

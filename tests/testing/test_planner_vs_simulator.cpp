@@ -37,8 +37,9 @@ TEST_CASE("planner predictions match the simulator per gate and stage", "[planne
         cannot += r.capability == gate_capability::cannot_decide;
         INFO(r.stage << " / " << r.gate << ": planner " << name(r.capability) << ", predicted "
                      << testkit::detail::duration_text(r.predicted_ns) << ", simulated median "
-                     << testkit::detail::duration_text(r.simulated_median_ns) << ", detected within budget "
-                     << r.detected_within_budget.hits << "/" << r.detected_within_budget.runs);
+                     << testkit::detail::duration_text(r.simulated_median_ns)
+                     << ", detected within budget " << r.detected_within_budget.hits << "/"
+                     << r.detected_within_budget.runs);
         CHECK(r.agrees);
     }
     // Most of the 53 gate-stage pairs are compared, including some that

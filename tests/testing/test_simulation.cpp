@@ -215,10 +215,13 @@ TEST_CASE("scenario::set_router decides the arm without touching the random stre
     }
     // A shadow copy follows its baseline request, with the next id.
     scenario s(cfg, 78);
-    s.set_router([](std::uint64_t id) { return routed_request{arm_role::baseline, id % 2 == 1, 0.0}; });
+    s.set_router([](std::uint64_t id) {
+        return routed_request{arm_role::baseline, id % 2 == 1, 0.0};
+    });
     std::vector<request_event> events;
-    s.run(10 * minute_ns, [&](const request_event& e) { events.push_back(e); },
-          [](const feedback_arrival&) {});
+    s.run(
+        10 * minute_ns, [&](const request_event& e) { events.push_back(e); },
+        [](const feedback_arrival&) {});
     for (std::size_t i = 0; i + 1 < events.size(); ++i) {
         if (events[i + 1].arm != arm_role::shadow) continue;
         CHECK(events[i].arm == arm_role::baseline);
@@ -238,23 +241,26 @@ TEST_CASE("scenario::set_regression applies from now on and rejects a bad value 
     CHECK(s.config().candidate_regression.refusal == 1.0);
     r.refusal = 1.0;
     r.error = 190.0;  // 0.5 % x 190: 95 % of the candidate's requests fail
-    s.run(10 * minute_ns, [](const request_event&) {}, [](const feedback_arrival&) {});
+    s.run(
+        10 * minute_ns, [](const request_event&) {}, [](const feedback_arrival&) {});
     s.set_regression(r);
     std::uint64_t requests = 0, errors = 0;
-    s.run(20 * minute_ns,
-          [&](const request_event& e) {
-              ++requests;
-              errors += e.outcome.category == outcome::server_error;
-          },
-          [](const feedback_arrival&) {});
+    s.run(
+        20 * minute_ns,
+        [&](const request_event& e) {
+            ++requests;
+            errors += e.outcome.category == outcome::server_error;
+        },
+        [](const feedback_arrival&) {});
     CHECK(requests > 1000);
     // 95 % expected, sd 0.3 % at this count.
     CHECK(errors > requests * 9 / 10);
 }
 
-TEST_CASE("the suite is deterministic whatever the thread count, and checks expectations on "
-          "the interval",
-          "[simulation]") {
+TEST_CASE(
+    "the suite is deterministic whatever the thread count, and checks expectations on "
+    "the interval",
+    "[simulation]") {
     simulation_config quick = base_config();
     quick.horizon_ns = 2 * hour_ns;
     simulation_case bad{"bad", "cost 1.6", quick, case_expectation::reaches_full};

@@ -50,9 +50,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdarg>
 #include <cstddef>
 #include <cstdint>
-#include <cstdarg>
 #include <cstdio>
 #include <optional>
 #include <queue>
@@ -116,18 +116,19 @@ struct plan_request {
         (void)scenario(probe, 0);
         if (!(regression_factor > 1.0) || std::isinf(regression_factor))
             canarygate::detail::throw_bad_field(where, "regression_factor", regression_factor,
-                                    "must be > 1 and finite");
+                                                "must be > 1 and finite");
         if (!(max_false_rollback > 0.0 && max_false_rollback < 1.0))
             canarygate::detail::throw_bad_field(where, "max_false_rollback", max_false_rollback,
-                                    "must be in (0, 1)");
+                                                "must be in (0, 1)");
         if (check_interval_ns <= 0)
             canarygate::detail::throw_bad_field(where, "check_interval_ns", check_interval_ns,
-                                    "must be positive");
+                                                "must be positive");
         if (horizon_ns < check_interval_ns)
             canarygate::detail::throw_bad_field(where, "horizon_ns", horizon_ns,
-                                    "must be at least check_interval_ns");
+                                                "must be at least check_interval_ns");
         if (max_rollout_ns <= 0)
-            canarygate::detail::throw_bad_field(where, "max_rollout_ns", max_rollout_ns, "must be positive");
+            canarygate::detail::throw_bad_field(where, "max_rollout_ns", max_rollout_ns,
+                                                "must be positive");
     }
 };
 
@@ -358,9 +359,11 @@ inline path_outcome expected_path(const plan_request& req, const marginals& m,
         const signal_factors none;
         const signal_factors& r = candidate_model ? f : none;
         request_outcome o;
-        o.latency_ns = static_cast<std::uint64_t>(std::llround(marginals::at(m.latency_ns, u) * r.latency));
+        o.latency_ns =
+            static_cast<std::uint64_t>(std::llround(marginals::at(m.latency_ns, u) * r.latency));
         o.ttft_ns = static_cast<std::uint64_t>(std::llround(marginals::at(m.ttft_ns, u) * r.ttft));
-        o.cost_nano_usd = static_cast<std::uint64_t>(std::llround(marginals::at(m.cost, u) * r.cost));
+        o.cost_nano_usd =
+            static_cast<std::uint64_t>(std::llround(marginals::at(m.cost, u) * r.cost));
         const double tokens = marginals::at(m.output_tokens, u);
         o.output_tokens =
             static_cast<std::uint64_t>(std::max(1.0, std::round(tokens * r.output_length)));
@@ -374,8 +377,8 @@ inline path_outcome expected_path(const plan_request& req, const marginals& m,
             a.error_acc -= 1.0;
             o.category = outcome::server_error;
         } else {
-            o.category = tokens >= static_cast<double>(m.max_tokens) ? outcome::truncated
-                                                                    : outcome::ok;
+            o.category =
+                tokens >= static_cast<double>(m.max_tokens) ? outcome::truncated : outcome::ok;
         }
         const std::uint64_t rid = ++id;
         (void)window.add(request_event{t, role, rid, o});
@@ -390,9 +393,10 @@ inline path_outcome expected_path(const plan_request& req, const marginals& m,
             kind = feedback_kind::thumbs_down;
         }
         const double v = radical_inverse(++a.feedback, 3);
-        const double z = std::sqrt(2.0) * boost::math::erf_inv(2.0 * std::clamp(v, 1e-9, 1 - 1e-9) - 1.0);
-        const double delay_s = std::min(b.feedback_delay_median_s * std::exp(b.feedback_delay_sigma * z),
-                                        30.0 * 86400.0);
+        const double z =
+            std::sqrt(2.0) * boost::math::erf_inv(2.0 * std::clamp(v, 1e-9, 1 - 1e-9) - 1.0);
+        const double delay_s = std::min(
+            b.feedback_delay_median_s * std::exp(b.feedback_delay_sigma * z), 30.0 * 86400.0);
         const std::int64_t at = t + static_cast<std::int64_t>(delay_s * 1e9);
         feedback.push({at, feedback_arrival{at, role, rid, kind, shadow ? 0.0 : share}});
     };
@@ -444,8 +448,8 @@ inline path_outcome expected_path(const plan_request& req, const marginals& m,
     // Gates with an e-value: the median first passage, not the mean path's.
     for (std::size_t g = 0; g < cfg.gates.size(); ++g) {
         const auto& path = mean_path[g];
-        if (path.empty() || std::any_of(path.begin(), path.end(),
-                                        [](double x) { return std::isnan(x); }))
+        if (path.empty() ||
+            std::any_of(path.begin(), path.end(), [](double x) { return std::isnan(x); }))
             continue;
         if (const auto k = median_fail_check(path, thresholds[g]))
             out.fail[g] = static_cast<std::int64_t>(*k + 1) * req.check_interval_ns;
@@ -466,7 +470,8 @@ inline double length_factor_for_ks(double distance, double sigma) {
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
 #endif
-inline std::string printf_string(const char* format, ...) {
+inline std::string
+printf_string(const char* format, ...) {
     std::va_list args;
     va_start(args, format);
     std::va_list copy;
@@ -536,12 +541,13 @@ inline std::string duration_text(std::optional<std::int64_t> ns) {
             if (g.metric() == signal::output_shape) {
                 const auto& shape = std::get<shape_gate>(g.kind()).config();
                 gp.tested_ratio = std::min(0.99, req.regression_factor * shape.ks_tolerance);
-                factor = detail::length_factor_for_ks(gp.tested_ratio, req.baseline.output_tokens_sigma);
+                factor =
+                    detail::length_factor_for_ks(gp.tested_ratio, req.baseline.output_tokens_sigma);
                 target = signal::output_length;
             } else {
                 const double limit = g.tested_limit().value_or(1.0);
-                gp.tested_ratio = limit >= 1.0 ? limit * req.regression_factor
-                                               : limit / req.regression_factor;
+                gp.tested_ratio =
+                    limit >= 1.0 ? limit * req.regression_factor : limit / req.regression_factor;
                 factor = gp.tested_ratio;
             }
             gp.signal_factor = factor;
@@ -559,14 +565,29 @@ inline std::string duration_text(std::optional<std::int64_t> ns) {
                 if (!r.set[slot]) return true;
                 double current = 1.0;
                 switch (target) {
-                    case signal::latency: current = r.f.latency; break;
-                    case signal::ttft: current = r.f.ttft; break;
-                    case signal::cost: current = r.f.cost; break;
-                    case signal::output_length: current = r.f.output_length; break;
-                    case signal::error_rate: current = r.f.error; break;
-                    case signal::refusal_rate: current = r.f.refusal; break;
-                    case signal::feedback_rate: current = r.f.thumbs_down; break;
-                    case signal::output_shape: break;
+                    case signal::latency:
+                        current = r.f.latency;
+                        break;
+                    case signal::ttft:
+                        current = r.f.ttft;
+                        break;
+                    case signal::cost:
+                        current = r.f.cost;
+                        break;
+                    case signal::output_length:
+                        current = r.f.output_length;
+                        break;
+                    case signal::error_rate:
+                        current = r.f.error;
+                        break;
+                    case signal::refusal_rate:
+                        current = r.f.refusal;
+                        break;
+                    case signal::feedback_rate:
+                        current = r.f.thumbs_down;
+                        break;
+                    case signal::output_shape:
+                        break;
                 }
                 return current == factor;
             });
@@ -577,14 +598,29 @@ inline std::string duration_text(std::optional<std::int64_t> ns) {
             placed->set[slot] = true;
             placed->gates.push_back(i);
             switch (target) {
-                case signal::latency: placed->f.latency = factor; break;
-                case signal::ttft: placed->f.ttft = factor; break;
-                case signal::cost: placed->f.cost = factor; break;
-                case signal::output_length: placed->f.output_length = factor; break;
-                case signal::error_rate: placed->f.error = factor; break;
-                case signal::refusal_rate: placed->f.refusal = factor; break;
-                case signal::feedback_rate: placed->f.thumbs_down = factor; break;
-                case signal::output_shape: break;
+                case signal::latency:
+                    placed->f.latency = factor;
+                    break;
+                case signal::ttft:
+                    placed->f.ttft = factor;
+                    break;
+                case signal::cost:
+                    placed->f.cost = factor;
+                    break;
+                case signal::output_length:
+                    placed->f.output_length = factor;
+                    break;
+                case signal::error_rate:
+                    placed->f.error = factor;
+                    break;
+                case signal::refusal_rate:
+                    placed->f.refusal = factor;
+                    break;
+                case signal::feedback_rate:
+                    placed->f.thumbs_down = factor;
+                    break;
+                case signal::output_shape:
+                    break;
             }
         }
         for (const run& r : runs) {
@@ -600,11 +636,14 @@ inline std::string duration_text(std::optional<std::int64_t> ns) {
             gp.pass_ns = null_path.pass[i];
             const double per_request = [&] {
                 switch (gp.metric) {
-                    case signal::error_rate: return req.baseline.error_rate;
-                    case signal::refusal_rate: return req.baseline.refusal_rate;
+                    case signal::error_rate:
+                        return req.baseline.error_rate;
+                    case signal::refusal_rate:
+                        return req.baseline.refusal_rate;
                     case signal::feedback_rate:
                         return req.baseline.feedback_probability * req.baseline.thumbs_down_share;
-                    default: return 1.0;
+                    default:
+                        return 1.0;
                 }
             }();
             gp.candidate_events_per_hour = sp.candidate_requests_per_hour * per_request;
@@ -613,9 +652,10 @@ inline std::string duration_text(std::optional<std::int64_t> ns) {
                 gp.users_at_detect = shadow ? 0.0
                                             : sp.candidate_requests_per_hour *
                                                   static_cast<double>(*gp.detect_ns) / hour_ns;
-                gp.capability = *gp.detect_ns <= sp.budget_ns       ? gate_capability::decides
-                                : *gp.detect_ns <= 2 * sp.budget_ns ? gate_capability::marginal
-                                                                    : gate_capability::cannot_decide;
+                gp.capability = *gp.detect_ns <= sp.budget_ns ? gate_capability::decides
+                                : *gp.detect_ns <= 2 * sp.budget_ns
+                                    ? gate_capability::marginal
+                                    : gate_capability::cannot_decide;
                 if (gp.capability != gate_capability::decides) {
                     gp.needed_requests_per_minute = rpm * static_cast<double>(*gp.detect_ns) /
                                                     static_cast<double>(sp.budget_ns);
@@ -683,7 +723,7 @@ struct plan_check_row {
     /// Seeds whose gate failed within the stage's budget.
     rate_estimate detected_within_budget;
     /// The claim checked and whether it held: for `decides` and `marginal`
-    /// predictions inside 80 % of the horizon, |predicted − simulated| <=
+    /// predictions inside 80 % of the simulated horizon, |predicted − simulated| <=
     /// 35 % of the simulated median or one check interval (the comparison's
     /// resolution); for `cannot decide`, detection within the budget in
     /// under 20 % of seeds. relative_error = (predicted − simulated) /
@@ -697,8 +737,9 @@ struct plan_check_row {
 /// traffic) at every stage of `req`'s rollout with the planner's regressions
 /// and compares each gate's median detection time with the plan. Each stage
 /// is simulated as the planner plans it: the rollout sits at that stage
-/// from the start, every gate is made advisory so that one gate's fail does
-/// not end the run before the others decide, for req.horizon_ns.
+/// from the start, and every gate is made advisory so that one gate's fail
+/// does not end the run before the others decide; for three times the
+/// largest stage budget (at most the planner's horizon).
 [[nodiscard]] inline std::vector<plan_check_row> check_plan(const rollout_plan& plan,
                                                             std::size_t seeds,
                                                             std::size_t threads = 0) {
@@ -707,6 +748,12 @@ struct plan_check_row {
                                             "must be at least 1");
     }
     const plan_request& req = plan.request;
+    // Simulated as far as the comparison needs: three times the largest
+    // stage budget (every decides or marginal prediction lies within twice
+    // its budget), at most the planner's horizon.
+    std::int64_t horizon = 0;
+    for (const auto& sp : plan.stages) horizon = std::max(horizon, 3 * sp.budget_ns);
+    horizon = std::min(horizon, req.horizon_ns);
     // One simulated configuration per stage and regression (the planner's
     // run grouping is repeated: gates sharing a signal factor share a run).
     struct job {
@@ -723,13 +770,25 @@ struct plan_check_row {
             regression r;
             switch (gp.metric) {
                 case signal::latency:
-                case signal::ttft: r.latency = gp.signal_factor; break;
-                case signal::cost: r.cost = gp.signal_factor; break;
-                case signal::error_rate: r.error = gp.signal_factor; break;
-                case signal::refusal_rate: r.refusal = gp.signal_factor; break;
+                case signal::ttft:
+                    r.latency = gp.signal_factor;
+                    break;
+                case signal::cost:
+                    r.cost = gp.signal_factor;
+                    break;
+                case signal::error_rate:
+                    r.error = gp.signal_factor;
+                    break;
+                case signal::refusal_rate:
+                    r.refusal = gp.signal_factor;
+                    break;
                 case signal::output_length:
-                case signal::output_shape: r.output_length = gp.signal_factor; break;
-                case signal::feedback_rate: r.thumbs_down = gp.signal_factor; break;
+                case signal::output_shape:
+                    r.output_length = gp.signal_factor;
+                    break;
+                case signal::feedback_rate:
+                    r.thumbs_down = gp.signal_factor;
+                    break;
             }
             auto same = std::find_if(jobs.begin(), jobs.end(), [&](const job& j) {
                 return j.stage == s && j.r.latency == r.latency && j.r.cost == r.cost &&
@@ -762,7 +821,7 @@ struct plan_check_row {
             simulation_config sim;
             sim.rollout = req.rollout;
             rollout_stage only = st;
-            only.min_dwell_ns = req.horizon_ns + 1;  // never advances
+            only.min_dwell_ns = horizon + 1;  // never advances
             only.max_duration_ns = 0;
             sim.rollout.stages = {only};
             // A shadow stage cannot be the last: a canary stage follows that
@@ -780,7 +839,7 @@ struct plan_check_row {
             sim.traffic.model = req.baseline;
             sim.traffic.candidate_regression = jb.r;
             sim.check_interval_ns = req.check_interval_ns;
-            sim.horizon_ns = req.horizon_ns;
+            sim.horizon_ns = horizon;
             const simulation_result res = simulate(sim, suite_seed(7000 + k / seeds, seed));
             const policy_config& pc =
                 st.kind == stage_kind::shadow ? *req.rollout.shadow_policy : req.rollout.policy;
@@ -824,12 +883,13 @@ struct plan_check_row {
             // The lower median: a seed count that is even never averages
             // a detection with "never".
             const std::int64_t median = times[(times.size() - 1) / 2];
-            if (median != std::numeric_limits<std::int64_t>::max()) row.simulated_median_ns = median;
+            if (median != std::numeric_limits<std::int64_t>::max())
+                row.simulated_median_ns = median;
             row.detected_within_budget = estimate_rate(in_budget, seeds);
             if (gp.capability == gate_capability::cannot_decide) {
                 row.compared = true;
                 row.agrees = row.detected_within_budget.rate < 0.20;
-            } else if (gp.detect_ns && *gp.detect_ns <= req.horizon_ns * 4 / 5) {
+            } else if (gp.detect_ns && *gp.detect_ns <= horizon * 4 / 5) {
                 row.compared = true;
                 if (!row.simulated_median_ns) {
                     row.agrees = false;
@@ -861,13 +921,16 @@ struct plan_check_row {
             std::snprintf(e, sizeof e, "%+.0f %%", 100 * r.relative_error);
             error = e;
         }
-        std::snprintf(buf, sizeof buf, "| %s | %s | %s | %s | %s | %s | %.0f %% (%.0f-%.0f %%) | %s |\n",
+        std::snprintf(buf, sizeof buf,
+                      "| %s | %s | %s | %s | %s | %s | %.0f %% (%.0f-%.0f %%) | %s |\n",
                       r.stage.c_str(), r.gate.c_str(), std::string(name(r.capability)).c_str(),
                       detail::duration_text(r.predicted_ns).c_str(),
                       detail::duration_text(r.simulated_median_ns).c_str(), error.c_str(),
                       100 * r.detected_within_budget.rate, 100 * r.detected_within_budget.lower,
                       100 * r.detected_within_budget.upper,
-                      !r.compared ? "not compared" : r.agrees ? "yes" : "NO");
+                      !r.compared ? "not compared"
+                      : r.agrees  ? "yes"
+                                  : "NO");
         md += buf;
     }
     return md;
@@ -881,33 +944,38 @@ struct plan_check_row {
     std::string md;
     using detail::printf_string;
     md += "# Rollout runbook\n\n";
-    md += printf_string("Service: %.0f requests/minute. Baseline: errors %.2f %%, refusals %.2f %%, feedback on "
+    md += printf_string(
+        "Service: %.0f requests/minute. Baseline: errors %.2f %%, refusals %.2f %%, feedback on "
         "%.1f %% of requests (%.0f %% of it thumbs-down, median delay %.0f min). Checks every "
         "%.0f min. Each gate is planned against a regression of %.2g x its limit.\n\n",
         req.traffic.requests_per_minute, 100 * req.baseline.error_rate,
         100 * req.baseline.refusal_rate, 100 * req.baseline.feedback_probability,
         100 * req.baseline.thumbs_down_share, req.baseline.feedback_delay_median_s / 60,
         static_cast<double>(req.check_interval_ns) / minute_ns, req.regression_factor);
-    md += "Predictions are medians, from the policy's own gates run on the expected traffic of "
-          "each stage (see \"How the planner predicts\" in the README): half of real rollouts "
-          "take longer, and decisions that rest on few events (rate gates at small stages) "
-          "vary most.\n\n";
+    md +=
+        "Predictions are medians, from the policy's own gates run on the expected traffic of "
+        "each stage (see \"How the planner predicts\" in the README): half of real rollouts "
+        "take longer, and decisions that rest on few events (rate gates at small stages) "
+        "vary most.\n\n";
 
     md += "## The plan\n\n";
-    md += "| # | stage | candidate requests/h | recommended dwell | stage budget | whole policy "
-          "passes a good candidate after |\n|---|---|---|---|---|---|\n";
+    md +=
+        "| # | stage | candidate requests/h | recommended dwell | stage budget | whole policy "
+        "passes a good candidate after |\n|---|---|---|---|---|---|\n";
     for (std::size_t s = 0; s < plan.stages.size(); ++s) {
         const stage_plan& sp = plan.stages[s];
-        md += printf_string("| %zu | %s | %.0f | %s | %s | %s |\n", s + 1, sp.name.c_str(),
+        md += printf_string(
+            "| %zu | %s | %.0f | %s | %s | %s |\n", s + 1, sp.name.c_str(),
             sp.candidate_requests_per_hour, detail::duration_text(sp.recommended_dwell_ns).c_str(),
             detail::duration_text(sp.budget_ns).c_str(),
             sp.policy_pass_ns ? detail::duration_text(sp.policy_pass_ns).c_str()
                               : "not within the horizon: ends by its maximum duration");
     }
-    md += printf_string("| %zu | 100 %% | all | - | - | passing the last stage completes the rollout |\n\n",
+    md += printf_string(
+        "| %zu | 100 %% | all | - | - | passing the last stage completes the rollout |\n\n",
         plan.stages.size() + 1);
     md += printf_string("A good candidate should need about %s in all.\n\n",
-        detail::duration_text(plan.expected_duration_ns).c_str());
+                        detail::duration_text(plan.expected_duration_ns).c_str());
     if (!plan.warnings.empty()) {
         md += "**Warnings**\n\n";
         for (const auto& w : plan.warnings) md += "- " + w + "\n";
@@ -915,16 +983,18 @@ struct plan_check_row {
     }
 
     md += "## Gates per stage\n\n";
-    md += "Detect: median time from the stage's start until the gate fails on the planned "
-          "regression; users: requests served by the candidate by then. Pass: median time "
-          "until it passes a good candidate. \"decides\": median detection within the stage's "
-          "budget; \"marginal\": within twice the budget (some rollouts decide in time); "
-          "\"cannot decide\": beyond that. Planned ratio: candidate/baseline (for "
-          "output_shape, the Kolmogorov-Smirnov distance).\n\n";
+    md +=
+        "Detect: median time from the stage's start until the gate fails on the planned "
+        "regression; users: requests served by the candidate by then. Pass: median time "
+        "until it passes a good candidate. \"decides\": median detection within the stage's "
+        "budget; \"marginal\": within twice the budget (some rollouts decide in time); "
+        "\"cannot decide\": beyond that. Planned ratio: candidate/baseline (for "
+        "output_shape, the Kolmogorov-Smirnov distance).\n\n";
     for (const stage_plan& sp : plan.stages) {
         md += printf_string("### %s\n\n", sp.name.c_str());
-        md += "| gate | critical | planned ratio | candidate events/h | detect | users by then | "
-              "pass | verdict |\n|---|---|---|---|---|---|---|---|\n";
+        md +=
+            "| gate | critical | planned ratio | candidate events/h | detect | users by then | "
+            "pass | verdict |\n|---|---|---|---|---|---|---|---|\n";
         for (const gate_plan& gp : sp.gates) {
             std::string verdict_text(name(gp.capability));
             if (gp.capability == gate_capability::marginal ||
@@ -935,7 +1005,8 @@ struct plan_check_row {
                               gp.needed_requests_per_minute);
                 verdict_text += need;
             }
-            md += printf_string("| %s | %s | %.3g | %.1f | %s | %s | %s | %s |\n", gp.gate.c_str(),
+            md += printf_string(
+                "| %s | %s | %.3g | %.1f | %s | %s | %s | %s |\n", gp.gate.c_str(),
                 gp.critical ? "yes" : "no (holds)", gp.tested_ratio, gp.candidate_events_per_hour,
                 detail::duration_text(gp.detect_ns).c_str(),
                 gp.detect_ns ? std::to_string(static_cast<long long>(gp.users_at_detect)).c_str()
@@ -945,50 +1016,54 @@ struct plan_check_row {
         md += "\n";
     }
 
-    md += "## Roll-back (target: under 60 s end to end)\n\n"
-          "1. The controller's step returns `roll_back`: it sets the router's weights to "
-          "candidate 0, shadow off (one atomic store; routing threads see it within "
-          "microseconds) and pins the baseline's model digest.\n"
-          "2. Nothing is redeployed: the candidate's replicas stay up, unused, for the "
-          "post-mortem.\n"
-          "3. Where the controller runs outside the servers, it flips the policy file (or the "
-          "flag in flagd) that the servers hot-reload; the roll-back then takes the file "
-          "watcher's latency, not a deploy.\n"
-          "4. Check the dashboards: candidate traffic at 0 within one scrape interval.\n\n"
-          "What it needs: the router inside the serving process (or a flag the servers "
-          "evaluate locally), checks at least every 30 s if the whole path must stay under "
-          "60 s (with checks every ";
-    md += printf_string("%.0f min the evidence waits up to that long before it is judged)", static_cast<double>(req.check_interval_ns) / minute_ns);
+    md +=
+        "## Roll-back (target: under 60 s end to end)\n\n"
+        "1. The controller's step returns `roll_back`: it sets the router's weights to "
+        "candidate 0, shadow off (one atomic store; routing threads see it within "
+        "microseconds) and pins the baseline's model digest.\n"
+        "2. Nothing is redeployed: the candidate's replicas stay up, unused, for the "
+        "post-mortem.\n"
+        "3. Where the controller runs outside the servers, it flips the policy file (or the "
+        "flag in flagd) that the servers hot-reload; the roll-back then takes the file "
+        "watcher's latency, not a deploy.\n"
+        "4. Check the dashboards: candidate traffic at 0 within one scrape interval.\n\n"
+        "What it needs: the router inside the serving process (or a flag the servers "
+        "evaluate locally), checks at least every 30 s if the whole path must stay under "
+        "60 s (with checks every ";
+    md += printf_string("%.0f min the evidence waits up to that long before it is judged)",
+                        static_cast<double>(req.check_interval_ns) / minute_ns);
     md += ", and no human in the loop for a critical gate's fail.\n\n";
 
-    md += "## Alerts\n\n"
-          "- Shadow stage: `CanarygateShadowCostSpike` (shadow mean cost per request > 1.4 x "
-          "the baseline's over 15 min, at least 200 shadow requests, for 10 min) and "
-          "`CanarygateShadowErrorRateHigh` (shadow errors > 2 x, at least 10) from "
-          "`examples/prometheus/shadow_alerts.yml`: warnings for a human; the shadow policy's "
-          "gates decide.\n"
-          "- The sample-ratio alarm (`invalid`): page the owner of the routing; the rollout "
-          "holds until it clears.\n"
-          "- A stage awaiting a human (`at_max = hold`) or a non-critical gate's fail: notify "
-          "the rollout's owner.\n\n";
+    md +=
+        "## Alerts\n\n"
+        "- Shadow stage: `CanarygateShadowCostSpike` (shadow mean cost per request > 1.4 x "
+        "the baseline's over 15 min, at least 200 shadow requests, for 10 min) and "
+        "`CanarygateShadowErrorRateHigh` (shadow errors > 2 x, at least 10) from "
+        "`examples/prometheus/shadow_alerts.yml`: warnings for a human; the shadow policy's "
+        "gates decide.\n"
+        "- The sample-ratio alarm (`invalid`): page the owner of the routing; the rollout "
+        "holds until it clears.\n"
+        "- A stage awaiting a human (`at_max = hold`) or a non-critical gate's fail: notify "
+        "the rollout's owner.\n\n";
 
-    md += "## On each verdict\n\n"
-          "- `pass`: the stage advances once its dwell and minimum requests are met. Nothing "
-          "to do.\n"
-          "- `keep_going` (continue): not enough evidence yet; the stage holds. If a stage "
-          "stays here past its recommended dwell, check the table above: a gate that cannot "
-          "decide at this stage will not, however long you wait.\n"
-          "- `fail`: a critical gate showed a regression beyond its limit; the controller has "
-          "rolled back. Read the gate's reason (ratio, interval, evidence) and fix the "
-          "candidate; do not re-run the same candidate hoping for another result.\n"
-          "- `invalid`: the traffic split is not what was configured (sample-ratio mismatch). "
-          "The comparison is broken, not the candidate: fix the routing (sticky keys, a "
-          "replica with stale weights, a load balancer in front) before trusting any gate. "
-          "Never advance on `invalid`.\n"
-          "- `no_regression_detected`: the stage ran out of time undecided. Weaker than "
-          "`pass`: the gates that could not decide here are listed above; advance only if "
-          "the later stages can decide them (the stage's `at_max` rule), otherwise hold and "
-          "decide by hand.\n";
+    md +=
+        "## On each verdict\n\n"
+        "- `pass`: the stage advances once its dwell and minimum requests are met. Nothing "
+        "to do.\n"
+        "- `keep_going` (continue): not enough evidence yet; the stage holds. If a stage "
+        "stays here past its recommended dwell, check the table above: a gate that cannot "
+        "decide at this stage will not, however long you wait.\n"
+        "- `fail`: a critical gate showed a regression beyond its limit; the controller has "
+        "rolled back. Read the gate's reason (ratio, interval, evidence) and fix the "
+        "candidate; do not re-run the same candidate hoping for another result.\n"
+        "- `invalid`: the traffic split is not what was configured (sample-ratio mismatch). "
+        "The comparison is broken, not the candidate: fix the routing (sticky keys, a "
+        "replica with stale weights, a load balancer in front) before trusting any gate. "
+        "Never advance on `invalid`.\n"
+        "- `no_regression_detected`: the stage ran out of time undecided. Weaker than "
+        "`pass`: the gates that could not decide here are listed above; advance only if "
+        "the later stages can decide them (the stage's `at_max` rule), otherwise hold and "
+        "decide by hand.\n";
     return md;
 }
 

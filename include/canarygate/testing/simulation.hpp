@@ -28,10 +28,10 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstdio>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <optional>
@@ -142,34 +142,37 @@ struct simulation_config {
         for (std::size_t i = 0; i < regression_changes.size(); ++i) {
             const std::string field = "regression_changes[" + std::to_string(i) + "].at_ns";
             if (regression_changes[i].at_ns < 0)
-                canarygate::detail::throw_bad_field(where, field, regression_changes[i].at_ns, "must be >= 0");
+                canarygate::detail::throw_bad_field(where, field, regression_changes[i].at_ns,
+                                                    "must be >= 0");
             if (i > 0 && regression_changes[i].at_ns < regression_changes[i - 1].at_ns)
                 canarygate::detail::throw_bad_field(where, field, regression_changes[i].at_ns,
-                                        "must not be before the previous change");
+                                                    "must not be before the previous change");
             scenario_config probe = traffic;
             probe.candidate_regression = regression_changes[i].value;
             (void)scenario(probe, 0);
         }
         if (!(routing_fault > 0.0) || std::isinf(routing_fault))
             canarygate::detail::throw_bad_field(where, "routing_fault", routing_fault,
-                                    "must be positive and finite");
+                                                "must be positive and finite");
         routing.validate();
         if (check_interval_ns <= 0)
             canarygate::detail::throw_bad_field(where, "check_interval_ns", check_interval_ns,
-                                    "must be positive");
+                                                "must be positive");
         if (horizon_ns < check_interval_ns)
             canarygate::detail::throw_bad_field(where, "horizon_ns", horizon_ns,
-                                    "must be at least check_interval_ns");
+                                                "must be at least check_interval_ns");
         if (judge != judge_kind::canarygate && judge != judge_kind::naive)
-            canarygate::detail::throw_bad_field(where, "judge", static_cast<int>(judge), "is not a judge_kind");
+            canarygate::detail::throw_bad_field(where, "judge", static_cast<int>(judge),
+                                                "is not a judge_kind");
         if (judge == judge_kind::naive) {
             if (naive_checks.empty())
-                canarygate::detail::throw_bad_field(where, "naive_checks.size()", naive_checks.size(),
-                                        "must be at least 1 for the naive judge");
+                canarygate::detail::throw_bad_field(where, "naive_checks.size()",
+                                                    naive_checks.size(),
+                                                    "must be at least 1 for the naive judge");
             for (const auto& c : naive_checks) c.threshold.validate();
             if (failed_checks_limit == 0)
-                canarygate::detail::throw_bad_field(where, "failed_checks_limit", failed_checks_limit,
-                                        "must be at least 1");
+                canarygate::detail::throw_bad_field(where, "failed_checks_limit",
+                                                    failed_checks_limit, "must be at least 1");
         }
     }
 };
@@ -437,7 +440,8 @@ inline simulation_result simulate(const simulation_config& config, std::uint64_t
                 out.outcome = simulation_outcome::rolled_back;
                 if (r.report) {
                     for (const auto& g : r.report->gates) {
-                        if (g.decision == verdict::fail && g.critical) out.triggers.push_back(g.name);
+                        if (g.decision == verdict::fail && g.critical)
+                            out.triggers.push_back(g.name);
                     }
                 }
                 if (r.paired && r.paired->decision == verdict::fail)
@@ -453,8 +457,8 @@ inline simulation_result simulate(const simulation_config& config, std::uint64_t
                     if (g.decision == verdict::fail) out.holding_gates.push_back(g.name);
                 }
             }
-            const bool halted = r.action == rollout_action::hold &&
-                                (r.alarm || !out.holding_gates.empty());
+            const bool halted =
+                r.action == rollout_action::hold && (r.alarm || !out.holding_gates.empty());
             if (!halted) {
                 out.halted_at_ns = -1;
             } else if (out.halted_at_ns < 0) {
@@ -464,9 +468,8 @@ inline simulation_result simulate(const simulation_config& config, std::uint64_t
             out.stage = r.phase == rollout_phase::completed ? plan.stages.size() : r.stage;
         } else {
             const rollout_stage& st = plan.stages[naive_stage];
-            const std::string& c_name = st.kind == stage_kind::shadow
-                                            ? shadow_name
-                                            : plan.policy.candidate_arm;
+            const std::string& c_name =
+                st.kind == stage_kind::shadow ? shadow_name : plan.policy.candidate_arm;
             step.stage = naive_stage;
             step.kind = st.kind;
             const arm_snapshot* b = totals.find_arm(plan.policy.baseline_arm);
@@ -476,8 +479,10 @@ inline simulation_result simulate(const simulation_config& config, std::uint64_t
                 arm_snapshot b_inc = *b;
                 arm_snapshot c_inc = *c;
                 if (previous_totals) {
-                    if (const arm_snapshot* pb = previous_totals->find_arm(b->arm())) b_inc.subtract(*pb);
-                    if (const arm_snapshot* pc = previous_totals->find_arm(c->arm())) c_inc.subtract(*pc);
+                    if (const arm_snapshot* pb = previous_totals->find_arm(b->arm()))
+                        b_inc.subtract(*pb);
+                    if (const arm_snapshot* pc = previous_totals->find_arm(c->arm()))
+                        c_inc.subtract(*pc);
                 }
                 for (std::size_t k = 0; k < config.naive_checks.size(); ++k) {
                     const auto& check = config.naive_checks[k];

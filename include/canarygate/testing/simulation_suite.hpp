@@ -50,13 +50,13 @@ namespace testkit {
 /// What a case must show, checked against the Clopper–Pearson interval of
 /// its rate (so neither a lucky nor an unlucky seed decides).
 enum class case_expectation : std::uint8_t {
-    reaches_full,         ///< completes in at least 95 % of seeds
-    rolled_back,          ///< rolled back in at least 90 % of seeds
-    halted,               ///< rolled back, or held by a failed gate, in at least 90 %
-    caught_in_shadow,     ///< rolled back in a shadow stage, no user exposed, in >= 90 %
-    alarm_not_rollback,   ///< the sample-ratio alarm in >= 90 %, never rolled back by it
-    not_rolled_back,      ///< on the null boundary: rolled back in at most alpha_fail (5 %)
-    reported              ///< no claim: the figures answer a question
+    reaches_full,        ///< completes in at least 95 % of seeds
+    rolled_back,         ///< rolled back in at least 90 % of seeds
+    halted,              ///< rolled back, or held by a failed gate, in at least 90 %
+    caught_in_shadow,    ///< rolled back in a shadow stage, no user exposed, in >= 90 %
+    alarm_not_rollback,  ///< the sample-ratio alarm in >= 90 %, never rolled back by it
+    not_rolled_back,     ///< on the null boundary: rolled back in at most alpha_fail (5 %)
+    reported             ///< no claim: the figures answer a question
 };
 
 [[nodiscard]] constexpr std::string_view name(case_expectation e) noexcept {
@@ -112,16 +112,16 @@ struct judge_summary {
     rate_estimate completed;
     rate_estimate rolled_back;
     rate_estimate held;
-    rate_estimate alarmed;             ///< the sample-ratio alarm was raised
-    rate_estimate caught_before_users; ///< rolled back with no user served by the candidate
-    rate_estimate halted;              ///< rolled back, or held by a failed gate
+    rate_estimate alarmed;              ///< the sample-ratio alarm was raised
+    rate_estimate caught_before_users;  ///< rolled back with no user served by the candidate
+    rate_estimate halted;               ///< rolled back, or held by a failed gate
     /// Medians over the runs that ended (completed or rolled back) or were
     /// halted (held by a failed gate or the alarm, from the check the halt
     /// began): minutes from the start, and requests the candidate served
     /// users by then. NaN if none.
     double median_decision_minutes = 0.0;
     double median_users_exposed = 0.0;
-    double median_alarm_minutes = 0.0;   ///< over the runs that raised the alarm
+    double median_alarm_minutes = 0.0;  ///< over the runs that raised the alarm
     /// Where the runs ended (stage name → runs) and what rolled them back
     /// (gate or check name → runs; "hold: <gate>" for a failed advisory
     /// gate holding a rollout at the horizon).
@@ -264,7 +264,8 @@ inline void check_expectation(case_summary& c, double alpha_fail) {
             // Seed sweeps need decisions only: the reported intervals, the
             // costliest part of a check, never change one (gate_tuning).
             config.rollout.policy.tuning.intervals = false;
-            if (config.rollout.shadow_policy) config.rollout.shadow_policy->tuning.intervals = false;
+            if (config.rollout.shadow_policy)
+                config.rollout.shadow_policy->tuning.intervals = false;
             try {
                 results[j] = simulate(config, suite_seed(c, run));
             } catch (...) {
@@ -381,23 +382,19 @@ inline void check_expectation(case_summary& c, double alpha_fail) {
             c.rollout.policy =
                 with_batch_mode(c.rollout.policy, noisy_batch_gates, c.traffic.noise_window_ns);
             if (c.rollout.shadow_policy) {
-                c.rollout.shadow_policy = with_batch_mode(*c.rollout.shadow_policy,
-                                                          noisy_batch_gates,
-                                                          c.traffic.noise_window_ns);
+                c.rollout.shadow_policy = with_batch_mode(
+                    *c.rollout.shadow_policy, noisy_batch_gates, c.traffic.noise_window_ns);
             }
         });
-    add("cost_1.25", "cost per request +25 % (limit 1.2 x): exercise 1",
-        case_expectation::reported,
+    add("cost_1.25", "cost per request +25 % (limit 1.2 x): exercise 1", case_expectation::reported,
         [](simulation_config& c) { c.traffic.candidate_regression.cost = 1.25; });
     add("cost_1.25_limit_1.1", "cost +25 % against a tighter limit, 1.1 x",
         case_expectation::rolled_back, [](simulation_config& c) {
             c.traffic.candidate_regression.cost = 1.25;
             c.rollout.policy = with_multiplier(c.rollout.policy, signal::cost, 1.1);
-            c.rollout.shadow_policy =
-                with_multiplier(*c.rollout.shadow_policy, signal::cost, 1.1);
+            c.rollout.shadow_policy = with_multiplier(*c.rollout.shadow_policy, signal::cost, 1.1);
         });
-    add("latency_2x", "every latency quantile 2 x (P99 limit 1.5 x)",
-        case_expectation::rolled_back,
+    add("latency_2x", "every latency quantile 2 x (P99 limit 1.5 x)", case_expectation::rolled_back,
         [](simulation_config& c) { c.traffic.candidate_regression.latency = 2.0; });
     add("refusals_3x", "refusal rate 3 x (limit 2 x)", case_expectation::rolled_back,
         [](simulation_config& c) { c.traffic.candidate_regression.refusal = 3.0; });
@@ -417,8 +414,7 @@ inline void check_expectation(case_summary& c, double alpha_fail) {
         case_expectation::caught_in_shadow,
         [](simulation_config& c) { c.traffic.candidate_regression.cost = 1.4; });
     add("routing_bug", "the router gives the candidate twice its weight (a routing bug)",
-        case_expectation::alarm_not_rollback,
-        [](simulation_config& c) { c.routing_fault = 2.0; });
+        case_expectation::alarm_not_rollback, [](simulation_config& c) { c.routing_fault = 2.0; });
     add("boundary_cost_1.2", "cost exactly at the 1.2 x limit: the null boundary",
         case_expectation::not_rolled_back,
         [](simulation_config& c) { c.traffic.candidate_regression.cost = 1.2; });
@@ -429,8 +425,7 @@ inline void check_expectation(case_summary& c, double alpha_fail) {
         case_expectation::reported, [](simulation_config& c) {
             c.traffic.candidate_regression.cost = 1.18;
             c.rollout.policy = with_multiplier(c.rollout.policy, signal::cost, 1.15);
-            c.rollout.shadow_policy =
-                with_multiplier(*c.rollout.shadow_policy, signal::cost, 1.15);
+            c.rollout.shadow_policy = with_multiplier(*c.rollout.shadow_policy, signal::cost, 1.15);
         });
     return cases;
 }
@@ -451,9 +446,13 @@ inline std::string top_of(const std::map<std::string, std::uint64_t>& counts, st
     std::string out;
     for (std::size_t i = 0; i < v.size() && i < 2; ++i) {
         if (!out.empty()) out += ", ";
+        const double percent = 100.0 * static_cast<double>(v[i].first) / static_cast<double>(runs);
         char buf[96];
-        std::snprintf(buf, sizeof buf, "%s %.0f%%", v[i].second.c_str(),
-                      100.0 * static_cast<double>(v[i].first) / static_cast<double>(runs));
+        // A share that rounds to 0 % still happened: "<1%".
+        if (percent < 0.5)
+            std::snprintf(buf, sizeof buf, "%s <1%%", v[i].second.c_str());
+        else
+            std::snprintf(buf, sizeof buf, "%s %.0f%%", v[i].second.c_str(), percent);
         out += buf;
     }
     return out.empty() ? "-" : out;
@@ -481,16 +480,15 @@ inline std::string whole(double x) {
     out += std::string(160, '-') + "\n";
     for (const auto& c : cases) {
         for (const judge_summary* s : {&c.canarygate, &c.naive}) {
-            std::snprintf(line, sizeof line, "%-21s %-10s %-15s %-15s %-15s %6s %8s  %-30s %s\n",
-                          s == &c.canarygate ? c.name.c_str() : "",
-                          std::string(name(s->judge)).c_str(),
-                          detail::rate_cell(s->completed).c_str(),
-                          detail::rate_cell(s->rolled_back).c_str(),
-                          detail::rate_cell(s->held).c_str(),
-                          detail::whole(s->median_decision_minutes).c_str(),
-                          detail::whole(s->median_users_exposed).c_str(),
-                          detail::top_of(s->stages, s->runs).c_str(),
-                          detail::top_of(s->triggers, s->runs).c_str());
+            std::snprintf(
+                line, sizeof line, "%-21s %-10s %-15s %-15s %-15s %6s %8s  %-30s %s\n",
+                s == &c.canarygate ? c.name.c_str() : "", std::string(name(s->judge)).c_str(),
+                detail::rate_cell(s->completed).c_str(), detail::rate_cell(s->rolled_back).c_str(),
+                detail::rate_cell(s->held).c_str(),
+                detail::whole(s->median_decision_minutes).c_str(),
+                detail::whole(s->median_users_exposed).c_str(),
+                detail::top_of(s->stages, s->runs).c_str(),
+                detail::top_of(s->triggers, s->runs).c_str());
             out += line;
         }
         if (c.canarygate.alarmed.hits > 0 || c.naive.alarmed.hits > 0 ||
@@ -505,8 +503,8 @@ inline std::string whole(double x) {
         std::snprintf(line, sizeof line, "%-21s expectation: %s: %s%s\n", "",
                       std::string(name(c.expect)).c_str(),
                       c.expect == case_expectation::reported ? "-"
-                      : c.expectation_met                   ? "met"
-                                                            : "NOT MET, ",
+                      : c.expectation_met                    ? "met"
+                                                             : "NOT MET, ",
                       c.expectation_note.c_str());
         out += line;
     }

@@ -115,20 +115,17 @@ inline double candidate_percent(const routing_weights& w) {
            detail::svg_escape(title) + "</text>\n";
     {
         char sub[256];
-        std::snprintf(sub, sizeof sub,
-                      "canarygate: %s at %s after %.0f min; naive controller: %s",
-                      std::string(name(ours.outcome)).c_str(), ours.stage_name.c_str(),
-                      static_cast<double>(ours.decided_at_ns >= 0 ? ours.decided_at_ns : end_ns) /
-                          minute_ns,
-                      naive == nullptr ? "not run"
-                                       : (std::string(name(naive->outcome)) + " at " +
-                                          naive->stage_name + " after " +
-                                          std::to_string((naive->decided_at_ns >= 0
-                                                              ? naive->decided_at_ns
-                                                              : end_ns) /
-                                                         minute_ns) +
-                                          " min")
-                                             .c_str());
+        std::snprintf(
+            sub, sizeof sub, "canarygate: %s at %s after %.0f min; naive controller: %s",
+            std::string(name(ours.outcome)).c_str(), ours.stage_name.c_str(),
+            static_cast<double>(ours.decided_at_ns >= 0 ? ours.decided_at_ns : end_ns) / minute_ns,
+            naive == nullptr
+                ? "not run"
+                : (std::string(name(naive->outcome)) + " at " + naive->stage_name + " after " +
+                   std::to_string((naive->decided_at_ns >= 0 ? naive->decided_at_ns : end_ns) /
+                                  minute_ns) +
+                   " min")
+                      .c_str());
         svg += "<text x=\"" + svg_number(left) + "\" y=\"50\" fill=\"#444\">" +
                detail::svg_escape(sub) + "</text>\n";
     }
@@ -154,8 +151,7 @@ inline double candidate_percent(const routing_weights& w) {
     for (const double v : {0.0, 0.5, 1.0}) {
         svg += "<line x1=\"" + svg_number(left) + "\" x2=\"" + svg_number(left + plot_w) +
                "\" y1=\"" + svg_number(y_evidence(v)) + "\" y2=\"" + svg_number(y_evidence(v)) +
-               "\" stroke=\"" + (v == 1.0 ? "#d62728\" stroke-dasharray=\"6 3" : "#eee") +
-               "\"/>\n";
+               "\" stroke=\"" + (v == 1.0 ? "#d62728\" stroke-dasharray=\"6 3" : "#eee") + "\"/>\n";
         char tick[16];
         std::snprintf(tick, sizeof tick, "%.1f", v);
         svg += "<text x=\"" + svg_number(left - 6) + "\" y=\"" + svg_number(y_evidence(v) + 4) +
@@ -173,8 +169,8 @@ inline double candidate_percent(const routing_weights& w) {
                    svg_number(top + h) + "\" y2=\"" + svg_number(top + h + 5) +
                    "\" stroke=\"#888\"/>\n";
             svg += "<text x=\"" + svg_number(x) + "\" y=\"" + svg_number(top + h + 18) +
-                   "\" text-anchor=\"middle\">" + svg_number(m).substr(0, svg_number(m).size() - 2) +
-                   "</text>\n";
+                   "\" text-anchor=\"middle\">" +
+                   svg_number(m).substr(0, svg_number(m).size() - 2) + "</text>\n";
         }
     }
     svg += "<text x=\"" + svg_number(left + plot_w / 2) + "\" y=\"" + svg_number(b_top + b_h + 36) +
@@ -216,7 +212,8 @@ inline double candidate_percent(const routing_weights& w) {
         std::string d;
         for (const auto& s : ours.steps) {
             for (const auto& p : s.gates) {
-                if (p.gate != g || std::isnan(p.log_e_value) || !(p.log_fail_threshold > 0)) continue;
+                if (p.gate != g || std::isnan(p.log_e_value) || !(p.log_fail_threshold > 0))
+                    continue;
                 d += (d.empty() ? "M" : " L") + svg_number(x_of(s.at_ns)) + "," +
                      svg_number(y_evidence(p.log_e_value / p.log_fail_threshold));
             }
@@ -238,12 +235,12 @@ inline double candidate_percent(const routing_weights& w) {
         const bool flip = x > left + plot_w - 120;
         svg += "<text x=\"" + svg_number(flip ? x - 3 : x + 3) + "\" y=\"" + svg_number(label_y) +
                "\" font-size=\"10\" fill=\"" + colour + "\"" +
-               (flip ? " text-anchor=\"end\"" : "") + ">" + detail::svg_escape(label) +
-               "</text>\n";
+               (flip ? " text-anchor=\"end\"" : "") + ">" + detail::svg_escape(label) + "</text>\n";
     };
     bool alarm_marked = false;
     for (const auto& s : ours.steps) {
-        if (s.action == rollout_action::roll_back) marker(s.at_ns, "#d62728", "roll back", false, a_top + 12);
+        if (s.action == rollout_action::roll_back)
+            marker(s.at_ns, "#d62728", "roll back", false, a_top + 12);
         if (s.action == rollout_action::complete || s.action == rollout_action::promote)
             marker(s.at_ns, "#2ca02c", "100 %", false, a_top + 12);
         if (s.action == rollout_action::advance) {
