@@ -808,6 +808,34 @@ struct plan_check_row {
         first_fail[j].assign(seeds, std::vector<std::optional<std::int64_t>>(
                                         plan.stages[jobs[j].stage].gates.size()));
     }
+    // The simulated configurations, validated here, on the caller's thread.
+    const auto advisory = [](policy_config p) {
+        for (auto& g : p.gates) g = g.with([](auto& c) { c.critical = false; });
+        p.tuning.intervals = false;
+        return p;
+    };
+    std::vector<simulation_config> configs;
+    for (const job& jb : jobs) {
+        simulation_config sim;
+        sim.rollout = req.rollout;
+        rollout_stage only = req.rollout.stages[jb.stage];
+        only.min_dwell_ns = horizon + 1;  // never advances
+        only.max_duration_ns = 0;
+        sim.rollout.stages = {only};
+        // A shadow stage cannot be the last: a canary stage follows that
+        // the run never reaches.
+        if (only.kind == stage_kind::shadow) sim.rollout.stages.push_back(rollout_stage{});
+        sim.rollout.policy = advisory(sim.rollout.policy);
+        if (sim.rollout.shadow_policy)
+            sim.rollout.shadow_policy = advisory(*sim.rollout.shadow_policy);
+        sim.traffic.traffic = req.traffic;
+        sim.traffic.model = req.baseline;
+        sim.traffic.candidate_regression = jb.r;
+        sim.check_interval_ns = req.check_interval_ns;
+        sim.horizon_ns = horizon;
+        sim.validate();
+        configs.push_back(std::move(sim));
+    }
     std::atomic<std::size_t> next{0};
     const std::size_t total = jobs.size() * seeds;
     const auto work = [&] {
@@ -817,30 +845,9 @@ struct plan_check_row {
             if (k >= total) return;
             const job& jb = jobs[k / seeds];
             const std::size_t seed = k % seeds;
+            const simulation_result res =
+                simulate(configs[k / seeds], suite_seed(7000 + k / seeds, seed));
             const rollout_stage& st = req.rollout.stages[jb.stage];
-            simulation_config sim;
-            sim.rollout = req.rollout;
-            rollout_stage only = st;
-            only.min_dwell_ns = horizon + 1;  // never advances
-            only.max_duration_ns = 0;
-            sim.rollout.stages = {only};
-            // A shadow stage cannot be the last: a canary stage follows that
-            // the run never reaches.
-            if (only.kind == stage_kind::shadow) sim.rollout.stages.push_back(rollout_stage{});
-            const auto advisory = [](policy_config p) {
-                for (auto& g : p.gates) g = g.with([](auto& c) { c.critical = false; });
-                p.tuning.intervals = false;
-                return p;
-            };
-            sim.rollout.policy = advisory(sim.rollout.policy);
-            if (sim.rollout.shadow_policy)
-                sim.rollout.shadow_policy = advisory(*sim.rollout.shadow_policy);
-            sim.traffic.traffic = req.traffic;
-            sim.traffic.model = req.baseline;
-            sim.traffic.candidate_regression = jb.r;
-            sim.check_interval_ns = req.check_interval_ns;
-            sim.horizon_ns = horizon;
-            const simulation_result res = simulate(sim, suite_seed(7000 + k / seeds, seed));
             const policy_config& pc =
                 st.kind == stage_kind::shadow ? *req.rollout.shadow_policy : req.rollout.policy;
             for (const simulation_step& step : res.steps) {

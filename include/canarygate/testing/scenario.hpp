@@ -211,14 +211,10 @@ public:
     /// errors that starts and stops, a fix deployed mid-rollout). Validated
     /// as the configuration is; on a bad value nothing changes.
     void set_regression(const regression& r) {
-        const regression previous = config_.candidate_regression;
+        scenario_config changed = config_;
+        changed.candidate_regression = r;
+        (void)scenario(std::move(changed), 0);  // validates; throws before anything changes
         config_.candidate_regression = r;
-        try {
-            validate();
-        } catch (...) {
-            config_.candidate_regression = previous;
-            throw;
-        }
     }
 
     /// Feedback generated but not yet due.

@@ -266,9 +266,10 @@ inline void check_expectation(case_summary& c, double alpha_fail) {
             config.rollout.policy.tuning.intervals = false;
             if (config.rollout.shadow_policy)
                 config.rollout.shadow_policy->tuning.intervals = false;
-            try {
-                results[j] = simulate(config, suite_seed(c, run));
-            } catch (...) {
+            // Every configuration was validated above: what can still go
+            // wrong is running out of memory, reported on the caller's thread.
+            CANARYGATE_TRY { results[j] = simulate(config, suite_seed(c, run)); }
+            CANARYGATE_CATCH(...) {
                 const std::lock_guard lock(error_mutex);
                 if (!error) error = std::current_exception();
             }
