@@ -695,12 +695,17 @@ inline std::string duration_text(std::optional<std::int64_t> ns) {
         for (const gate_plan& gp : plan.stages[s].gates) {
             if (!gp.critical || gp.capability != gate_capability::decides) continue;
             if (gp.users_at_detect > static_cast<double>(req.max_users_exposed)) {
+                char what[64];
+                if (gp.metric == signal::output_shape)
+                    std::snprintf(what, sizeof what, "a shift of KS distance %.3g",
+                                  gp.tested_ratio);
+                else
+                    std::snprintf(what, sizeof what, "a %.3g x regression", gp.tested_ratio);
                 std::snprintf(buf, sizeof buf,
-                              "%s: %s reaches about %.0f users before it catches a %.3gx "
-                              "regression, more than the %llu allowed",
-                              plan.stages[s].name.c_str(), gp.gate.c_str(), gp.users_at_detect,
-                              gp.tested_ratio,
-                              static_cast<unsigned long long>(req.max_users_exposed));
+                              "%s: the candidate serves about %.0f users before %s catches %s, "
+                              "more than the %llu allowed",
+                              plan.stages[s].name.c_str(), gp.users_at_detect, gp.gate.c_str(),
+                              what, static_cast<unsigned long long>(req.max_users_exposed));
                 plan.warnings.emplace_back(buf);
             }
         }
