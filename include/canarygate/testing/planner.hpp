@@ -270,6 +270,29 @@ struct signal_factors {
            thumbs_down = 1;
 };
 
+/// The factor of `f` that scales signal `s` (the shape gate's is the
+/// output length's).
+inline double& factor_of(signal_factors& f, signal s) noexcept {
+    switch (s) {
+        case signal::latency:
+            return f.latency;
+        case signal::ttft:
+            return f.ttft;
+        case signal::cost:
+            return f.cost;
+        case signal::error_rate:
+            return f.error;
+        case signal::refusal_rate:
+            return f.refusal;
+        case signal::feedback_rate:
+            return f.thumbs_down;
+        case signal::output_length:
+        case signal::output_shape:
+            break;
+    }
+    return f.output_length;
+}
+
 /// The first check at which each gate failed and passed.
 struct path_outcome {
     std::vector<std::optional<std::int64_t>> fail, pass;
@@ -561,35 +584,10 @@ inline std::string duration_text(std::optional<std::int64_t> ns) {
                 continue;
             }
             const auto slot = static_cast<std::size_t>(target);
-            auto placed = std::find_if(runs.begin(), runs.end(), [&](const run& r) {
-                if (!r.set[slot]) return true;
-                double current = 1.0;
-                switch (target) {
-                    case signal::latency:
-                        current = r.f.latency;
-                        break;
-                    case signal::ttft:
-                        current = r.f.ttft;
-                        break;
-                    case signal::cost:
-                        current = r.f.cost;
-                        break;
-                    case signal::output_length:
-                        current = r.f.output_length;
-                        break;
-                    case signal::error_rate:
-                        current = r.f.error;
-                        break;
-                    case signal::refusal_rate:
-                        current = r.f.refusal;
-                        break;
-                    case signal::feedback_rate:
-                        current = r.f.thumbs_down;
-                        break;
-                    case signal::output_shape:
-                        break;
-                }
-                return current == factor;
+            // A run takes the gate if it leaves the gate's signal alone or
+            // already scales it by the same factor.
+            auto placed = std::find_if(runs.begin(), runs.end(), [&](run& r) {
+                return !r.set[slot] || detail::factor_of(r.f, target) == factor;
             });
             if (placed == runs.end()) {
                 runs.emplace_back();
@@ -597,31 +595,7 @@ inline std::string duration_text(std::optional<std::int64_t> ns) {
             }
             placed->set[slot] = true;
             placed->gates.push_back(i);
-            switch (target) {
-                case signal::latency:
-                    placed->f.latency = factor;
-                    break;
-                case signal::ttft:
-                    placed->f.ttft = factor;
-                    break;
-                case signal::cost:
-                    placed->f.cost = factor;
-                    break;
-                case signal::output_length:
-                    placed->f.output_length = factor;
-                    break;
-                case signal::error_rate:
-                    placed->f.error = factor;
-                    break;
-                case signal::refusal_rate:
-                    placed->f.refusal = factor;
-                    break;
-                case signal::feedback_rate:
-                    placed->f.thumbs_down = factor;
-                    break;
-                case signal::output_shape:
-                    break;
-            }
+            detail::factor_of(placed->f, target) = factor;
         }
         for (const run& r : runs) {
             const auto path = detail::expected_path(req, m, pc, shadow, sp.share, r.f);

@@ -356,6 +356,16 @@ inline void check_expectation(case_summary& c, double alpha_fail) {
     return policy;
 }
 
+/// `config` with the cost gates' limit set to `k` in the canary policy and,
+/// if there is one, the shadow policy.
+inline void set_cost_limit(simulation_config& config, double k) {
+    config.rollout.policy = with_multiplier(config.rollout.policy, signal::cost, k);
+    if (config.rollout.shadow_policy) {
+        config.rollout.shadow_policy =
+            with_multiplier(*config.rollout.shadow_policy, signal::cost, k);
+    }
+}
+
 /// The default run's cases on `rollout` at `requests_per_minute`.
 /// `noisy_batch_gates`: the gates the A/A advice puts in batch mode for the
 /// noisy candidate (see examples/simulate.cpp, which derives them).
@@ -392,8 +402,7 @@ inline void check_expectation(case_summary& c, double alpha_fail) {
     add("cost_1.25_limit_1.1", "cost +25 % against a tighter limit, 1.1 x",
         case_expectation::rolled_back, [](simulation_config& c) {
             c.traffic.candidate_regression.cost = 1.25;
-            c.rollout.policy = with_multiplier(c.rollout.policy, signal::cost, 1.1);
-            c.rollout.shadow_policy = with_multiplier(*c.rollout.shadow_policy, signal::cost, 1.1);
+            set_cost_limit(c, 1.1);
         });
     add("latency_2x", "every latency quantile 2 x (P99 limit 1.5 x)", case_expectation::rolled_back,
         [](simulation_config& c) { c.traffic.candidate_regression.latency = 2.0; });
@@ -425,8 +434,7 @@ inline void check_expectation(case_summary& c, double alpha_fail) {
     add("cost_1.18_limit_1.15", "exercise 2: the same under a 1.15 x policy",
         case_expectation::reported, [](simulation_config& c) {
             c.traffic.candidate_regression.cost = 1.18;
-            c.rollout.policy = with_multiplier(c.rollout.policy, signal::cost, 1.15);
-            c.rollout.shadow_policy = with_multiplier(*c.rollout.shadow_policy, signal::cost, 1.15);
+            set_cost_limit(c, 1.15);
         });
     return cases;
 }
