@@ -57,14 +57,17 @@
 // "ok" or "VIOLATED") and a summary: the outcome and the requests each arm
 // served.
 //
-// Usage: canarygate_embedding [--seed S]
+// Usage: canarygate_embedding [--seed S] [--log FILE]
 //            a good candidate (expect completed), then cost x1.6 (expect rolled
 //            back in the shadow stage, before any user saw the candidate)
 //        canarygate_embedding --regression NAME=X[,NAME=X...] [--expect completed|rolled_back]
 //            [--seed S]
 //            one candidate with these regressions
 // Regressions: latency, cost, refusal, error, output_length, thumbs_down
-// (candidate / baseline multipliers, as testkit::regression). Exit status: 0
+// (candidate / baseline multipliers, as testkit::regression). --log FILE
+// writes the first case's request log (JSON Lines, request_log_writer: every
+// request, shadow copy and feedback, as a server would log them), which the
+// testing kit replays (docs/testing.md). Exit status: 0
 // when every expectation and conservation check holds, 1 otherwise, 2 for a
 // bad command line.
 #include <algorithm>
@@ -77,6 +80,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <queue>
@@ -93,6 +97,9 @@
 #include <canarygate/rollout/router.hpp>
 #include <canarygate/testing/random.hpp>
 #include <canarygate/testing/scenario.hpp>
+#if CANARYGATE_EXAMPLE_REQUEST_LOG
+#include <canarygate/integration/request_log.hpp>
+#endif
 
 namespace {
 
@@ -168,45 +175,11 @@ cg::controller_config rollout_config() {
 // --- The simulated models --------------------------------------------------------
 
 // One response of a model, drawn as testkit::scenario draws it (the same
-// response_model and regression; see scenario.hpp), minus the scenario's
-// arrival process and routing, which the workers and the router replace.
+// response_model and regression, no noise), minus the scenario's arrival
+// process and routing, which the workers and the router replace.
 cg::request_outcome serve(const tk::response_model& m, const tk::regression& r,
                           tk::random_source& rng) {
-    cg::request_outcome out;
-    const auto max_tokens = static_cast<double>(m.max_tokens);
-    double tokens =
-        rng.bernoulli(m.max_tokens_probability)
-            ? max_tokens
-            : std::ceil(rng.lognormal_median(m.output_tokens_median, m.output_tokens_sigma));
-    const bool truncated = tokens >= max_tokens;
-    tokens = std::min(tokens, max_tokens);
-    const double input =
-        std::ceil(rng.lognormal_median(m.input_tokens_median, m.input_tokens_sigma));
-    out.input_tokens = static_cast<std::uint64_t>(input);
-    out.output_tokens =
-        static_cast<std::uint64_t>(std::max(1.0, std::round(tokens * r.output_length)));
-
-    const double ttft = rng.lognormal_median(m.ttft_median_s, m.ttft_sigma);
-    const double per_token = rng.lognormal_median(m.per_token_median_s, m.per_token_sigma);
-    const double queueing = rng.bernoulli(m.tail_probability) ? rng.pareto(1.0, m.tail_alpha) : 1.0;
-    const double latency_s = (ttft + tokens * per_token) * queueing * r.latency;
-    out.latency_ns = static_cast<std::uint64_t>(std::llround(latency_s * 1e9));
-    out.ttft_ns = static_cast<std::uint64_t>(std::llround(ttft * queueing * r.latency * 1e9));
-
-    double cost = input * m.input_price_nano_usd + tokens * m.output_price_nano_usd;
-    if (rng.bernoulli(m.zero_cost_probability)) cost = 0;
-    out.cost_nano_usd = static_cast<std::uint64_t>(std::llround(cost * r.cost));
-
-    const double u = rng.uniform();
-    const double refusal = m.refusal_rate * r.refusal;
-    if (u < refusal) {
-        out.category = cg::outcome::refusal_provider;
-    } else if (u < refusal + m.error_rate * r.error) {
-        out.category = cg::outcome::server_error;
-    } else {
-        out.category = truncated ? cg::outcome::truncated : cg::outcome::ok;
-    }
-    return out;
+    return tk::draw_response(m, r, /*noise=*/1.0, rng);
 }
 
 // --- Shared server state -----------------------------------------------------------
@@ -235,6 +208,11 @@ struct server {
     cg::recorder recorder;
     cg::feedback_tracker tracker;
     std::array<cg::arm_id, arm_count> arms{};
+#if CANARYGATE_EXAMPLE_REQUEST_LOG
+    // --log: every request and feedback, as JSON Lines, for replaying this
+    // traffic through another policy (canarygate/testing/replay.hpp).
+    cg::request_log_writer* log = nullptr;
+#endif
 
     // The simulated clock: the start of the minute being served, in ns.
     // Written by the controller only: a release store (then notify_all) that
@@ -306,6 +284,9 @@ void run_worker(server& s, std::size_t index, std::uint64_t seed, const tk::resp
         // The webhook: any thread, blocking (the tracker's mutex). Stamped
         // with its simulated arrival time.
         (void)s.tracker.feedback(f.request_id, {f.kind}, f.arrival_ns);
+#if CANARYGATE_EXAMPLE_REQUEST_LOG
+        if (s.log != nullptr) s.log->feedback(f.arrival_ns, f.request_id, {f.kind});
+#endif
         ++tally.feedback_sent;
     };
 
@@ -344,6 +325,7 @@ void run_worker(server& s, std::size_t index, std::uint64_t seed, const tk::resp
                           static_cast<unsigned long long>(rng.next() % user_population));
             ++tally.generated;
 
+            cg::request_outcome copy;  // the shadow copy's answer, if any (for --log)
             // --8<-- [start:request]
             // The decision carries the weights it was made with: the split
             // to remember for the request's late feedback, even if a flip
@@ -360,7 +342,7 @@ void run_worker(server& s, std::size_t index, std::uint64_t seed, const tk::resp
             if (d.shadow) {
                 // The mirrored copy: served by the candidate's model, recorded
                 // under its own arm, never shown to the user (no feedback).
-                const cg::request_outcome copy = serve(model, candidate_regression, rng);
+                copy = serve(model, candidate_regression, rng);
                 if (!writer.record(s.arms[shadow_arm], copy)) ++tally.rejected_records[shadow_arm];
                 ++tally.shadow_copies;
             }
@@ -368,6 +350,18 @@ void run_worker(server& s, std::size_t index, std::uint64_t seed, const tk::resp
             if (!s.tracker.remember(request_id, s.arms[arm], response_ns, share))
                 ++tally.remember_failed;
             // --8<-- [end:request]
+#if CANARYGATE_EXAMPLE_REQUEST_LOG
+            if (s.log != nullptr) {
+                s.log->request(response_ns,
+                               arm == candidate_arm ? cg::arm_role::candidate : cg::arm_role::baseline,
+                               arm == candidate_arm ? candidate_digest : baseline_digest, request_id,
+                               out, share);
+                if (d.shadow)
+                    s.log->request(arrival + static_cast<std::int64_t>(copy.latency_ns),
+                                   cg::arm_role::shadow, candidate_digest, request_id, copy,
+                                   share);
+            }
+#endif
 
             // Will this user give feedback, and when?
             if (rng.bernoulli(model.feedback_probability)) {
@@ -580,7 +574,7 @@ struct check_list {
 
 std::string u64(std::uint64_t v) { return std::to_string(v); }
 
-bool run_case(const rollout_case& c, std::uint64_t seed) {
+bool run_case(const rollout_case& c, std::uint64_t seed, const std::string& log_path) {
     const auto wall_start = std::chrono::steady_clock::now();
     const cg::controller_config config = rollout_config();
     std::printf(
@@ -592,6 +586,30 @@ bool run_case(const rollout_case& c, std::uint64_t seed) {
 
     cg::rollout_controller controller(config, /*start_ns=*/0);
     server s(controller.weights());
+#if CANARYGATE_EXAMPLE_REQUEST_LOG
+    std::ofstream log_file;
+    std::optional<cg::request_log_writer> log;
+    if (!log_path.empty()) {
+        log_file.open(log_path);
+        if (!log_file) {
+            std::fprintf(stderr, "canarygate_embedding: cannot write %s\n", log_path.c_str());
+            return false;
+        }
+        // A worker logs a request when it serves it, with the time its
+        // response ends, which a slow response puts minutes ahead of the
+        // others (a real server logs when the response ends, in time
+        // order). A line waits up to an hour of simulated time for earlier
+        // ones, so the log comes out in order; lines later than that would
+        // be counted as raised.
+        log.emplace(log_file, cg::request_log_writer_options{.reorder_window_ns = cg::hour_ns});
+        s.log = &*log;
+    }
+#else
+    if (!log_path.empty()) {
+        std::fprintf(stderr, "canarygate_embedding: built without nlohmann-json: no --log\n");
+        return false;
+    }
+#endif
     sim_collector collector(s.recorder, {.slot_length = std::chrono::minutes(1),
                                          .windows = {},  // the controller reads totals only
                                          .publish = false});
@@ -611,6 +629,20 @@ bool run_case(const rollout_case& c, std::uint64_t seed) {
         controller_thread.join();
         for (auto& t : workers) t.join();
     }
+#if CANARYGATE_EXAMPLE_REQUEST_LOG
+    if (log) {
+        log->flush();
+        const cg::request_log_writer_stats st = log->stats();
+        std::printf("  request log %s: %llu requests, %llu feedback lines, %llu times raised "
+                    "(largest %.1f s), %llu lost\n",
+                    log_path.c_str(), static_cast<unsigned long long>(st.requests),
+                    static_cast<unsigned long long>(st.feedback),
+                    static_cast<unsigned long long>(st.raised_times),
+                    static_cast<double>(st.largest_raise_ns) / 1e9,
+                    static_cast<unsigned long long>(st.failed));
+        if (st.failed != 0) return false;
+    }
+#endif
     // The threads are gone: their writers' shards are orphaned, and the last
     // tick folds them. Then parked feedback either found its request or ran
     // out of time (unknown).
@@ -750,7 +782,7 @@ bool run_case(const rollout_case& c, std::uint64_t seed) {
     std::fprintf(stderr, "canarygate_embedding: %s\n", message.c_str());
     std::fprintf(stderr,
                  "usage: canarygate_embedding [--regression NAME=X[,NAME=X...]] "
-                 "[--expect completed|rolled_back] [--seed S]\n"
+                 "[--expect completed|rolled_back] [--seed S] [--log FILE]\n"
                  "  NAME: latency, cost, refusal, error, output_length, thumbs_down\n");
     std::exit(2);
 }
@@ -804,6 +836,7 @@ int main(int argc, char** argv) {
     std::uint64_t seed = 2026;
     std::optional<tk::regression> regression;  // --regression: one custom case
     std::optional<cg::rollout_phase> expect;
+    std::string log_path;  // --log: the first case's request log
     for (int i = 1; i < argc; ++i) {
         const std::string_view flag = argv[i];
         if (flag == "--help" || flag == "-h") usage_error("help requested");
@@ -823,6 +856,8 @@ int main(int argc, char** argv) {
             }
         } else if (flag == "--seed") {
             seed = parse_number<std::uint64_t>(flag, value);
+        } else if (flag == "--log") {
+            log_path = value;
         } else {
             usage_error("unknown option " + std::string(flag));
         }
@@ -853,7 +888,8 @@ int main(int argc, char** argv) {
     std::printf("\n\n");
 
     bool ok = true;
-    for (const auto& c : cases) ok = run_case(c, seed) && ok;
+    for (std::size_t i = 0; i < cases.size(); ++i)
+        ok = run_case(cases[i], seed, i == 0 ? log_path : std::string()) && ok;
     std::printf("%s\n", ok ? "all checks passed" : "SOME CHECKS FAILED");
     return ok ? 0 : 1;
 }

@@ -27,16 +27,25 @@ option(CANARYGATE_CHECK_DOCS "Test the README's code blocks against the examples
 function(canarygate_add_header_check test_name)
     get_target_property(core_headers canarygate HEADER_SET)
     get_target_property(json_headers canarygate_json HEADER_SET)
+    get_target_property(testing_headers canarygate_testing HEADER_SET)
     set(sources "")
-    foreach(header IN LISTS core_headers json_headers)
+    foreach(header IN LISTS core_headers json_headers testing_headers)
         file(RELATIVE_PATH relative "${PROJECT_SOURCE_DIR}/include" "${header}")
         string(MAKE_C_IDENTIFIER "${relative}" stem)
         set(source "${CMAKE_CURRENT_BINARY_DIR}/${test_name}/${stem}.cpp")
-        file(CONFIGURE OUTPUT "${source}" CONTENT "#include <${relative}>\n")
+        # The test-framework adapters need their framework first (and say
+        # so if it is missing: the test adapters_need_their_framework).
+        set(framework "")
+        if(relative STREQUAL "canarygate/testing/doctest.hpp")
+            set(framework "#include <doctest/doctest.h>\n")
+        elseif(relative STREQUAL "canarygate/testing/catch2.hpp")
+            set(framework "#include <catch2/catch.hpp>\n")
+        endif()
+        file(CONFIGURE OUTPUT "${source}" CONTENT "${framework}#include <${relative}>\n")
         list(APPEND sources "${source}")
     endforeach()
     add_library(${test_name}_headers OBJECT EXCLUDE_FROM_ALL ${sources})
-    target_link_libraries(${test_name}_headers PRIVATE canarygate::json)
+    target_link_libraries(${test_name}_headers PRIVATE canarygate::testing doctest::doctest Catch2::Catch2)
     if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
         target_compile_options(${test_name}_headers PRIVATE -fsyntax-only ${ARGN})
     endif()
@@ -49,6 +58,19 @@ endfunction()
 if(CANARYGATE_CHECK_HEADERS)
     canarygate_add_header_check(header_self_containment)
 endif()
+
+# Each adapter, included without its framework, stops the build with a
+# message that says what to include.
+foreach(adapter IN ITEMS doctest catch2)
+    set(source "${CMAKE_CURRENT_BINARY_DIR}/adapter_without_framework/${adapter}.cpp")
+    file(CONFIGURE OUTPUT "${source}" CONTENT "#include <canarygate/testing/${adapter}.hpp>\n")
+    list(APPEND canarygate_adapter_sources "${source}")
+endforeach()
+add_test(NAME adapters_need_their_framework
+    COMMAND "${CMAKE_COMMAND}" "-DCOMPILER=${CMAKE_CXX_COMPILER}"
+            "-DINCLUDE_DIR=${PROJECT_SOURCE_DIR}/include" "-DSOURCES=${canarygate_adapter_sources}"
+            -P "${CMAKE_CURRENT_SOURCE_DIR}/build/expect_adapter_error.cmake")
+set_tests_properties(adapters_need_their_framework PROPERTIES LABELS build)
 
 # --- Layers ----------------------------------------------------------------------
 if(CANARYGATE_CHECK_LAYERS)

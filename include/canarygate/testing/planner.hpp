@@ -113,7 +113,7 @@ struct plan_request {
         scenario_config probe;
         probe.traffic = traffic;
         probe.model = baseline;
-        (void)scenario(probe, 0);
+        probe.validate();
         if (!(regression_factor > 1.0) || std::isinf(regression_factor))
             canarygate::detail::throw_bad_field(where, "regression_factor", regression_factor,
                                                 "must be > 1 and finite");
@@ -530,11 +530,12 @@ inline std::string duration_text(std::optional<std::int64_t> ns) {
     const controller_config& rc = req.rollout;
     const double rpm = req.traffic.requests_per_minute;
 
-    for (const rollout_stage& st : rc.stages) {
+    for (std::size_t stage_index = 0; stage_index < rc.stages.size(); ++stage_index) {
+        const rollout_stage& st = rc.stages[stage_index];
         const bool shadow = st.kind == stage_kind::shadow;
         const policy_config& pc = shadow ? *rc.shadow_policy : rc.policy;
         stage_plan sp;
-        sp.name = detail::stage_label(st);
+        sp.name = rc.stage_name(stage_index);
         sp.kind = st.kind;
         sp.share = shadow ? (st.weights.shadow_ppm / 1e6) / (1.0 + st.weights.shadow_ppm / 1e6)
                           : st.weights.candidate_share();

@@ -36,6 +36,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <numbers>
 #include <queue>
 #include <string>
@@ -45,6 +46,7 @@
 #include "canarygate/core/clock.hpp"
 #include "canarygate/core/config.hpp"
 #include "canarygate/core/error.hpp"
+#include "canarygate/gates/signal.hpp"
 #include "canarygate/record/event.hpp"
 #include "canarygate/record/outcome.hpp"
 #include "canarygate/testing/random.hpp"
@@ -105,11 +107,82 @@ struct routed_request {
 /// Candidate / baseline ratios, each acting on its own signal only.
 struct regression {
     double latency = 1.0;        ///< every latency quantile (end to end and TTFT)
+    /// The slow tail only: the latency of the requests that queue (generated
+    /// traffic: the model's tail_probability share; recorded traffic: the
+    /// requests at or above the arm's (1 - tail_probability) latency
+    /// quantile) is multiplied again by this factor.
+    double latency_tail = 1.0;
     double cost = 1.0;           ///< mean cost per request
     double refusal = 1.0;        ///< refusal rate
     double error = 1.0;          ///< server-error rate
     double output_length = 1.0;  ///< output-token quantiles (latency and cost unchanged)
     double thumbs_down = 1.0;    ///< thumbs-down rate per request
+};
+
+/// The factor by which `r` moves the candidate's `s` (the output length's
+/// for the shape gate; latency × latency_tail for latency and time to first
+/// token, an upper bound: the tail factor moves high quantiles only).
+[[nodiscard]] constexpr double factor_on(const regression& r, signal s) noexcept {
+    switch (s) {
+        case signal::latency:
+        case signal::ttft:
+            return r.latency * r.latency_tail;
+        case signal::cost:
+            return r.cost;
+        case signal::error_rate:
+            return r.error;
+        case signal::refusal_rate:
+            return r.refusal;
+        case signal::feedback_rate:
+            return r.thumbs_down;
+        case signal::output_length:
+        case signal::output_shape:
+            break;
+    }
+    return r.output_length;
+}
+
+/// Feedback a recorded request got, and how long after the request.
+struct recorded_feedback {
+    std::int64_t delay_ns = 0;
+    feedback_event event;
+};
+
+/// One response of a real service (testing/replay.hpp builds these from a
+/// request log); its feedback is `recorded_traffic::feedback[feedback_first
+/// .. feedback_first + feedback_count)`.
+struct recorded_response {
+    request_outcome outcome;
+    std::uint32_t feedback_first = 0;
+    std::uint32_t feedback_count = 0;
+};
+
+/// Traffic recorded from a real service, replayed by a scenario instead of
+/// the traffic and response models: requests arrive at the recorded times
+/// (repeating every `period_ns`), whoever routes them, and each one's
+/// response — with its feedback, at its recorded delay — is drawn at random
+/// (with replacement, from the seed) from the responses its arm recorded. The
+/// candidate's regression acts on the drawn responses ("what if"). Without
+/// candidate responses the candidate draws from the baseline's: an A/A
+/// replay, into which a regression can be injected.
+struct recorded_traffic {
+    /// Arrival times of the users' requests (not shadow copies), from 0,
+    /// sorted.
+    std::vector<std::int64_t> arrivals_ns;
+    /// The arrivals repeat with this period; greater than the last arrival.
+    std::int64_t period_ns = 0;
+    std::vector<recorded_response> baseline;
+    std::vector<recorded_response> candidate;
+    /// Shadow copies draw from these if any, else from the candidate's.
+    std::vector<recorded_response> shadow;
+    std::vector<recorded_feedback> feedback;
+
+    /// The pool an arm draws from.
+    [[nodiscard]] const std::vector<recorded_response>& pool(arm_role arm) const noexcept {
+        if (arm == arm_role::baseline) return baseline;
+        if (arm == arm_role::shadow && !shadow.empty()) return shadow;
+        return candidate.empty() ? baseline : candidate;
+    }
 };
 
 struct scenario_config {
@@ -127,7 +200,256 @@ struct scenario_config {
     /// Share of baseline requests also mirrored to a shadow arm. The copies
     /// are served by the candidate's model: its regression and noise apply.
     double shadow_share = 0.0;
+    /// Replay recorded traffic instead of `traffic` and `model` (whose
+    /// tail_probability alone still applies: it defines latency_tail's
+    /// tail). Shared, not copied, between scenarios: many seeds replay one
+    /// log.
+    std::shared_ptr<const recorded_traffic> recorded;
+
+    /// Throws std::invalid_argument naming the field and its value.
+    void validate() const {
+        auto fail = [](const std::string& field, auto value, const char* rule) {
+            canarygate::detail::throw_bad_field("canarygate::testkit::scenario", field, value, rule);
+        };
+        auto probability = [&](const char* field, double p) {
+            if (!(p >= 0.0 && p <= 1.0)) fail(field, p, "must be in [0, 1]");
+        };
+        auto positive = [&](const char* field, double x) {
+            if (!(x > 0.0) || std::isinf(x)) fail(field, x, "must be positive and finite");
+        };
+        auto nonnegative = [&](const char* field, double x) {
+            if (!(x >= 0.0) || std::isinf(x)) fail(field, x, "must be nonnegative and finite");
+        };
+        const auto& t = traffic;
+        positive("traffic.requests_per_minute", t.requests_per_minute);
+        if (!(t.diurnal_amplitude >= 0.0 && t.diurnal_amplitude < 1.0)) {
+            fail("traffic.diurnal_amplitude", t.diurnal_amplitude, "must be in [0, 1)");
+        }
+        if (stages.empty())
+            fail("stages.size()", stages.size(), "must be at least 1");
+        if (stages.front().start_ns != 0) {
+            fail("stages[0].start_ns", stages.front().start_ns, "must be 0");
+        }
+        for (std::size_t i = 0; i < stages.size(); ++i) {
+            const auto& s = stages[i];
+            probability(("stages[" + std::to_string(i) + "].candidate_share").c_str(),
+                        s.candidate_share);
+            if (i > 0 && s.start_ns <= stages[i - 1].start_ns) {
+                fail("stages[" + std::to_string(i) + "].start_ns", s.start_ns,
+                     "must be after the previous stage's start");
+            }
+            if (s.candidate_share * split_mismatch > 1.0) {
+                fail("split_mismatch", split_mismatch,
+                     "makes a candidate share above 1 in some stage");
+            }
+        }
+        const auto& m = model;
+        positive("model.output_tokens_median", m.output_tokens_median);
+        nonnegative("model.output_tokens_sigma", m.output_tokens_sigma);
+        if (m.max_tokens == 0) fail("model.max_tokens", m.max_tokens, "must be at least 1");
+        probability("model.max_tokens_probability", m.max_tokens_probability);
+        positive("model.input_tokens_median", m.input_tokens_median);
+        nonnegative("model.input_tokens_sigma", m.input_tokens_sigma);
+        positive("model.ttft_median_s", m.ttft_median_s);
+        nonnegative("model.ttft_sigma", m.ttft_sigma);
+        positive("model.per_token_median_s", m.per_token_median_s);
+        nonnegative("model.per_token_sigma", m.per_token_sigma);
+        probability("model.tail_probability", m.tail_probability);
+        if (!(m.tail_alpha >= 1.0) || std::isinf(m.tail_alpha)) {
+            fail("model.tail_alpha", m.tail_alpha, "must be at least 1 and finite");
+        }
+        nonnegative("model.input_price_nano_usd", m.input_price_nano_usd);
+        nonnegative("model.output_price_nano_usd", m.output_price_nano_usd);
+        probability("model.zero_cost_probability", m.zero_cost_probability);
+        probability("model.refusal_rate", m.refusal_rate);
+        probability("model.error_rate", m.error_rate);
+        probability("model.feedback_probability", m.feedback_probability);
+        probability("model.thumbs_down_share", m.thumbs_down_share);
+        positive("model.feedback_delay_median_s", m.feedback_delay_median_s);
+        nonnegative("model.feedback_delay_sigma", m.feedback_delay_sigma);
+        const auto& r = candidate_regression;
+        positive("candidate_regression.latency", r.latency);
+        positive("candidate_regression.latency_tail", r.latency_tail);
+        positive("candidate_regression.cost", r.cost);
+        nonnegative("candidate_regression.refusal", r.refusal);
+        nonnegative("candidate_regression.error", r.error);
+        positive("candidate_regression.output_length", r.output_length);
+        nonnegative("candidate_regression.thumbs_down", r.thumbs_down);
+        probability("candidate refusal rate (model.refusal_rate x candidate_regression.refusal)",
+                    m.refusal_rate * r.refusal);
+        probability("candidate error rate (model.error_rate x candidate_regression.error)",
+                    m.error_rate * r.error);
+        if (m.refusal_rate * std::max(r.refusal, 1.0) + m.error_rate * std::max(r.error, 1.0) >
+            1.0) {
+            fail("model.refusal_rate + model.error_rate", m.refusal_rate + m.error_rate,
+                 "exceeds 1 for one of the arms");
+        }
+        probability(
+            "candidate thumbs-down share (model.thumbs_down_share x "
+            "candidate_regression.thumbs_down)",
+            m.thumbs_down_share * r.thumbs_down);
+        nonnegative("candidate_window_noise", candidate_window_noise);
+        if (noise_window_ns <= 0) {
+            fail("noise_window_ns", noise_window_ns, "must be positive");
+        }
+        positive("split_mismatch", split_mismatch);
+        probability("shadow_share", shadow_share);
+        if (recorded) validate_recorded(*recorded);
+    }
+
+private:
+    void validate_recorded(const recorded_traffic& rec) const;
 };
+
+/// What a regression multiplies in a pool of recorded responses.
+struct recorded_rates {
+    std::uint64_t responses = 0;
+    std::uint64_t refusals = 0;
+    std::uint64_t errors = 0;
+    std::uint64_t thumbs = 0;  ///< thumbs-up and thumbs-down events
+    std::uint64_t thumbs_down = 0;
+
+    [[nodiscard]] double refusal_rate() const noexcept {
+        return static_cast<double>(refusals) / static_cast<double>(responses);
+    }
+    [[nodiscard]] double error_rate() const noexcept {
+        return static_cast<double>(errors) / static_cast<double>(responses);
+    }
+    [[nodiscard]] double thumbs_down_share() const noexcept {
+        return thumbs == 0 ? 0.0 : static_cast<double>(thumbs_down) / static_cast<double>(thumbs);
+    }
+};
+
+[[nodiscard]] inline recorded_rates rates_of(const std::vector<recorded_response>& pool,
+                                            const std::vector<recorded_feedback>& feedback) {
+    recorded_rates r;
+    r.responses = pool.size();
+    for (const recorded_response& x : pool) {
+        r.refusals += is_refusal(x.outcome.category);
+        r.errors += is_error(x.outcome.category);
+        for (std::uint32_t i = 0; i < x.feedback_count; ++i) {
+            const feedback_kind k = feedback[x.feedback_first + i].event.kind;
+            r.thumbs += k == feedback_kind::thumbs_up || k == feedback_kind::thumbs_down;
+            r.thumbs_down += k == feedback_kind::thumbs_down;
+        }
+    }
+    return r;
+}
+
+
+inline void scenario_config::validate_recorded(const recorded_traffic& rec) const {
+    auto fail = [](const std::string& field, auto value, const char* rule) {
+        canarygate::detail::throw_bad_field("canarygate::testkit::scenario", field, value, rule);
+    };
+    if (rec.arrivals_ns.empty()) fail("recorded.arrivals_ns.size()", 0, "must be at least 1");
+    if (rec.arrivals_ns.front() < 0)
+        fail("recorded.arrivals_ns[0]", rec.arrivals_ns.front(), "must be >= 0");
+    for (std::size_t i = 1; i < rec.arrivals_ns.size(); ++i) {
+        if (rec.arrivals_ns[i] < rec.arrivals_ns[i - 1])
+            fail("recorded.arrivals_ns[" + std::to_string(i) + "]", rec.arrivals_ns[i],
+                 "must not be before the previous arrival");
+    }
+    if (rec.period_ns <= rec.arrivals_ns.back())
+        fail("recorded.period_ns", rec.period_ns, "must be greater than the last arrival");
+    if (rec.baseline.empty()) fail("recorded.baseline.size()", 0, "must be at least 1");
+    const auto check_pool = [&](const char* name, const std::vector<recorded_response>& pool) {
+        for (std::size_t i = 0; i < pool.size(); ++i) {
+            const std::uint64_t end =
+                std::uint64_t{pool[i].feedback_first} + pool[i].feedback_count;
+            if (end > rec.feedback.size())
+                fail(std::string("recorded.") + name + "[" + std::to_string(i) +
+                         "].feedback_count",
+                     pool[i].feedback_count, "points past the end of recorded.feedback");
+        }
+    };
+    check_pool("baseline", rec.baseline);
+    check_pool("candidate", rec.candidate);
+    check_pool("shadow", rec.shadow);
+    for (std::size_t i = 0; i < rec.feedback.size(); ++i) {
+        if (rec.feedback[i].delay_ns < 0)
+            fail("recorded.feedback[" + std::to_string(i) + "].delay_ns",
+                 rec.feedback[i].delay_ns, "must be >= 0");
+    }
+    // A regression multiplies the candidate's recorded rates: a rate of zero
+    // cannot be multiplied, and a product above one is impossible. Either
+    // would leave the "what if" silently weaker than asked.
+    const recorded_rates p = rates_of(rec.pool(arm_role::candidate), rec.feedback);
+    const regression& r = candidate_regression;
+    const auto multipliable = [&](const char* field, double factor, std::uint64_t count,
+                                  const char* what) {
+        if (factor != 1.0 && count == 0)
+            fail(field, factor,
+                 (std::string("multiplies a rate of 0: the recorded candidate (or baseline) has "
+                              "no ") +
+                  what)
+                     .c_str());
+    };
+    multipliable("candidate_regression.refusal", r.refusal, p.refusals, "refusals");
+    multipliable("candidate_regression.error", r.error, p.errors, "server errors");
+    multipliable("candidate_regression.thumbs_down", r.thumbs_down, p.thumbs_down,
+                 "thumbs-down feedback");
+    if (p.refusal_rate() * std::max(r.refusal, 1.0) + p.error_rate() * std::max(r.error, 1.0) >
+        1.0)
+        fail("candidate_regression.refusal and .error", r.refusal * r.error,
+             "make the recorded refusal + error rate exceed 1");
+    if (p.thumbs_down_share() * r.thumbs_down > 1.0)
+        fail("candidate_regression.thumbs_down", r.thumbs_down,
+             "makes the recorded thumbs-down share exceed 1");
+}
+
+/// One response of a model: what a scenario's request gets from the arm
+/// that serves it (see the file comment), with the candidate's regression
+/// `r` (none for the baseline) and a noise factor on latency and cost (1:
+/// none). Exposed for programs that play an inference server and draw their
+/// own responses (examples/embedding.cpp); the draws, and so the results for
+/// a seed, are the scenario's.
+[[nodiscard]] inline request_outcome draw_response(const response_model& m, const regression& r,
+                                                   double noise, random_source& rng) {
+        request_outcome out;
+        // Output length: body or runaway spike, cut at the limit.
+        double tokens =
+            rng.bernoulli(m.max_tokens_probability)
+                ? static_cast<double>(m.max_tokens)
+                : std::ceil(rng.lognormal_median(m.output_tokens_median, m.output_tokens_sigma));
+        const auto max_tokens = static_cast<double>(m.max_tokens);
+        const bool truncated = tokens >= max_tokens;
+        tokens = std::min(tokens, max_tokens);
+        const double input =
+            std::ceil(rng.lognormal_median(m.input_tokens_median, m.input_tokens_sigma));
+        out.input_tokens = static_cast<std::uint64_t>(input);
+        // The length regression scales reported tokens only (see file comment).
+        out.output_tokens =
+            static_cast<std::uint64_t>(std::max(1.0, std::round(tokens * r.output_length)));
+
+        // Latency grows with the (unregressed) length; queueing adds a tail.
+        const double ttft = rng.lognormal_median(m.ttft_median_s, m.ttft_sigma);
+        const double per_token = rng.lognormal_median(m.per_token_median_s, m.per_token_sigma);
+        double latency = ttft + tokens * per_token;
+        double queueing = 1.0;
+        if (rng.bernoulli(m.tail_probability))
+            queueing = rng.pareto(1.0, m.tail_alpha) * r.latency_tail;
+        latency *= queueing * r.latency * noise;
+        const double ttft_total = ttft * queueing * r.latency * noise;
+        out.latency_ns = static_cast<std::uint64_t>(std::llround(latency * 1e9));
+        out.ttft_ns = static_cast<std::uint64_t>(std::llround(ttft_total * 1e9));
+
+        double cost = input * m.input_price_nano_usd + tokens * m.output_price_nano_usd;
+        if (rng.bernoulli(m.zero_cost_probability)) cost = 0;
+        out.cost_nano_usd = static_cast<std::uint64_t>(std::llround(cost * r.cost * noise));
+
+        const double u = rng.uniform();
+        const double refusal = m.refusal_rate * r.refusal;
+        const double error = m.error_rate * r.error;
+        if (u < refusal) {
+            out.category = outcome::refusal_provider;
+        } else if (u < refusal + error) {
+            out.category = outcome::server_error;
+        } else {
+            out.category = truncated ? outcome::truncated : outcome::ok;
+        }
+
+    return out;
+}
 
 /// A traffic generator. Deterministic for a given configuration and seed.
 /// Not thread-safe; cheap to construct (run many in parallel, one each).
@@ -136,7 +458,8 @@ public:
     /// Validates the configuration: throws std::invalid_argument naming the
     /// field and its value.
     scenario(scenario_config config, std::uint64_t seed) : config_(std::move(config)), rng_(seed) {
-        validate();
+        config_.validate();
+        if (config_.recorded) prepare_recorded();
         const double peak =
             config_.traffic.requests_per_minute * (1 + config_.traffic.diurnal_amplitude);
         max_rate_per_ns_ = peak / static_cast<double>(minute_ns);
@@ -164,8 +487,9 @@ public:
     void run(std::int64_t until_ns, OnRequest&& on_request, OnFeedback&& on_feedback) {
         while (true) {
             if (!next_arrival_valid_) {
-                next_arrival_ +=
-                    static_cast<std::int64_t>(std::ceil(rng_.exponential(max_rate_per_ns_)));
+                next_arrival_ = config_.recorded ? next_recorded_arrival()
+                                                 : next_arrival_ + static_cast<std::int64_t>(std::ceil(
+                                                                       rng_.exponential(max_rate_per_ns_)));
                 next_arrival_valid_ = true;
             }
             const std::int64_t t = next_arrival_;
@@ -173,7 +497,7 @@ public:
             flush_feedback(t, on_feedback);
             next_arrival_valid_ = false;
             // Thinning: accept with rate(t) / max rate for the diurnal cycle.
-            if (!rng_.bernoulli(rate_fraction(t))) continue;
+            if (!config_.recorded && !rng_.bernoulli(rate_fraction(t))) continue;
             generate_request(t, on_request);
         }
         flush_feedback(until_ns, on_feedback);
@@ -188,9 +512,9 @@ public:
     void set_split(double candidate_share, double shadow_share) {
         constexpr std::string_view where = "canarygate::testkit::scenario::set_split";
         if (!(candidate_share >= 0.0 && candidate_share <= 1.0))
-            detail::throw_bad_field(where, "candidate_share", candidate_share, "must be in [0, 1]");
+            canarygate::detail::throw_bad_field(where, "candidate_share", candidate_share, "must be in [0, 1]");
         if (!(shadow_share >= 0.0 && shadow_share <= 1.0))
-            detail::throw_bad_field(where, "shadow_share", shadow_share, "must be in [0, 1]");
+            canarygate::detail::throw_bad_field(where, "shadow_share", shadow_share, "must be in [0, 1]");
         std::erase_if(config_.stages, [&](const stage& st) { return st.start_ns >= now_; });
         config_.stages.push_back({now_, candidate_share});
         config_.shadow_share = shadow_share;
@@ -213,7 +537,7 @@ public:
     void set_regression(const regression& r) {
         scenario_config changed = config_;
         changed.candidate_regression = r;
-        (void)scenario(std::move(changed), 0);  // validates; throws before anything changes
+        changed.validate();  // throws before anything changes
         config_.candidate_regression = r;
     }
 
@@ -229,92 +553,107 @@ private:
         }
     };
 
-    void validate() const {
-        auto fail = [](const std::string& field, auto value, const char* rule) {
-            detail::throw_bad_field("canarygate::testkit::scenario", field, value, rule);
+    void prepare_recorded() {
+        const recorded_traffic& rec = *config_.recorded;
+        const auto tail_threshold = [&](const std::vector<recorded_response>& pool) {
+            std::vector<std::uint64_t> latencies;
+            latencies.reserve(pool.size());
+            for (const auto& x : pool) latencies.push_back(x.outcome.latency_ns);
+            const double q = 1.0 - config_.model.tail_probability;
+            const auto k = std::min(
+                latencies.size() - 1,
+                static_cast<std::size_t>(std::floor(q * static_cast<double>(latencies.size()))));
+            std::nth_element(latencies.begin(), latencies.begin() + static_cast<std::ptrdiff_t>(k),
+                             latencies.end());
+            return latencies[k];
         };
-        auto probability = [&](const char* field, double p) {
-            if (!(p >= 0.0 && p <= 1.0)) fail(field, p, "must be in [0, 1]");
-        };
-        auto positive = [&](const char* field, double x) {
-            if (!(x > 0.0) || std::isinf(x)) fail(field, x, "must be positive and finite");
-        };
-        auto nonnegative = [&](const char* field, double x) {
-            if (!(x >= 0.0) || std::isinf(x)) fail(field, x, "must be nonnegative and finite");
-        };
-        const auto& t = config_.traffic;
-        positive("traffic.requests_per_minute", t.requests_per_minute);
-        if (!(t.diurnal_amplitude >= 0.0 && t.diurnal_amplitude < 1.0)) {
-            fail("traffic.diurnal_amplitude", t.diurnal_amplitude, "must be in [0, 1)");
+        for (const arm_role arm : {arm_role::baseline, arm_role::candidate, arm_role::shadow}) {
+            const auto i = static_cast<std::size_t>(arm);
+            tail_ns_[i] = tail_threshold(rec.pool(arm));
+            rates_[i] = rates_of(rec.pool(arm), rec.feedback);
         }
-        if (config_.stages.empty())
-            fail("stages.size()", config_.stages.size(), "must be at least 1");
-        if (config_.stages.front().start_ns != 0) {
-            fail("stages[0].start_ns", config_.stages.front().start_ns, "must be 0");
+    }
+
+    std::int64_t next_recorded_arrival() noexcept {
+        const recorded_traffic& rec = *config_.recorded;
+        const std::size_t n = rec.arrivals_ns.size();
+        const auto lap = static_cast<std::int64_t>(recorded_next_ / n);
+        const std::int64_t t = rec.arrivals_ns[recorded_next_ % n] + lap * rec.period_ns;
+        ++recorded_next_;
+        return t;
+    }
+
+    /// A recorded response of `arm`'s model, with the candidate's regression
+    /// applied (see recorded_traffic).
+    template <class OnRequest>
+    void emit_recorded(std::int64_t t, arm_role arm, double told_share, OnRequest& on_request) {
+        const recorded_traffic& rec = *config_.recorded;
+        const bool candidate = arm == arm_role::candidate || arm == arm_role::shadow;
+        const auto& pool = rec.pool(arm);
+        const recorded_rates& rates = rates_[static_cast<std::size_t>(arm)];
+        const recorded_response& drawn = pool[static_cast<std::size_t>(
+            rng_.uniform() * static_cast<double>(pool.size()))];
+        request_outcome out = drawn.outcome;
+        const std::uint64_t id = next_id_++;
+        if (!candidate) {
+            on_request(request_event{t, arm, id, out});
+            push_recorded_feedback(t, arm, id, drawn, 1.0, rates, told_share);
+            return;
         }
-        for (std::size_t i = 0; i < config_.stages.size(); ++i) {
-            const auto& s = config_.stages[i];
-            probability(("stages[" + std::to_string(i) + "].candidate_share").c_str(),
-                        s.candidate_share);
-            if (i > 0 && s.start_ns <= config_.stages[i - 1].start_ns) {
-                fail("stages[" + std::to_string(i) + "].start_ns", s.start_ns,
-                     "must be after the previous stage's start");
+        const regression& r = config_.candidate_regression;
+        const bool in_tail = out.latency_ns >= tail_ns_[static_cast<std::size_t>(arm)];
+        const double latency_factor = r.latency * (in_tail ? r.latency_tail : 1.0) * noise_factor_;
+        const auto scale = [](std::uint64_t x, double f) {
+            return static_cast<std::uint64_t>(std::llround(static_cast<double>(x) * f));
+        };
+        out.latency_ns = scale(out.latency_ns, latency_factor);
+        if (out.ttft_ns != request_outcome::absent) out.ttft_ns = scale(out.ttft_ns, latency_factor);
+        out.cost_nano_usd = scale(out.cost_nano_usd, r.cost * noise_factor_);
+        if (r.output_length != 1.0)
+            out.output_tokens = std::max<std::uint64_t>(1, scale(out.output_tokens, r.output_length));
+        // Rates: a factor below one turns that many of the failures into
+        // answers; above one, turns enough answers into failures that the
+        // rate is multiplied exactly (validated: the rates stay below one).
+        const double p_refusal = rates.refusal_rate();
+        const double p_error = rates.error_rate();
+        const double answers = 1.0 - p_refusal - p_error;
+        if (is_refusal(out.category)) {
+            if (r.refusal < 1.0 && !rng_.bernoulli(r.refusal)) out.category = outcome::ok;
+        } else if (is_error(out.category)) {
+            if (r.error < 1.0 && !rng_.bernoulli(r.error)) out.category = outcome::ok;
+        } else if ((r.refusal > 1.0 || r.error > 1.0) && answers > 0.0) {
+            const double to_refusal = p_refusal * std::max(r.refusal - 1.0, 0.0) / answers;
+            const double to_error = p_error * std::max(r.error - 1.0, 0.0) / answers;
+            const double u = rng_.uniform();
+            if (u < to_refusal) {
+                out.category = outcome::refusal_provider;
+            } else if (u < to_refusal + to_error) {
+                out.category = outcome::server_error;
             }
-            if (s.candidate_share * config_.split_mismatch > 1.0) {
-                fail("split_mismatch", config_.split_mismatch,
-                     "makes a candidate share above 1 in some stage");
+        }
+        on_request(request_event{t, arm, id, out});
+        // Shadow answers are never shown to users: no feedback.
+        if (arm == arm_role::candidate)
+            push_recorded_feedback(t, arm, id, drawn, r.thumbs_down, rates, told_share);
+    }
+
+    void push_recorded_feedback(std::int64_t t, arm_role arm, std::uint64_t id,
+                                const recorded_response& drawn, double thumbs_down_factor,
+                                const recorded_rates& rates, double told_share) {
+        const recorded_traffic& rec = *config_.recorded;
+        const double down = rates.thumbs_down_share();
+        for (std::uint32_t i = 0; i < drawn.feedback_count; ++i) {
+            const recorded_feedback& f = rec.feedback[drawn.feedback_first + i];
+            feedback_kind kind = f.event.kind;
+            if (kind == feedback_kind::thumbs_down && thumbs_down_factor < 1.0 &&
+                !rng_.bernoulli(thumbs_down_factor)) {
+                kind = feedback_kind::thumbs_up;
+            } else if (kind == feedback_kind::thumbs_up && thumbs_down_factor > 1.0 && down < 1.0 &&
+                       rng_.bernoulli(down * (thumbs_down_factor - 1.0) / (1.0 - down))) {
+                kind = feedback_kind::thumbs_down;
             }
+            pending_.push({feedback_arrival{t + f.delay_ns, arm, id, kind, told_share}});
         }
-        const auto& m = config_.model;
-        positive("model.output_tokens_median", m.output_tokens_median);
-        nonnegative("model.output_tokens_sigma", m.output_tokens_sigma);
-        if (m.max_tokens == 0) fail("model.max_tokens", m.max_tokens, "must be at least 1");
-        probability("model.max_tokens_probability", m.max_tokens_probability);
-        positive("model.input_tokens_median", m.input_tokens_median);
-        nonnegative("model.input_tokens_sigma", m.input_tokens_sigma);
-        positive("model.ttft_median_s", m.ttft_median_s);
-        nonnegative("model.ttft_sigma", m.ttft_sigma);
-        positive("model.per_token_median_s", m.per_token_median_s);
-        nonnegative("model.per_token_sigma", m.per_token_sigma);
-        probability("model.tail_probability", m.tail_probability);
-        if (!(m.tail_alpha >= 1.0) || std::isinf(m.tail_alpha)) {
-            fail("model.tail_alpha", m.tail_alpha, "must be at least 1 and finite");
-        }
-        nonnegative("model.input_price_nano_usd", m.input_price_nano_usd);
-        nonnegative("model.output_price_nano_usd", m.output_price_nano_usd);
-        probability("model.zero_cost_probability", m.zero_cost_probability);
-        probability("model.refusal_rate", m.refusal_rate);
-        probability("model.error_rate", m.error_rate);
-        probability("model.feedback_probability", m.feedback_probability);
-        probability("model.thumbs_down_share", m.thumbs_down_share);
-        positive("model.feedback_delay_median_s", m.feedback_delay_median_s);
-        nonnegative("model.feedback_delay_sigma", m.feedback_delay_sigma);
-        const auto& r = config_.candidate_regression;
-        positive("candidate_regression.latency", r.latency);
-        positive("candidate_regression.cost", r.cost);
-        nonnegative("candidate_regression.refusal", r.refusal);
-        nonnegative("candidate_regression.error", r.error);
-        positive("candidate_regression.output_length", r.output_length);
-        nonnegative("candidate_regression.thumbs_down", r.thumbs_down);
-        probability("candidate refusal rate (model.refusal_rate x candidate_regression.refusal)",
-                    m.refusal_rate * r.refusal);
-        probability("candidate error rate (model.error_rate x candidate_regression.error)",
-                    m.error_rate * r.error);
-        if (m.refusal_rate * std::max(r.refusal, 1.0) + m.error_rate * std::max(r.error, 1.0) >
-            1.0) {
-            fail("model.refusal_rate + model.error_rate", m.refusal_rate + m.error_rate,
-                 "exceeds 1 for one of the arms");
-        }
-        probability(
-            "candidate thumbs-down share (model.thumbs_down_share x "
-            "candidate_regression.thumbs_down)",
-            m.thumbs_down_share * r.thumbs_down);
-        nonnegative("candidate_window_noise", config_.candidate_window_noise);
-        if (config_.noise_window_ns <= 0) {
-            fail("noise_window_ns", config_.noise_window_ns, "must be positive");
-        }
-        positive("split_mismatch", config_.split_mismatch);
-        probability("shadow_share", config_.shadow_share);
     }
 
     [[nodiscard]] double rate_fraction(std::int64_t t) const noexcept {
@@ -371,6 +710,10 @@ private:
 
     template <class OnRequest>
     void emit(std::int64_t t, arm_role arm, double told_share, OnRequest& on_request) {
+        if (config_.recorded) {
+            emit_recorded(t, arm, told_share, on_request);
+            return;
+        }
         const response_model& m = config_.model;
         // A shadow copy is the same kind of request served by the candidate's
         // model: it carries the candidate's regression and noise.
@@ -379,48 +722,7 @@ private:
         const regression& r = candidate ? config_.candidate_regression : none;
         const double noise = candidate ? noise_factor_ : 1.0;
 
-        request_outcome out;
-        // Output length: body or runaway spike, cut at the limit.
-        double tokens =
-            rng_.bernoulli(m.max_tokens_probability)
-                ? static_cast<double>(m.max_tokens)
-                : std::ceil(rng_.lognormal_median(m.output_tokens_median, m.output_tokens_sigma));
-        const auto max_tokens = static_cast<double>(m.max_tokens);
-        const bool truncated = tokens >= max_tokens;
-        tokens = std::min(tokens, max_tokens);
-        const double input =
-            std::ceil(rng_.lognormal_median(m.input_tokens_median, m.input_tokens_sigma));
-        out.input_tokens = static_cast<std::uint64_t>(input);
-        // The length regression scales reported tokens only (see file comment).
-        out.output_tokens =
-            static_cast<std::uint64_t>(std::max(1.0, std::round(tokens * r.output_length)));
-
-        // Latency grows with the (unregressed) length; queueing adds a tail.
-        const double ttft = rng_.lognormal_median(m.ttft_median_s, m.ttft_sigma);
-        const double per_token = rng_.lognormal_median(m.per_token_median_s, m.per_token_sigma);
-        double latency = ttft + tokens * per_token;
-        double queueing = 1.0;
-        if (rng_.bernoulli(m.tail_probability)) queueing = rng_.pareto(1.0, m.tail_alpha);
-        latency *= queueing * r.latency * noise;
-        const double ttft_total = ttft * queueing * r.latency * noise;
-        out.latency_ns = static_cast<std::uint64_t>(std::llround(latency * 1e9));
-        out.ttft_ns = static_cast<std::uint64_t>(std::llround(ttft_total * 1e9));
-
-        double cost = input * m.input_price_nano_usd + tokens * m.output_price_nano_usd;
-        if (rng_.bernoulli(m.zero_cost_probability)) cost = 0;
-        out.cost_nano_usd = static_cast<std::uint64_t>(std::llround(cost * r.cost * noise));
-
-        const double u = rng_.uniform();
-        const double refusal = m.refusal_rate * r.refusal;
-        const double error = m.error_rate * r.error;
-        if (u < refusal) {
-            out.category = outcome::refusal_provider;
-        } else if (u < refusal + error) {
-            out.category = outcome::server_error;
-        } else {
-            out.category = truncated ? outcome::truncated : outcome::ok;
-        }
-
+        const request_outcome out = draw_response(m, r, noise, rng_);
         const std::uint64_t id = next_id_++;
         on_request(request_event{t, arm, id, out});
 
@@ -448,6 +750,11 @@ private:
     std::priority_queue<pending_feedback_event, std::vector<pending_feedback_event>, std::greater<>>
         pending_;
     std::function<routed_request(std::uint64_t)> router_;
+    // Recorded traffic: the next arrival's index (over laps), and per arm
+    // (by arm_role) its pool's latency-tail threshold and rates.
+    std::uint64_t recorded_next_ = 0;
+    std::uint64_t tail_ns_[arm_role_count] = {};
+    recorded_rates rates_[arm_role_count];
 };
 
 }  // namespace testkit

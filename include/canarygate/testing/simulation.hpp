@@ -138,7 +138,7 @@ struct simulation_config {
     void validate() const {
         constexpr std::string_view where = "canarygate::testkit::simulation_config";
         rollout.validate();
-        (void)scenario(traffic, 0);  // validates the traffic
+        traffic.validate();
         for (std::size_t i = 0; i < regression_changes.size(); ++i) {
             const std::string field = "regression_changes[" + std::to_string(i) + "].at_ns";
             if (regression_changes[i].at_ns < 0)
@@ -149,7 +149,7 @@ struct simulation_config {
                                                     "must not be before the previous change");
             scenario_config probe = traffic;
             probe.candidate_regression = regression_changes[i].value;
-            (void)scenario(probe, 0);
+            probe.validate();
         }
         if (!(routing_fault > 0.0) || std::isinf(routing_fault))
             canarygate::detail::throw_bad_field(where, "routing_fault", routing_fault,
@@ -202,6 +202,9 @@ struct gate_point {
     double log_e_value = 0.0;
     double log_fail_threshold = 0.0;
     verdict decision = verdict::keep_going;
+    /// The gate's point estimate (candidate/baseline ratio; KS distance for
+    /// the shape gate; the window's ratio for a naive check); NaN: no data.
+    double estimate = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// One check.
@@ -241,6 +244,10 @@ struct simulation_result {
     /// A held rollout: the gates failing at its last step (advisory gates
     /// hold a rollout for a human instead of rolling it back).
     std::vector<std::string> holding_gates;
+    /// The failing gates' own one-line reasons (gate_result::reason) at the
+    /// step that rolled the candidate back, or at the last step of a held
+    /// rollout: what a person reads to see why.
+    std::vector<std::string> reasons;
     /// The first step that raised the sample-ratio alarm; -1: never.
     std::int64_t first_alarm_ns = -1;
     /// Requests the candidate served users before the decision (or the
@@ -269,19 +276,6 @@ struct simulation_result {
 };
 
 namespace detail {
-
-inline std::string stage_label(const rollout_stage& s) {
-    if (!s.name.empty()) return s.name;
-    if (s.kind == stage_kind::shadow) {
-        char buf[48];
-        std::snprintf(buf, sizeof buf, "shadow %.4g %%", s.weights.shadow_ppm / 1e4);
-        return buf;
-    }
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "%s %.4g %%", s.kind == stage_kind::ab_test ? "A/B" : "canary",
-                  100.0 * s.weights.candidate_share());
-    return buf;
-}
 
 /// The routing weights a buggy router applies: candidate × fault, rounded,
 /// kept inside the router's range.
@@ -431,7 +425,7 @@ inline simulation_result simulate(const simulation_config& config, std::uint64_t
                 for (const auto& g : r.report->gates) {
                     step.gates.push_back({detail::name_index(out.gate_names, g.name),
                                           g.evidence.log_e_value, g.evidence.log_fail_threshold,
-                                          g.decision});
+                                          g.decision, g.evidence.estimate});
                 }
             }
             if (r.alarm && out.first_alarm_ns < 0) out.first_alarm_ns = t;
@@ -440,8 +434,10 @@ inline simulation_result simulate(const simulation_config& config, std::uint64_t
                 out.outcome = simulation_outcome::rolled_back;
                 if (r.report) {
                     for (const auto& g : r.report->gates) {
-                        if (g.decision == verdict::fail && g.critical)
+                        if (g.decision == verdict::fail && g.critical) {
                             out.triggers.push_back(g.name);
+                            out.reasons.push_back(g.reason);
+                        }
                     }
                 }
                 if (r.paired && r.paired->decision == verdict::fail)
@@ -449,14 +445,20 @@ inline simulation_result simulate(const simulation_config& config, std::uint64_t
                 if (r.ab && r.ab->outcome == ab_outcome::candidate_worse)
                     out.triggers.emplace_back("ab_test");
                 if (out.triggers.empty()) out.triggers.emplace_back("operator");
+                if (out.reasons.empty()) out.reasons.push_back(r.reason);
             }
             if (r.phase == rollout_phase::completed) out.outcome = simulation_outcome::completed;
             out.holding_gates.clear();
+            if (r.action != rollout_action::roll_back) out.reasons.clear();
             if (r.report && r.action == rollout_action::hold) {
                 for (const auto& g : r.report->gates) {
-                    if (g.decision == verdict::fail) out.holding_gates.push_back(g.name);
+                    if (g.decision == verdict::fail) {
+                        out.holding_gates.push_back(g.name);
+                        out.reasons.push_back(g.reason);
+                    }
                 }
             }
+            if (r.action == rollout_action::hold && r.alarm) out.reasons.push_back(r.reason);
             const bool halted =
                 r.action == rollout_action::hold && (r.alarm || !out.holding_gates.empty());
             if (!halted) {
@@ -497,9 +499,9 @@ inline simulation_result simulate(const simulation_config& config, std::uint64_t
                     if (failed) over.push_back(check.name);
                     // The trace's "evidence" of a naive check: the log of
                     // the window's ratio against the log of its limit.
-                    step.gates.push_back({k, std::log(r.candidate_value / r.baseline_value),
-                                          std::log(check.threshold.multiplier),
-                                          failed ? verdict::fail : verdict::keep_going});
+                    const double ratio = r.candidate_value / r.baseline_value;
+                    step.gates.push_back({k, std::log(ratio), std::log(check.threshold.multiplier),
+                                          failed ? verdict::fail : verdict::keep_going, ratio});
                 }
             }
             previous_totals = std::move(totals);
@@ -536,7 +538,7 @@ inline simulation_result simulate(const simulation_config& config, std::uint64_t
         if (ended) break;
     }
     if (out.outcome != simulation_outcome::held) out.halted_at_ns = -1;
-    out.stage_name = out.stage < plan.stages.size() ? detail::stage_label(plan.stages[out.stage])
+    out.stage_name = out.stage < plan.stages.size() ? plan.stage_name(out.stage)
                                                     : std::string("100 %");
     const feedback_tracker_stats fb = tracker.stats();
     out.feedback_counted = fb.counted;

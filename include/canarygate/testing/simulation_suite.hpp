@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -148,6 +149,47 @@ struct case_summary {
 
 namespace detail {
 
+/// A configuration as a seed sweep runs it: decisions only. The reported
+/// intervals, the costliest part of a check, never change a decision
+/// (gate_tuning), and no per-step trace is kept.
+inline simulation_config sweep_config(simulation_config config) {
+    config.keep_trace = false;
+    config.rollout.policy.tuning.intervals = false;
+    if (config.rollout.shadow_policy) config.rollout.shadow_policy->tuning.intervals = false;
+    return config;
+}
+
+/// Runs job(0) ... job(jobs - 1) on `threads` threads (0: one per core),
+/// the caller's included. The first exception a job throws is rethrown on
+/// the caller's thread once all have stopped (configurations are validated
+/// before: what can still go wrong is running out of memory).
+inline void run_parallel(std::size_t jobs, std::size_t threads,
+                         const std::function<void(std::size_t)>& job) {
+    std::atomic<std::size_t> next{0};
+    std::exception_ptr error;
+    std::mutex error_mutex;
+    const auto work = [&] {
+        while (true) {
+            // relaxed: the counter only hands out distinct job numbers; what
+            // the jobs write is published to the caller by the threads' join.
+            const std::size_t j = next.fetch_add(1, std::memory_order_relaxed);
+            if (j >= jobs) return;
+            CANARYGATE_TRY { job(j); }
+            CANARYGATE_CATCH(...) {
+                const std::lock_guard lock(error_mutex);
+                if (!error) error = std::current_exception();
+            }
+        }
+    };
+    if (threads == 0) threads = std::max(1U, std::thread::hardware_concurrency());
+    threads = std::max<std::size_t>(1, std::min(threads, jobs));
+    std::vector<std::thread> pool;
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+    if (error) std::rethrow_exception(error);
+}
+
 inline double median_of(std::vector<double> v) {
     if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
     std::sort(v.begin(), v.end());
@@ -234,6 +276,21 @@ inline void check_expectation(case_summary& c, double alpha_fail) {
 
 }  // namespace detail
 
+/// Runs one configuration once per seed (canarygate or naive, as
+/// `config.judge` says) on `threads` threads (0: one per core), as a seed
+/// sweep does (detail::sweep_config: decisions, no trace). Results are in
+/// the order of `seeds` and do not depend on the thread count.
+[[nodiscard]] inline std::vector<simulation_result> simulate_seeds(
+    const simulation_config& config, const std::vector<std::uint64_t>& seeds,
+    std::size_t threads = 0) {
+    config.validate();
+    const simulation_config sweep = detail::sweep_config(config);
+    std::vector<simulation_result> results(seeds.size());
+    detail::run_parallel(seeds.size(), threads,
+                         [&](std::size_t j) { results[j] = simulate(sweep, seeds[j]); });
+    return results;
+}
+
 /// Runs every case over `seeds` seeds with both judges, on `threads`
 /// threads (0: the hardware's). Deterministic: the same cases and seeds give
 /// the same summaries whatever the thread count.
@@ -247,41 +304,13 @@ inline void check_expectation(case_summary& c, double alpha_fail) {
     for (const auto& c : cases) c.config.validate();
     const std::size_t jobs = cases.size() * seeds * 2;
     std::vector<simulation_result> results(jobs);
-    std::atomic<std::size_t> next{0};
-    std::exception_ptr error;
-    std::mutex error_mutex;
-    const auto work = [&] {
-        while (true) {
-            // relaxed: the counter only hands out distinct job numbers; the
-            // results are published to the caller by the threads' join.
-            const std::size_t j = next.fetch_add(1, std::memory_order_relaxed);
-            if (j >= jobs) return;
-            const std::size_t c = j / (seeds * 2);
-            const std::size_t run = (j / 2) % seeds;
-            simulation_config config = cases[c].config;
-            config.judge = j % 2 == 0 ? judge_kind::canarygate : judge_kind::naive;
-            config.keep_trace = false;
-            // Seed sweeps need decisions only: the reported intervals, the
-            // costliest part of a check, never change one (gate_tuning).
-            config.rollout.policy.tuning.intervals = false;
-            if (config.rollout.shadow_policy)
-                config.rollout.shadow_policy->tuning.intervals = false;
-            // Every configuration was validated above: what can still go
-            // wrong is running out of memory, reported on the caller's thread.
-            CANARYGATE_TRY { results[j] = simulate(config, suite_seed(c, run)); }
-            CANARYGATE_CATCH(...) {
-                const std::lock_guard lock(error_mutex);
-                if (!error) error = std::current_exception();
-            }
-        }
-    };
-    if (threads == 0) threads = std::max(1U, std::thread::hardware_concurrency());
-    threads = std::min(threads, jobs);
-    std::vector<std::thread> pool;
-    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
-    work();
-    for (auto& t : pool) t.join();
-    if (error) std::rethrow_exception(error);
+    detail::run_parallel(jobs, threads, [&](std::size_t j) {
+        const std::size_t c = j / (seeds * 2);
+        const std::size_t run = (j / 2) % seeds;
+        simulation_config config = detail::sweep_config(cases[c].config);
+        config.judge = j % 2 == 0 ? judge_kind::canarygate : judge_kind::naive;
+        results[j] = simulate(config, suite_seed(c, run));
+    });
 
     std::vector<case_summary> out;
     for (std::size_t c = 0; c < cases.size(); ++c) {
