@@ -6,7 +6,8 @@
 // Built and run as the CTest test example_policy_test_doctest. Built with
 // CANARYGATE_EXAMPLE_BROKEN_POLICY (cost limit 5x instead of 1.2x) it must
 // fail, explaining why: the test example_policy_test_broken_doctest.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+// --8<-- [start:setup]
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN  // in one file of the test program
 #include <doctest/doctest.h>
 
 #include <canarygate/testing/doctest.hpp>
@@ -15,7 +16,19 @@
 
 namespace cg = canarygate;
 namespace kit = canarygate::testkit;
+// --8<-- [end:setup]
 
+// The policy under test: the default one, or, built with
+// CANARYGATE_EXAMPLE_BROKEN_POLICY, one whose cost gate allows 5x.
+cg::policy_config our_policy() {
+#ifdef CANARYGATE_EXAMPLE_BROKEN_POLICY
+    return kit::with_multiplier(cg::default_policy(), cg::signal::cost, 5.0);
+#else
+    return cg::default_policy();
+#endif
+}
+
+// --8<-- [start:rollout]
 // The rollout under test: canary stages at 1, 10, 25, 50 and 75 %, each at
 // least 30 minutes, moving on after 2 hours if nothing was shown.
 cg::controller_config my_rollout() {
@@ -25,12 +38,10 @@ cg::controller_config my_rollout() {
         stage.max_duration_ns = 2 * cg::hour_ns;
         stage.at_max = cg::max_duration_rule::advance;
     }
-    rollout.policy = cg::default_policy();
-#ifdef CANARYGATE_EXAMPLE_BROKEN_POLICY
-    rollout.policy = kit::with_multiplier(rollout.policy, cg::signal::cost, 5.0);
-#endif
+    rollout.policy = our_policy();
     return rollout;
 }
+// --8<-- [end:rollout]
 
 // --8<-- [start:generated]
 TEST_CASE("a +60 % cost regression halts by the 10 % stage") {

@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: MIT
 """The documentation tells the truth about the code it shows.
 
-- Every README code block marked ``<!-- example: examples/<file>.cpp:<region> -->``
-  is, line for line, the region between ``// --8<-- [start:<region>]`` and
-  ``// --8<-- [end:<region>]`` of that example (dedented). The examples are
-  built and run as tests, so the README's code compiles and runs.
+- Every code block of the README and of docs/*.md marked
+  ``<!-- example: examples/<file>.cpp:<region> -->`` is, line for line, the
+  region between ``// --8<-- [start:<region>]`` and ``// --8<-- [end:<region>]``
+  of that example (dedented). The examples are built and run as tests, so
+  the documentation's code compiles and runs.
 - No README, docs/ page or public header points at files that users of the
   repository do not have (``../shared/``, ``reference/*.md``).
 
@@ -25,21 +26,25 @@ def region(source: str, name: str):
 
 def main(root: pathlib.Path) -> int:
     problems = []
-    readme = (root / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"<!-- example: ([^ :]+):([^ ]+) -->\n```cpp\n(.*?)```", readme, re.S)
-    if not blocks:
-        problems.append("README.md has no <!-- example: ... --> block")
-    for path, name, shown in blocks:
-        file = root / path
-        if not file.is_file():
-            problems.append(f"README.md quotes {path}, which does not exist")
-            continue
-        code = region(file.read_text(encoding="utf-8"), name)
-        if code is None:
-            problems.append(f"{path} has no region '{name}'")
-        elif code != shown:
-            problems.append(f"README.md block {path}:{name} differs from the example:\n--- README.md\n{shown}"
-                            f"--- {path}\n{code}")
+    blocks = 0
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        name_of_page = page.relative_to(root)
+        found = re.findall(r"<!-- example: ([^ :]+):([^ ]+) -->\n```cpp\n(.*?)```",
+                           page.read_text(encoding="utf-8"), re.S)
+        if not found and page.name == "README.md":
+            problems.append("README.md has no <!-- example: ... --> block")
+        blocks += len(found)
+        for path, name, shown in found:
+            file = root / path
+            if not file.is_file():
+                problems.append(f"{name_of_page} quotes {path}, which does not exist")
+                continue
+            code = region(file.read_text(encoding="utf-8"), name)
+            if code is None:
+                problems.append(f"{path} has no region '{name}'")
+            elif code != shown:
+                problems.append(f"{name_of_page} block {path}:{name} differs from the example:\n"
+                                f"--- {name_of_page}\n{shown}--- {path}\n{code}")
     pattern = re.compile(r"\.\./shared|reference/(statistics|ecosystem|anchors|hot-path|seed-lesson)")
     pages = [root / "README.md", *sorted((root / "docs").rglob("*.md")), *sorted((root / "include").rglob("*.hpp"))]
     for page in pages:
@@ -49,7 +54,8 @@ def main(root: pathlib.Path) -> int:
     if problems:
         print("check_readme:\n" + "\n".join(problems))
         return 1
-    print(f"check_readme: {len(blocks)} README blocks match their examples; no links outside the repository")
+    print(f"check_readme: {blocks} blocks of the README and docs/ match their examples; "
+          "no links outside the repository")
     return 0
 
 

@@ -121,7 +121,8 @@ struct request_log_options {
     /// listed in request_log::skipped instead.
     bool skip_malformed = false;
     /// Longer lines are malformed (a log is not a place for a megabyte of
-    /// prompt).
+    /// prompt). Checked once the line is read: it bounds what is parsed,
+    /// not what std::getline holds.
     std::size_t max_line_bytes = 64 * 1024;
 };
 
@@ -226,13 +227,13 @@ public:
     bool string(json::string_t& x) {
         return scalar([&](log_value& v) {
             v.type = log_value::kind::text;
-            v.s = std::move(x);
+            v.s.assign(x);  // into the buffer of earlier lines: no allocation per line
         });
     }
     bool binary(json::binary_t&) { return fail("", "binary values are not JSON text"); }
     bool start_object(std::size_t) {
         if (depth_++ == 0) return true;
-        return fail(current_name_, "must be a string or a number, not an object");
+        return fail(std::string(current_name_), "must be a string or a number, not an object");
     }
     bool end_object() {
         --depth_;
@@ -240,14 +241,14 @@ public:
     }
     bool start_array(std::size_t) {
         if (depth_ == 0) return fail("", "a line must be a JSON object, not an array");
-        return fail(current_name_, "must be a string or a number, not an array");
+        return fail(std::string(current_name_), "must be a string or a number, not an array");
     }
     bool end_array() { return true; }
     bool key(json::string_t& k) {
         current_ = nullptr;
-        current_name_ = k;
         for (std::size_t i = 0; i < log_key_count; ++i) {
             if (log_key_names[i] == k) {
+                current_name_ = log_key_names[i];
                 if (values[i].type != log_value::kind::absent)
                     return fail(k, "appears twice in the object");
                 current_ = &values[i];
@@ -285,7 +286,7 @@ private:
 
     int depth_ = 0;
     log_value* current_ = nullptr;
-    std::string current_name_;
+    std::string_view current_name_;  // a log_key_names entry
 };
 
 /// One parsed line, converted; problems are thrown as request_log_problem
@@ -302,9 +303,10 @@ public:
     }
     [[nodiscard]] std::optional<request_log_problem> problem() const { return problem_; }
 
-    std::string text(log_key k) {
+    const std::string& text(log_key k) {
+        static const std::string none;
         const log_value& v = value(k);
-        if (v.type != log_value::kind::text) return wrong(k, "must be a string"), std::string();
+        if (v.type != log_value::kind::text) return wrong(k, "must be a string"), none;
         return v.s;
     }
     std::uint64_t integer(log_key k) {
@@ -315,7 +317,8 @@ public:
             const char* first = v.s.data();
             const char* last = first + v.s.size();
             const auto r = std::from_chars(first, last, x);
-            if (!v.s.empty() && r.ec == std::errc() && r.ptr == last) return x;
+            const bool leading_zero = v.s.size() > 1 && v.s[0] == '0';
+            if (!v.s.empty() && !leading_zero && r.ec == std::errc() && r.ptr == last) return x;
             return wrong(k, "must be a nonnegative integer, got the string \"" + v.s + "\""), 0;
         }
         if (v.type == log_value::kind::negative)
@@ -382,6 +385,7 @@ inline constexpr std::uint64_t exact_json_integer = std::uint64_t{1} << 53;
     std::string line;
     std::int64_t last_time = std::numeric_limits<std::int64_t>::min();
     std::size_t last_time_line = 0;
+    std::size_t content_lines = 0;
     bool out_of_order = false;
     const auto report = [&](request_log_problem p) {
         if (!options.skip_malformed) detail::raise(request_log_error(std::move(p)));
@@ -394,6 +398,7 @@ inline constexpr std::uint64_t exact_json_integer = std::uint64_t{1} << 53;
             ++log.blank_lines;
             continue;
         }
+        ++content_lines;  // a header must be the first of these
         if (line.size() > options.max_line_bytes) {
             report({number, "",
                     "is " + std::to_string(line.size()) + " bytes long, more than max_line_bytes = " +
@@ -409,7 +414,8 @@ inline constexpr std::uint64_t exact_json_integer = std::uint64_t{1} << 53;
         }
         detail::log_line_converter c(parser, number);
         c.require(log_key::type, "any");
-        const std::string type = c.has(log_key::type) ? c.text(log_key::type) : std::string();
+        static const std::string no_type;
+        const std::string& type = c.has(log_key::type) ? c.text(log_key::type) : no_type;
         if (auto p = c.problem()) {
             report(std::move(*p));
             continue;
@@ -426,7 +432,7 @@ inline constexpr std::uint64_t exact_json_integer = std::uint64_t{1} << 53;
                 c.wrong(log_key::format, "must be \"canarygate.request_log\"");
             if (!c.problem() && c.integer(log_key::version) != 1)
                 c.wrong(log_key::version, "must be 1 (the version this reader understands)");
-            if (!c.problem() && number - log.blank_lines != 1)
+            if (!c.problem() && content_lines != 1)
                 c.wrong(log_key::type, "a header must be the first line");
             if (auto p = c.problem()) report(std::move(*p));
             continue;
@@ -461,7 +467,7 @@ inline constexpr std::uint64_t exact_json_integer = std::uint64_t{1} << 53;
             c.forbid(log_key::feedback, type);
             c.forbid(log_key::score, type);
             if (!c.problem()) {
-                const std::string arm = c.text(log_key::arm);
+                const std::string& arm = c.text(log_key::arm);
                 if (arm == "baseline") {
                     r.arm = arm_role::baseline;
                 } else if (arm == "candidate") {
@@ -481,10 +487,11 @@ inline constexpr std::uint64_t exact_json_integer = std::uint64_t{1} << 53;
                 r.outcome.output_tokens = c.integer(log_key::output_tokens);
                 r.outcome.cost_nano_usd = c.integer(log_key::cost_nano_usd);
             }
-            if (!c.problem() && r.outcome.ttft_ns == request_outcome::absent)
+            if (!c.problem() && c.has(log_key::ttft_ns) &&
+                r.outcome.ttft_ns == request_outcome::absent)
                 c.wrong(log_key::ttft_ns, "is the reserved value 2^64 - 1");
             if (!c.problem()) {
-                const std::string o = c.text(log_key::outcome);
+                const std::string& o = c.text(log_key::outcome);
                 if (const auto category = outcome_from_name(o)) {
                     r.outcome.category = *category;
                 } else if (!c.problem()) {
@@ -516,7 +523,7 @@ inline constexpr std::uint64_t exact_json_integer = std::uint64_t{1} << 53;
                   log_key::outcome, log_key::candidate_share})
                 c.forbid(k, type);
             if (!c.problem()) {
-                const std::string kind = c.text(log_key::feedback);
+                const std::string& kind = c.text(log_key::feedback);
                 bool known = false;
                 for (std::size_t k = 0; k < feedback_kind_count; ++k) {
                     if (name(static_cast<feedback_kind>(k)) == kind) {
@@ -582,6 +589,10 @@ struct request_log_writer_stats {
     std::int64_t largest_raise_ns = 0;
     /// Lines the stream refused (it was in a failed state): lost, counted.
     std::uint64_t failed = 0;
+    /// Times before 0 (written as 0) and candidate shares that were not a
+    /// number (NaN: written without the share; outside [0, 1]: clamped).
+    std::uint64_t negative_times = 0;
+    std::uint64_t bad_shares = 0;
     /// Lines waiting in the reorder window (written by flush()).
     std::uint64_t buffered = 0;
 };
@@ -615,6 +626,7 @@ public:
             constexpr std::string_view header =
                 "{\"type\":\"header\",\"format\":\"canarygate.request_log\",\"version\":1}\n";
             out_.write(header.data(), static_cast<std::streamsize>(header.size()));
+            if (!out_) ++stats_.failed;
         }
     }
     request_log_writer(const request_log_writer&) = delete;
@@ -649,12 +661,17 @@ public:
         line += ",\"outcome\":\"";
         line += name(o.category);
         line += '"';
+        bool bad_share = false;
         if (candidate_share) {
-            line += ",\"candidate_share\":";
-            chars(line, std::clamp(*candidate_share, 0.0, 1.0));
+            const double share = *candidate_share;
+            bad_share = !(share >= 0.0 && share <= 1.0);
+            if (!std::isnan(share)) {  // NaN has no JSON form: the share is left out
+                line += ",\"candidate_share\":";
+                chars(line, std::clamp(share, 0.0, 1.0));
+            }
         }
         line += "}\n";
-        return put({time_ns, 0, true, std::move(line)});
+        return put({time_ns, 0, true, std::move(line)}, bad_share);
     }
 
     /// Logs feedback about an earlier request (the time it arrived).
@@ -729,9 +746,13 @@ private:
         if (!exact) line += '"';
     }
 
-    bool put(pending_line line) {
+    bool put(pending_line line, bool bad_share = false) {
         const std::lock_guard lock(mutex_);
-        line.time_ns = std::max<std::int64_t>(line.time_ns, 0);
+        stats_.bad_shares += bad_share ? 1 : 0;
+        if (line.time_ns < 0) {
+            ++stats_.negative_times;
+            line.time_ns = 0;
+        }
         line.sequence = sequence_++;
         newest_ns_ = std::max(newest_ns_, line.time_ns);
         waiting_.push_back(std::move(line));

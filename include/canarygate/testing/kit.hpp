@@ -514,6 +514,51 @@ inline std::size_t seeds_to_show(double share, bool at_least, double level) {
     return std::max<std::size_t>(20, static_cast<std::size_t>(n));
 }
 
+/// A rate claim's verdict after its looks.
+struct rate_decision {
+    enum class kind : std::uint8_t { shown, refuted, undecided };
+    kind verdict = kind::undecided;
+    std::uint64_t holds = 0;  ///< seeds where the outcome check held
+    std::uint64_t runs = 0;   ///< seeds run
+    double lower = 0.0;       ///< one-sided Clopper-Pearson bounds at `level`
+    double upper = 1.0;
+    double level = 0.0;       ///< the error spent per look and side
+    std::size_t first = 0;    ///< seeds of the first look
+};
+
+/// The decision behind in_at_least / in_at_most. `seeds` = 0: the
+/// sequential plan — n seeds (seeds_to_show at alpha / 2), then 4 n in all
+/// if undecided, each look spending alpha / 2 (Bonferroni over the two
+/// looks); otherwise exactly `seeds`, one look at alpha. At each look the
+/// claim is shown if its one-sided Clopper-Pearson bound at that level is
+/// beyond the share, refuted if the other bound is short of it. So a false
+/// claim is shown, and a true one refuted, each with probability at most
+/// alpha. `run(n)` runs n more seeds and returns in how many the outcome
+/// check held.
+template <class Run>
+rate_decision decide_rate(double share, bool at_least, std::size_t seeds, double alpha, Run&& run) {
+    rate_decision d;
+    const std::size_t looks = seeds == 0 ? 2 : 1;
+    d.level = alpha / static_cast<double>(looks);
+    d.first = seeds == 0 ? seeds_to_show(share, at_least, d.level) : seeds;
+    for (std::size_t look = 0; look < looks; ++look) {
+        const std::size_t target = look == 0 ? d.first : 4 * d.first;
+        d.holds += run(target - static_cast<std::size_t>(d.runs));
+        d.runs = target;
+        // One-sided bounds at `level`: the two-sided interval at 2 level.
+        const auto ci = stats::clopper_pearson_interval(d.holds, d.runs, 2 * d.level);
+        d.lower = ci.lower;
+        d.upper = ci.upper;
+        const bool shown = at_least ? d.lower >= share : d.upper <= share;
+        const bool refuted = at_least ? d.upper < share : d.lower > share;
+        d.verdict = shown     ? rate_decision::kind::shown
+                    : refuted ? rate_decision::kind::refuted
+                              : rate_decision::kind::undecided;
+        if (d.verdict != rate_decision::kind::undecided) break;
+    }
+    return d;
+}
+
 inline std::string percent(double x) {
     char text[32];
     std::snprintf(text, sizeof text, "%.3g %%", 100.0 * x);
@@ -553,13 +598,6 @@ inline claim_result expectation::rate(double share, bool at_least, std::size_t s
     // Resolve stage names now: a typo is an error, not a failed claim.
     (void)check_.holds(simulation_result{}, rollout);
 
-    const double alpha = 1.0 - test_.confidence();
-    // Sequential plan: n, then 4 n, each look at alpha / 2 (Bonferroni); or
-    // the caller's count, one look at alpha.
-    const std::size_t looks = seeds == 0 ? 2 : 1;
-    const double level = alpha / static_cast<double>(looks);
-    const std::size_t first = seeds == 0 ? detail::seeds_to_show(share, at_least, level) : seeds;
-
     claim_result out;
     char text[640];
     std::snprintf(text, sizeof text, "%s in at %s %s of seeds", check_.description.c_str(),
@@ -569,31 +607,28 @@ inline claim_result expectation::rate(double share, bool at_least, std::size_t s
     std::vector<simulation_result> results;
     std::vector<std::uint64_t> seed_list;
     std::vector<char> held;
-    enum class verdict_kind { shown, refuted, undecided } verdict = verdict_kind::undecided;
-    double lower = 0.0, upper = 1.0;
-    for (std::size_t look = 0; look < looks; ++look) {
-        const std::size_t target = look == 0 ? first : 4 * first;
-        std::vector<std::uint64_t> more;
-        for (std::size_t i = seed_list.size(); i < target; ++i) more.push_back(rollout_test::seed(i));
-        auto batch = simulate_seeds(test_.config(), more, test_.threads());
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            held.push_back(check_.holds(batch[i], rollout) ? 1 : 0);
-            seed_list.push_back(more[i]);
-            results.push_back(std::move(batch[i]));
-        }
-        const auto k = static_cast<std::uint64_t>(std::count(held.begin(), held.end(), 1));
-        const auto n = static_cast<std::uint64_t>(held.size());
-        // One-sided bounds at `level`: the two-sided interval at 2 level.
-        const auto ci = stats::clopper_pearson_interval(k, n, 2 * level);
-        lower = ci.lower;
-        upper = ci.upper;
-        out.holds = k;
-        out.seeds = n;
-        const bool shown = at_least ? lower >= share : upper <= share;
-        const bool refuted = at_least ? upper < share : lower > share;
-        verdict = shown ? verdict_kind::shown : refuted ? verdict_kind::refuted : verdict_kind::undecided;
-        if (verdict != verdict_kind::undecided) break;
-    }
+    const detail::rate_decision decision = detail::decide_rate(
+        share, at_least, seeds, 1.0 - test_.confidence(), [&](std::size_t more) {
+            std::vector<std::uint64_t> batch_seeds;
+            for (std::size_t i = 0; i < more; ++i)
+                batch_seeds.push_back(rollout_test::seed(seed_list.size() + i));
+            auto batch = simulate_seeds(test_.config(), batch_seeds, test_.threads());
+            std::uint64_t holds = 0;
+            for (std::size_t i = 0; i < batch.size(); ++i) {
+                const bool h = check_.holds(batch[i], rollout);
+                holds += h ? 1 : 0;
+                held.push_back(h ? 1 : 0);
+                seed_list.push_back(batch_seeds[i]);
+                results.push_back(std::move(batch[i]));
+            }
+            return holds;
+        });
+    using verdict_kind = detail::rate_decision::kind;
+    const verdict_kind verdict = decision.verdict;
+    const double lower = decision.lower, upper = decision.upper, level = decision.level;
+    const std::size_t first = decision.first;
+    out.holds = decision.holds;
+    out.seeds = decision.runs;
     out.passed = verdict == verdict_kind::shown;
 
     std::string& rep = out.report;
@@ -636,6 +671,23 @@ inline claim_result expectation::rate(double share, bool at_least, std::size_t s
                   "  how the seeds ended: %" PRIu64 " reached 100 %%, %" PRIu64
                   " rolled back,\n  %" PRIu64 " held (%" PRIu64 " of them halted by a gate or alarm)\n",
                   done, rolled, held_count, halted);
+    rep += text;
+    // Where the rollouts ended (the stage each was rolled back, held or
+    // completed at) and the users they exposed.
+    std::vector<std::uint64_t> at_stage(rollout.stages.size() + 1, 0);
+    std::vector<double> exposed;
+    for (const auto& r : results) {
+        ++at_stage[std::min(r.stage, rollout.stages.size())];
+        exposed.push_back(static_cast<double>(detail::exposed(r)));
+    }
+    rep += "  where they ended:";
+    for (std::size_t i = 0; i < at_stage.size(); ++i) {
+        if (at_stage[i] == 0) continue;
+        rep += " " + (i < rollout.stages.size() ? rollout.stage_name(i) : std::string("100 %")) +
+               " (" + std::to_string(at_stage[i]) + ")";
+    }
+    std::snprintf(text, sizeof text, "\n  requests served by the candidate before each decision: median %.0f,\n  most %.0f\n",
+                  detail::median_of(exposed), *std::max_element(exposed.begin(), exposed.end()));
     rep += text;
     // The gates that decided, over all seeds.
     std::vector<std::pair<std::string, std::uint64_t>> deciders;

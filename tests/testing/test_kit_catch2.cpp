@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+// The testing kit's Catch2 adapter (canarygate/testing/catch2.hpp): a claim
+// the policy meets passes as one assertion; one it does not meet fails the
+// test with its report. (The kit itself is tested with doctest:
+// test_kit_doctest.cpp.)
+#include <catch2/catch.hpp>
+
+#include <canarygate/testing/catch2.hpp>
+
+#include <string>
+
+namespace {
+
+namespace cg = canarygate;
+namespace kit = canarygate::testkit;
+
+kit::rollout_test cost_regression(double cost_limit) {
+    cg::controller_config rollout;
+    rollout.stages = cg::canary_stages({5, 50}, 20 * cg::minute_ns);
+    for (auto& stage : rollout.stages) {
+        stage.max_duration_ns = cg::hour_ns;
+        stage.at_max = cg::max_duration_rule::advance;
+    }
+    rollout.policy = kit::with_multiplier(cg::default_policy(), cg::signal::cost, cost_limit);
+    kit::rollout_test test(rollout);
+    test.requests_per_minute(600).inject({.cost = 1.6});
+    return test;
+}
+
+}  // namespace
+
+TEST_CASE("Catch2 adapter: a claim the policy meets passes", "[testing][kit]") {
+    const kit::rollout_test test = cost_regression(1.2);
+    CANARYGATE_CHECK(test.expect(kit::halts_by("canary 5 %")).in_at_least(0.9));
+    CANARYGATE_REQUIRE(test.expect(kit::caught_by("cost")).on_seed(5));
+}
+
+// [!shouldfail]: Catch2 counts this test as passed only if it fails — the
+// adapter turns a refuted claim into a failed assertion.
+TEST_CASE("Catch2 adapter: a claim the policy does not meet fails", "[testing][kit][!shouldfail]") {
+    const kit::rollout_test test = cost_regression(5.0);
+    CANARYGATE_CHECK(test.expect(kit::halts_by("canary 5 %")).in_at_least(0.9));
+}
+
+TEST_CASE("Catch2 adapter: the report a failure prints explains it", "[testing][kit]") {
+    const kit::claim_result r =
+        cost_regression(5.0).expect(kit::halts_by("canary 5 %")).in_at_least(0.9);
+    REQUIRE_FALSE(r.passed);
+    CHECK_THAT(r.report, Catch::Contains("REFUTED") && Catch::Contains("cost x 1.6") &&
+                             Catch::Contains("(limit 5)"));
+}
