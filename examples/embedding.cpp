@@ -349,17 +349,17 @@ void run_worker(server& s, std::size_t index, std::uint64_t seed, const tk::resp
             const std::int64_t response_ns = arrival + static_cast<std::int64_t>(out.latency_ns);
             if (!s.tracker.remember(request_id, s.arms[arm], response_ns, share))
                 ++tally.remember_failed;
-            // --8<-- [end:request]
+                // --8<-- [end:request]
 #if CANARYGATE_EXAMPLE_REQUEST_LOG
             if (s.log != nullptr) {
-                s.log->request(response_ns,
-                               arm == candidate_arm ? cg::arm_role::candidate : cg::arm_role::baseline,
-                               arm == candidate_arm ? candidate_digest : baseline_digest, request_id,
-                               out, share);
+                s.log->request(
+                    response_ns,
+                    arm == candidate_arm ? cg::arm_role::candidate : cg::arm_role::baseline,
+                    arm == candidate_arm ? candidate_digest : baseline_digest, request_id, out,
+                    share);
                 if (d.shadow)
                     s.log->request(arrival + static_cast<std::int64_t>(copy.latency_ns),
-                                   cg::arm_role::shadow, candidate_digest, request_id, copy,
-                                   share);
+                                   cg::arm_role::shadow, candidate_digest, request_id, copy, share);
             }
 #endif
 
@@ -633,13 +633,14 @@ bool run_case(const rollout_case& c, std::uint64_t seed, const std::string& log_
     if (log) {
         log->flush();
         const cg::request_log_writer_stats st = log->stats();
-        std::printf("  request log %s: %llu requests, %llu feedback lines, %llu times raised "
-                    "(largest %.1f s), %llu lost\n",
-                    log_path.c_str(), static_cast<unsigned long long>(st.requests),
-                    static_cast<unsigned long long>(st.feedback),
-                    static_cast<unsigned long long>(st.raised_times),
-                    static_cast<double>(st.largest_raise_ns) / 1e9,
-                    static_cast<unsigned long long>(st.failed));
+        std::printf(
+            "  request log %s: %llu requests, %llu feedback lines, %llu times raised "
+            "(largest %.1f s), %llu lost\n",
+            log_path.c_str(), static_cast<unsigned long long>(st.requests),
+            static_cast<unsigned long long>(st.feedback),
+            static_cast<unsigned long long>(st.raised_times),
+            static_cast<double>(st.largest_raise_ns) / 1e9,
+            static_cast<unsigned long long>(st.failed));
         if (st.failed != 0) return false;
     }
 #endif

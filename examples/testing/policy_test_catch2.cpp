@@ -10,9 +10,10 @@
 #define CATCH_CONFIG_MAIN  // in one file of the test program
 #include <catch2/catch.hpp>
 
-#include <canarygate/testing/catch2.hpp>
 #include <cstdlib>
 #include <fstream>
+
+#include <canarygate/testing/catch2.hpp>
 
 namespace cg = canarygate;
 namespace kit = canarygate::testkit;

@@ -10,9 +10,10 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN  // in one file of the test program
 #include <doctest/doctest.h>
 
-#include <canarygate/testing/doctest.hpp>
 #include <cstdlib>
 #include <fstream>
+
+#include <canarygate/testing/doctest.hpp>
 
 namespace cg = canarygate;
 namespace kit = canarygate::testkit;

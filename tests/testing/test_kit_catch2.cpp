@@ -5,9 +5,9 @@
 // test_kit_doctest.cpp.)
 #include <catch2/catch.hpp>
 
-#include <canarygate/testing/catch2.hpp>
-
 #include <string>
+
+#include <canarygate/testing/catch2.hpp>
 
 namespace {
 

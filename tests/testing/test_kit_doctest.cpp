@@ -4,12 +4,12 @@
 // explain a failure, stage names, and the adapter's pass and fail paths.
 #include <doctest/doctest.h>
 
-#include <canarygate/testing/doctest.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+
+#include <canarygate/testing/doctest.hpp>
 
 #include "canarygate/stats/fixed_sample.hpp"
 #include "canarygate/testing/random.hpp"
@@ -175,9 +175,8 @@ TEST_CASE("the sequential Clopper-Pearson rule keeps its error rates") {
     CHECK(far.verdict == kind::refuted);
     CHECK(far.runs == far.first);
     // An explicit seed count: one look at the full alpha.
-    const auto fixed = kit::detail::decide_rate(0.9, true, 100, 0.05, [](std::size_t n) {
-        return static_cast<std::uint64_t>(n);
-    });
+    const auto fixed = kit::detail::decide_rate(
+        0.9, true, 100, 0.05, [](std::size_t n) { return static_cast<std::uint64_t>(n); });
     CHECK(fixed.runs == 100);
     CHECK(fixed.level == doctest::Approx(0.05));
     CHECK(fixed.verdict == kind::shown);

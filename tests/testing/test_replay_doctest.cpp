@@ -7,8 +7,6 @@
 // an A/A calibration.
 #include <doctest/doctest.h>
 
-#include <canarygate/testing/doctest.hpp>
-
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -16,6 +14,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <canarygate/testing/doctest.hpp>
 
 #include "canarygate/integration/request_log.hpp"
 #include "canarygate/testing/replay.hpp"
@@ -104,9 +104,9 @@ TEST_CASE("the writer's log reads back exactly") {
         CHECK(st.raised_times == 0);
         CHECK(st.failed == 0);
     }
-    CHECK(text.str().starts_with(
-        R"({"type":"header","format":"canarygate.request_log","version":1})"
-        "\n"));
+    CHECK(
+        text.str().starts_with(R"({"type":"header","format":"canarygate.request_log","version":1})"
+                               "\n"));
     CHECK(text.str().find(R"("time_ns":"1767225600123456789")") != std::string::npos);
 
     const cg::request_log log = read(text.str());
@@ -228,8 +228,8 @@ TEST_CASE("every malformed line is an error naming its line and field") {
          "score", "does not belong"},
         {R"({"type":"feedback","time_ns":5,"request_id":"a","feedback":"score"})", "score",
          "is required"},
-        {R"({"type":"feedback","time_ns":5,"request_id":"","feedback":"thumbs_up"})",
-         "request_id", "must not be empty"},
+        {R"({"type":"feedback","time_ns":5,"request_id":"","feedback":"thumbs_up"})", "request_id",
+         "must not be empty"},
         {R"({"type":"feedback","time_ns":{"s":5},"request_id":"a","feedback":"thumbs_up"})",
          "time_ns", "not an object"},
         {R"({"type":"header","format":"canarygate.request_log","version":2})", "version",
@@ -307,8 +307,8 @@ TEST_CASE("a log out of time order is an error unless it is to be sorted") {
 TEST_CASE("load_log: what a line-by-line reader cannot see") {
     const auto load = [](const std::string& text) { return kit::load_log(read(text)); };
     const auto request = [](int t, const char* arm, const char* id) {
-        return std::string(R"({"type":"request","time_ns":)") + std::to_string(t) +
-               R"(,"arm":")" + arm + R"(","request_id":")" + id +
+        return std::string(R"({"type":"request","time_ns":)") + std::to_string(t) + R"(,"arm":")" +
+               arm + R"(","request_id":")" + id +
                R"(","latency_ns":1,"input_tokens":2,"output_tokens":3,"cost_nano_usd":4,"outcome":"ok"})" +
                "\n";
     };
@@ -327,9 +327,9 @@ TEST_CASE("load_log: what a line-by-line reader cannot see") {
     }
     // A shadow copy shares its user request's id; that is no duplicate.
     const kit::loaded_log ok =
-        load(request(1, "baseline", "x") + request(2, "shadow", "x") + feedback(3, "x", "thumbs_down") +
-             feedback(4, "x", "thumbs_down") + feedback(5, "gone", "thumbs_up") +
-             feedback(6, "x", "thumbs_up"));
+        load(request(1, "baseline", "x") + request(2, "shadow", "x") +
+             feedback(3, "x", "thumbs_down") + feedback(4, "x", "thumbs_down") +
+             feedback(5, "gone", "thumbs_up") + feedback(6, "x", "thumbs_up"));
     CHECK(ok.summary.baseline_requests == 1);
     CHECK(ok.summary.shadow_requests == 1);
     CHECK(ok.summary.feedback == 4);
@@ -395,7 +395,8 @@ TEST_CASE("a regression injected into recorded traffic moves exactly its signals
         const double vc = arms[1].cost2 / arms[1].n - mc * mc;
         const double ratio = mc / mb;
         // Delta method: se(ratio)^2 = ratio^2 (vc / (n mc^2) + vb / (n mb^2)).
-        const double se = ratio * std::sqrt(vc / (arms[1].n * mc * mc) + vb / (arms[0].n * mb * mb));
+        const double se =
+            ratio * std::sqrt(vc / (arms[1].n * mc * mc) + vb / (arms[0].n * mb * mb));
         CHECK(std::abs(ratio - k) < 5 * se);
     };
     ratio_of_means(1.6);
@@ -436,8 +437,8 @@ TEST_CASE("a replayed log drives a policy test: good as recorded, caught with a 
 
     kit::rollout_test costly(rollout);
     costly.replay(log).inject({.cost = 1.6});
-    CANARYGATE_CHECK(costly.expect(kit::rolls_back_by("canary 5 %") && kit::caught_by("cost"))
-                         .in_at_least(0.9));
+    CANARYGATE_CHECK(
+        costly.expect(kit::rolls_back_by("canary 5 %") && kit::caught_by("cost")).in_at_least(0.9));
 
     kit::rollout_test slow_tail(rollout);
     slow_tail.replay(log).inject({.latency_tail = 3.0});

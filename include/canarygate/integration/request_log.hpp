@@ -130,10 +130,10 @@ struct request_log_options {
 class request_log_error : public std::runtime_error {
 public:
     explicit request_log_error(request_log_problem problem)
-        : std::runtime_error("canarygate request log, line " + std::to_string(problem.line) +
-                             (problem.field.empty() ? std::string()
-                                                    : ", field \"" + problem.field + "\"") +
-                             ": " + problem.message),
+        : std::runtime_error(
+              "canarygate request log, line " + std::to_string(problem.line) +
+              (problem.field.empty() ? std::string() : ", field \"" + problem.field + "\"") + ": " +
+              problem.message),
           problem_(std::move(problem)) {}
     [[nodiscard]] const request_log_problem& problem() const noexcept { return problem_; }
 
@@ -163,14 +163,21 @@ enum class log_key : std::uint8_t {
 };
 inline constexpr std::size_t log_key_count = 16;
 inline constexpr std::array<std::string_view, log_key_count> log_key_names = {
-    "type",          "format",         "version",       "time_ns",  "arm",
-    "model",         "request_id",     "latency_ns",    "ttft_ns",  "input_tokens",
-    "output_tokens", "cost_nano_usd",  "outcome",       "candidate_share",
-    "feedback",      "score"};
+    "type",       "format",          "version",  "time_ns",      "arm",           "model",
+    "request_id", "latency_ns",      "ttft_ns",  "input_tokens", "output_tokens", "cost_nano_usd",
+    "outcome",    "candidate_share", "feedback", "score"};
 
 /// A JSON scalar as the line held it.
 struct log_value {
-    enum class kind : std::uint8_t { absent, null, boolean, negative, unsigned_int, floating, text };
+    enum class kind : std::uint8_t {
+        absent,
+        null,
+        boolean,
+        negative,
+        unsigned_int,
+        floating,
+        text
+    };
     kind type = kind::absent;
     std::uint64_t u = 0;
     std::int64_t i = 0;
@@ -198,7 +205,9 @@ public:
         current_ = nullptr;
     }
 
-    bool null() { return scalar([](log_value& v) { v.type = log_value::kind::null; }); }
+    bool null() {
+        return scalar([](log_value& v) { v.type = log_value::kind::null; });
+    }
     bool boolean(bool) {
         return scalar([](log_value& v) { v.type = log_value::kind::boolean; });
     }
@@ -257,7 +266,8 @@ public:
         }
         return fail(k, "is not a field of the request log (a typo?)");
     }
-    bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) {
+    bool parse_error(std::size_t position, const std::string&,
+                     const nlohmann::detail::exception& e) {
         // nlohmann's message: "[json.exception.parse_error.101] parse error at line 1, column 7:
         // syntax error while parsing value - invalid literal; last read: '12x'".
         std::string what = e.what();
@@ -345,11 +355,11 @@ public:
         return wrong(k, "must be a number"), 0.0;
     }
     void wrong(log_key k, std::string why) {
-        if (!problem_) problem_ = request_log_problem{line_, std::string(key_name(k)), std::move(why)};
+        if (!problem_)
+            problem_ = request_log_problem{line_, std::string(key_name(k)), std::move(why)};
     }
     void require(log_key k, std::string_view type) {
-        if (!has(k))
-            wrong(k, "is required in a " + std::string(type) + " line and missing");
+        if (!has(k)) wrong(k, "is required in a " + std::string(type) + " line and missing");
     }
     void forbid(log_key k, std::string_view type) {
         if (has(k)) wrong(k, "does not belong in a " + std::string(type) + " line");
@@ -401,7 +411,8 @@ inline constexpr std::uint64_t exact_json_integer = std::uint64_t{1} << 53;
         ++content_lines;  // a header must be the first of these
         if (line.size() > options.max_line_bytes) {
             report({number, "",
-                    "is " + std::to_string(line.size()) + " bytes long, more than max_line_bytes = " +
+                    "is " + std::to_string(line.size()) +
+                        " bytes long, more than max_line_bytes = " +
                         std::to_string(options.max_line_bytes)});
             continue;
         }
@@ -460,9 +471,9 @@ inline constexpr std::uint64_t exact_json_integer = std::uint64_t{1} << 53;
         }
         if (type == "request") {
             logged_request r;
-            for (const log_key k : {log_key::arm, log_key::latency_ns, log_key::input_tokens,
-                                    log_key::output_tokens, log_key::cost_nano_usd,
-                                    log_key::outcome})
+            for (const log_key k :
+                 {log_key::arm, log_key::latency_ns, log_key::input_tokens, log_key::output_tokens,
+                  log_key::cost_nano_usd, log_key::outcome})
                 c.require(k, type);
             c.forbid(log_key::feedback, type);
             c.forbid(log_key::score, type);
@@ -475,8 +486,9 @@ inline constexpr std::uint64_t exact_json_integer = std::uint64_t{1} << 53;
                 } else if (arm == "shadow") {
                     r.arm = arm_role::shadow;
                 } else if (!c.problem()) {
-                    c.wrong(log_key::arm, "must be \"baseline\", \"candidate\" or \"shadow\", got \"" +
-                                              arm + "\"");
+                    c.wrong(
+                        log_key::arm,
+                        "must be \"baseline\", \"candidate\" or \"shadow\", got \"" + arm + "\"");
                 }
             }
             if (!c.problem() && c.has(log_key::model)) r.model = c.text(log_key::model);
@@ -495,8 +507,9 @@ inline constexpr std::uint64_t exact_json_integer = std::uint64_t{1} << 53;
                 if (const auto category = outcome_from_name(o)) {
                     r.outcome.category = *category;
                 } else if (!c.problem()) {
-                    c.wrong(log_key::outcome, "\"" + o + "\" is not an outcome (\"ok\", \"truncated\", "
-                                                         "\"refusal_provider\", \"server_error\", ...)");
+                    c.wrong(log_key::outcome, "\"" + o +
+                                                  "\" is not an outcome (\"ok\", \"truncated\", "
+                                                  "\"refusal_provider\", \"server_error\", ...)");
                 }
             }
             if (!c.problem() && c.has(log_key::candidate_share)) {
@@ -532,9 +545,10 @@ inline constexpr std::uint64_t exact_json_integer = std::uint64_t{1} << 53;
                     }
                 }
                 if (!known && !c.problem())
-                    c.wrong(log_key::feedback,
-                            "must be \"thumbs_up\", \"thumbs_down\", \"ticket\" or \"score\", got \"" +
-                                kind + "\"");
+                    c.wrong(
+                        log_key::feedback,
+                        "must be \"thumbs_up\", \"thumbs_down\", \"ticket\" or \"score\", got \"" +
+                            kind + "\"");
             }
             if (!c.problem()) {
                 if (f.event.kind == feedback_kind::score) {

@@ -26,7 +26,8 @@
 #pragma once
 
 #if !defined(CATCH_VERSION_MAJOR)
-#error "canarygate/testing/catch2.hpp adapts the testing kit to Catch2: include Catch2 (<catch2/catch.hpp>) before it (for doctest, include canarygate/testing/doctest.hpp instead)"
+#error \
+    "canarygate/testing/catch2.hpp adapts the testing kit to Catch2: include Catch2 (<catch2/catch.hpp>) before it (for doctest, include canarygate/testing/doctest.hpp instead)"
 #endif
 
 #include "canarygate/testing/kit.hpp"
@@ -46,12 +47,12 @@
 /// Checks a claim; the test stops if it fails.
 #define CANARYGATE_REQUIRE(...) CANARYGATE_CATCH2_CLAIM_(CANARYGATE_CATCH2_FAIL_, __VA_ARGS__)
 
-#define CANARYGATE_CATCH2_CLAIM_(fail, ...)                                           \
-    do {                                                                              \
-        const ::canarygate::testkit::claim_result canarygate_claim_ = (__VA_ARGS__);  \
-        if (canarygate_claim_.passed) {                                               \
-            CANARYGATE_CATCH2_SUCCEED_(canarygate_claim_.report);                     \
-        } else {                                                                      \
-            fail(canarygate_claim_.report);                                           \
-        }                                                                             \
+#define CANARYGATE_CATCH2_CLAIM_(fail, ...)                                          \
+    do {                                                                             \
+        const ::canarygate::testkit::claim_result canarygate_claim_ = (__VA_ARGS__); \
+        if (canarygate_claim_.passed) {                                              \
+            CANARYGATE_CATCH2_SUCCEED_(canarygate_claim_.report);                    \
+        } else {                                                                     \
+            fail(canarygate_claim_.report);                                          \
+        }                                                                            \
     } while (false)

@@ -25,7 +25,8 @@
 #pragma once
 
 #if !defined(DOCTEST_LIBRARY_INCLUDED)
-#error "canarygate/testing/doctest.hpp adapts the testing kit to doctest: include <doctest/doctest.h> before it (for Catch2, include canarygate/testing/catch2.hpp instead)"
+#error \
+    "canarygate/testing/doctest.hpp adapts the testing kit to doctest: include <doctest/doctest.h> before it (for Catch2, include canarygate/testing/catch2.hpp instead)"
 #endif
 
 #include "canarygate/testing/kit.hpp"
@@ -35,12 +36,12 @@
 /// Checks a claim; the test stops if it fails.
 #define CANARYGATE_REQUIRE(...) CANARYGATE_DOCTEST_CLAIM_(DOCTEST_FAIL, __VA_ARGS__)
 
-#define CANARYGATE_DOCTEST_CLAIM_(fail, ...)                                             \
-    do {                                                                                 \
-        const ::canarygate::testkit::claim_result canarygate_claim_ = (__VA_ARGS__);     \
-        if (canarygate_claim_.passed) {                                                  \
-            DOCTEST_CHECK_MESSAGE(canarygate_claim_.passed, canarygate_claim_.report);   \
-        } else {                                                                         \
-            fail(canarygate_claim_.report);                                              \
-        }                                                                                \
+#define CANARYGATE_DOCTEST_CLAIM_(fail, ...)                                           \
+    do {                                                                               \
+        const ::canarygate::testkit::claim_result canarygate_claim_ = (__VA_ARGS__);   \
+        if (canarygate_claim_.passed) {                                                \
+            DOCTEST_CHECK_MESSAGE(canarygate_claim_.passed, canarygate_claim_.report); \
+        } else {                                                                       \
+            fail(canarygate_claim_.report);                                            \
+        }                                                                              \
     } while (false)

@@ -141,19 +141,21 @@ struct gate_facts {
 
 inline std::optional<gate_facts> find_gate(const controller_config& rollout, stage_kind kind,
                                            const std::string& name) {
-    const policy_config& policy =
-        kind == stage_kind::shadow && rollout.shadow_policy ? *rollout.shadow_policy : rollout.policy;
+    const policy_config& policy = kind == stage_kind::shadow && rollout.shadow_policy
+                                      ? *rollout.shadow_policy
+                                      : rollout.policy;
     for (const gate& g : policy.gates) {
         if (g.name() != name) continue;
-        return gate_facts{g.metric(), std::visit(
-                                          [](const auto& of_kind) -> std::optional<double> {
-                                              if constexpr (requires { of_kind.config().multiplier; }) {
-                                                  return of_kind.config().multiplier;
-                                              } else {
-                                                  return std::nullopt;
-                                              }
-                                          },
-                                          g.kind())};
+        return gate_facts{g.metric(),
+                          std::visit(
+                              [](const auto& of_kind) -> std::optional<double> {
+                                  if constexpr (requires { of_kind.config().multiplier; }) {
+                                      return of_kind.config().multiplier;
+                                  } else {
+                                      return std::nullopt;
+                                  }
+                              },
+                              g.kind())};
     }
     return std::nullopt;
 }
@@ -224,19 +226,17 @@ inline std::optional<gate_facts> find_gate(const controller_config& rollout, sta
 }
 
 [[nodiscard]] inline outcome_check operator&&(outcome_check a, outcome_check b) {
-    return {a.description + " and " + b.description,
-            [a = std::move(a.holds), b = std::move(b.holds)](const simulation_result& r,
-                                                             const controller_config& c) {
-                return a(r, c) && b(r, c);
-            }};
+    return {
+        a.description + " and " + b.description,
+        [a = std::move(a.holds), b = std::move(b.holds)](
+            const simulation_result& r, const controller_config& c) { return a(r, c) && b(r, c); }};
 }
 
 [[nodiscard]] inline outcome_check operator||(outcome_check a, outcome_check b) {
-    return {a.description + " or " + b.description,
-            [a = std::move(a.holds), b = std::move(b.holds)](const simulation_result& r,
-                                                             const controller_config& c) {
-                return a(r, c) || b(r, c);
-            }};
+    return {
+        a.description + " or " + b.description,
+        [a = std::move(a.holds), b = std::move(b.holds)](
+            const simulation_result& r, const controller_config& c) { return a(r, c) || b(r, c); }};
 }
 
 [[nodiscard]] inline outcome_check operator!(outcome_check a) {
@@ -259,7 +259,8 @@ inline std::optional<gate_facts> find_gate(const controller_config& rollout, sta
     const auto when = [](std::int64_t t) { return detail::duration(t); };
     switch (r.outcome) {
         case simulation_outcome::completed:
-            std::snprintf(line, sizeof line, "reached 100 %% after %s", when(r.decided_at_ns).c_str());
+            std::snprintf(line, sizeof line, "reached 100 %% after %s",
+                          when(r.decided_at_ns).c_str());
             out += line;
             break;
         case simulation_outcome::rolled_back:
@@ -280,11 +281,11 @@ inline std::optional<gate_facts> find_gate(const controller_config& rollout, sta
             out += line;
             break;
     }
-    std::snprintf(line, sizeof line,
-                  "\n  users exposed: the candidate served %" PRIu64 " requests before %s\n",
-                  detail::exposed(r),
-                  r.outcome == simulation_outcome::held && r.halted_at_ns < 0 ? "the end"
-                                                                                : "the decision");
+    std::snprintf(
+        line, sizeof line,
+        "\n  users exposed: the candidate served %" PRIu64 " requests before %s\n",
+        detail::exposed(r),
+        r.outcome == simulation_outcome::held && r.halted_at_ns < 0 ? "the end" : "the decision");
     out += line;
     for (const std::string& reason : r.reasons) out += "  because: " + reason + "\n";
     if (r.first_alarm_ns >= 0)
@@ -331,15 +332,16 @@ inline std::optional<gate_facts> find_gate(const controller_config& rollout, sta
         stage_run& run = runs.back();
         run.to = s.at_ns;
         for (const gate_point& g : s.gates) {
-            if (!std::isfinite(g.log_e_value) || g.log_fail_threshold <= 0 || g.gate >= r.gate_names.size())
+            if (!std::isfinite(g.log_e_value) || g.log_fail_threshold <= 0 ||
+                g.gate >= r.gate_names.size())
                 continue;
             const auto facts = detail::find_gate(rollout, s.kind, r.gate_names[g.gate]);
             if (any_injected && (!facts || factor_on(*injected, facts->metric) == 1.0)) continue;
             const std::optional<double> limit = facts ? facts->limit : std::nullopt;
             const double evidence = std::max(g.log_e_value, 0.0) / g.log_fail_threshold;
-            const double closeness =
-                limit && std::isfinite(g.estimate) ? g.estimate / *limit : 0.0;
-            if (evidence > run.evidence || (evidence == run.evidence && closeness > run.closeness)) {
+            const double closeness = limit && std::isfinite(g.estimate) ? g.estimate / *limit : 0.0;
+            if (evidence > run.evidence ||
+                (evidence == run.evidence && closeness > run.closeness)) {
                 run.evidence = evidence;
                 run.closeness = closeness;
                 run.gate = g.gate;
@@ -351,11 +353,13 @@ inline std::optional<gate_facts> find_gate(const controller_config& rollout, sta
         }
         previous = s.at_ns;
     }
-    out += "  stages (h:mm from the start); in each, the gate closest to failing:\n"
-           "  its ln E / fail threshold, its ratio estimate (limit: its multiplier)\n";
+    out +=
+        "  stages (h:mm from the start); in each, the gate closest to failing:\n"
+        "  its ln E / fail threshold, its ratio estimate (limit: its multiplier)\n";
     for (const stage_run& run : runs) {
-        std::snprintf(line, sizeof line, "    %-13s %5s-%-5s", rollout.stage_name(run.stage).c_str(),
-                      detail::clock_time(run.from).c_str(), detail::clock_time(run.to).c_str());
+        std::snprintf(line, sizeof line, "    %-13s %5s-%-5s",
+                      rollout.stage_name(run.stage).c_str(), detail::clock_time(run.from).c_str(),
+                      detail::clock_time(run.to).c_str());
         out += line;
         if (run.gate < r.gate_names.size()) {
             std::snprintf(line, sizeof line, "  %s ln E %.2f/%.2f, ratio %.3g",
@@ -395,7 +399,8 @@ public:
     /// Validates the rollout (std::invalid_argument names the field).
     /// Empty digests get placeholders (a test has no real models).
     explicit rollout_test(controller_config rollout) {
-        if (rollout.baseline_digest.empty()) rollout.baseline_digest = "sha256:" + std::string(64, 'a');
+        if (rollout.baseline_digest.empty())
+            rollout.baseline_digest = "sha256:" + std::string(64, 'a');
         if (rollout.candidate_digest.empty())
             rollout.candidate_digest = "sha256:" + std::string(64, 'b');
         rollout.validate();
@@ -441,8 +446,8 @@ public:
     /// claim's verdict is wrong (each way).
     rollout_test& confidence(double c) {
         if (!(c > 0.5 && c < 1.0))
-            canarygate::detail::throw_bad_field("canarygate::testkit::rollout_test", "confidence", c,
-                                                "must be in (0.5, 1)");
+            canarygate::detail::throw_bad_field("canarygate::testkit::rollout_test", "confidence",
+                                                c, "must be in (0.5, 1)");
         confidence_ = c;
         return *this;
     }
@@ -459,7 +464,9 @@ public:
     [[nodiscard]] std::size_t threads() const noexcept { return threads_; }
 
     /// One rollout, with its trace (explain() reads it).
-    [[nodiscard]] simulation_result run(std::uint64_t seed) const { return simulate(config_, seed); }
+    [[nodiscard]] simulation_result run(std::uint64_t seed) const {
+        return simulate(config_, seed);
+    }
 
     /// The i-th seed of this test's claims: fixed, so a test is reproducible.
     [[nodiscard]] static std::uint64_t seed(std::size_t i) noexcept {
@@ -522,8 +529,8 @@ struct rate_decision {
     std::uint64_t runs = 0;   ///< seeds run
     double lower = 0.0;       ///< one-sided Clopper-Pearson bounds at `level`
     double upper = 1.0;
-    double level = 0.0;       ///< the error spent per look and side
-    std::size_t first = 0;    ///< seeds of the first look
+    double level = 0.0;     ///< the error spent per look and side
+    std::size_t first = 0;  ///< seeds of the first look
 };
 
 /// The decision behind in_at_least / in_at_most. `seeds` = 0: the
@@ -640,8 +647,7 @@ inline claim_result expectation::rate(double share, bool at_least, std::size_t s
                                                      : "NOT SHOWN (undecided)",
                   out.holds, out.seeds, detail::percent(observed).c_str());
     rep += text;
-    std::snprintf(text, sizeof text,
-                  "  one-sided %s Clopper-Pearson bounds: %s to %s\n",
+    std::snprintf(text, sizeof text, "  one-sided %s Clopper-Pearson bounds: %s to %s\n",
                   detail::percent(1.0 - level).c_str(), detail::percent(lower).c_str(),
                   detail::percent(upper).c_str());
     rep += text;
@@ -656,9 +662,10 @@ inline claim_result expectation::rate(double share, bool at_least, std::size_t s
     }
     rep += text;
     if (verdict == verdict_kind::undecided) {
-        rep += "  the seeds cannot tell: the policy is close to the claimed rate.\n"
-               "  Ask a weaker claim, or pass more seeds: in_at_" +
-               std::string(at_least ? "least" : "most") + "(share, seeds).\n";
+        rep +=
+            "  the seeds cannot tell: the policy is close to the claimed rate.\n"
+            "  Ask a weaker claim, or pass more seeds: in_at_" +
+            std::string(at_least ? "least" : "most") + "(share, seeds).\n";
     }
     std::uint64_t done = 0, rolled = 0, held_count = 0, halted = 0;
     for (const auto& r : results) {
@@ -669,7 +676,8 @@ inline claim_result expectation::rate(double share, bool at_least, std::size_t s
     }
     std::snprintf(text, sizeof text,
                   "  how the seeds ended: %" PRIu64 " reached 100 %%, %" PRIu64
-                  " rolled back,\n  %" PRIu64 " held (%" PRIu64 " of them halted by a gate or alarm)\n",
+                  " rolled back,\n  %" PRIu64 " held (%" PRIu64
+                  " of them halted by a gate or alarm)\n",
                   done, rolled, held_count, halted);
     rep += text;
     // Where the rollouts ended (the stage each was rolled back, held or
@@ -686,8 +694,10 @@ inline claim_result expectation::rate(double share, bool at_least, std::size_t s
         rep += " " + (i < rollout.stages.size() ? rollout.stage_name(i) : std::string("100 %")) +
                " (" + std::to_string(at_stage[i]) + ")";
     }
-    std::snprintf(text, sizeof text, "\n  requests served by the candidate before each decision: median %.0f,\n  most %.0f\n",
-                  detail::median_of(exposed), *std::max_element(exposed.begin(), exposed.end()));
+    std::snprintf(
+        text, sizeof text,
+        "\n  requests served by the candidate before each decision: median %.0f,\n  most %.0f\n",
+        detail::median_of(exposed), *std::max_element(exposed.begin(), exposed.end()));
     rep += text;
     // The gates that decided, over all seeds.
     std::vector<std::pair<std::string, std::uint64_t>> deciders;

@@ -89,7 +89,8 @@ struct loaded_log {
     loaded_log out;
     log_summary& s = out.summary;
     const auto problem = [](std::size_t line, const char* field, std::string why) {
-        canarygate::detail::raise(request_log_error(request_log_problem{line, field, std::move(why)}));
+        canarygate::detail::raise(
+            request_log_error(request_log_problem{line, field, std::move(why)}));
     };
     if (log.requests.empty()) problem(log.lines, "", "the log has no request lines");
     const std::int64_t start = log.requests.front().time_ns;

@@ -106,7 +106,7 @@ struct routed_request {
 
 /// Candidate / baseline ratios, each acting on its own signal only.
 struct regression {
-    double latency = 1.0;        ///< every latency quantile (end to end and TTFT)
+    double latency = 1.0;  ///< every latency quantile (end to end and TTFT)
     /// The slow tail only: the latency of the requests that queue (generated
     /// traffic: the model's tail_probability share; recorded traffic: the
     /// requests at or above the arm's (1 - tail_probability) latency
@@ -209,7 +209,8 @@ struct scenario_config {
     /// Throws std::invalid_argument naming the field and its value.
     void validate() const {
         auto fail = [](const std::string& field, auto value, const char* rule) {
-            canarygate::detail::throw_bad_field("canarygate::testkit::scenario", field, value, rule);
+            canarygate::detail::throw_bad_field("canarygate::testkit::scenario", field, value,
+                                                rule);
         };
         auto probability = [&](const char* field, double p) {
             if (!(p >= 0.0 && p <= 1.0)) fail(field, p, "must be in [0, 1]");
@@ -225,8 +226,7 @@ struct scenario_config {
         if (!(t.diurnal_amplitude >= 0.0 && t.diurnal_amplitude < 1.0)) {
             fail("traffic.diurnal_amplitude", t.diurnal_amplitude, "must be in [0, 1)");
         }
-        if (stages.empty())
-            fail("stages.size()", stages.size(), "must be at least 1");
+        if (stages.empty()) fail("stages.size()", stages.size(), "must be at least 1");
         if (stages.front().start_ns != 0) {
             fail("stages[0].start_ns", stages.front().start_ns, "must be 0");
         }
@@ -321,7 +321,7 @@ struct recorded_rates {
 };
 
 [[nodiscard]] inline recorded_rates rates_of(const std::vector<recorded_response>& pool,
-                                            const std::vector<recorded_feedback>& feedback) {
+                                             const std::vector<recorded_feedback>& feedback) {
     recorded_rates r;
     r.responses = pool.size();
     for (const recorded_response& x : pool) {
@@ -335,7 +335,6 @@ struct recorded_rates {
     }
     return r;
 }
-
 
 inline void scenario_config::validate_recorded(const recorded_traffic& rec) const {
     auto fail = [](const std::string& field, auto value, const char* rule) {
@@ -357,8 +356,7 @@ inline void scenario_config::validate_recorded(const recorded_traffic& rec) cons
             const std::uint64_t end =
                 std::uint64_t{pool[i].feedback_first} + pool[i].feedback_count;
             if (end > rec.feedback.size())
-                fail(std::string("recorded.") + name + "[" + std::to_string(i) +
-                         "].feedback_count",
+                fail(std::string("recorded.") + name + "[" + std::to_string(i) + "].feedback_count",
                      pool[i].feedback_count, "points past the end of recorded.feedback");
         }
     };
@@ -367,8 +365,8 @@ inline void scenario_config::validate_recorded(const recorded_traffic& rec) cons
     check_pool("shadow", rec.shadow);
     for (std::size_t i = 0; i < rec.feedback.size(); ++i) {
         if (rec.feedback[i].delay_ns < 0)
-            fail("recorded.feedback[" + std::to_string(i) + "].delay_ns",
-                 rec.feedback[i].delay_ns, "must be >= 0");
+            fail("recorded.feedback[" + std::to_string(i) + "].delay_ns", rec.feedback[i].delay_ns,
+                 "must be >= 0");
     }
     // A regression multiplies the candidate's recorded rates: a rate of zero
     // cannot be multiplied, and a product above one is impossible. Either
@@ -388,8 +386,7 @@ inline void scenario_config::validate_recorded(const recorded_traffic& rec) cons
     multipliable("candidate_regression.error", r.error, p.errors, "server errors");
     multipliable("candidate_regression.thumbs_down", r.thumbs_down, p.thumbs_down,
                  "thumbs-down feedback");
-    if (p.refusal_rate() * std::max(r.refusal, 1.0) + p.error_rate() * std::max(r.error, 1.0) >
-        1.0)
+    if (p.refusal_rate() * std::max(r.refusal, 1.0) + p.error_rate() * std::max(r.error, 1.0) > 1.0)
         fail("candidate_regression.refusal and .error", r.refusal * r.error,
              "make the recorded refusal + error rate exceed 1");
     if (p.thumbs_down_share() * r.thumbs_down > 1.0)
@@ -405,48 +402,48 @@ inline void scenario_config::validate_recorded(const recorded_traffic& rec) cons
 /// a seed, are the scenario's.
 [[nodiscard]] inline request_outcome draw_response(const response_model& m, const regression& r,
                                                    double noise, random_source& rng) {
-        request_outcome out;
-        // Output length: body or runaway spike, cut at the limit.
-        double tokens =
-            rng.bernoulli(m.max_tokens_probability)
-                ? static_cast<double>(m.max_tokens)
-                : std::ceil(rng.lognormal_median(m.output_tokens_median, m.output_tokens_sigma));
-        const auto max_tokens = static_cast<double>(m.max_tokens);
-        const bool truncated = tokens >= max_tokens;
-        tokens = std::min(tokens, max_tokens);
-        const double input =
-            std::ceil(rng.lognormal_median(m.input_tokens_median, m.input_tokens_sigma));
-        out.input_tokens = static_cast<std::uint64_t>(input);
-        // The length regression scales reported tokens only (see file comment).
-        out.output_tokens =
-            static_cast<std::uint64_t>(std::max(1.0, std::round(tokens * r.output_length)));
+    request_outcome out;
+    // Output length: body or runaway spike, cut at the limit.
+    double tokens =
+        rng.bernoulli(m.max_tokens_probability)
+            ? static_cast<double>(m.max_tokens)
+            : std::ceil(rng.lognormal_median(m.output_tokens_median, m.output_tokens_sigma));
+    const auto max_tokens = static_cast<double>(m.max_tokens);
+    const bool truncated = tokens >= max_tokens;
+    tokens = std::min(tokens, max_tokens);
+    const double input =
+        std::ceil(rng.lognormal_median(m.input_tokens_median, m.input_tokens_sigma));
+    out.input_tokens = static_cast<std::uint64_t>(input);
+    // The length regression scales reported tokens only (see file comment).
+    out.output_tokens =
+        static_cast<std::uint64_t>(std::max(1.0, std::round(tokens * r.output_length)));
 
-        // Latency grows with the (unregressed) length; queueing adds a tail.
-        const double ttft = rng.lognormal_median(m.ttft_median_s, m.ttft_sigma);
-        const double per_token = rng.lognormal_median(m.per_token_median_s, m.per_token_sigma);
-        double latency = ttft + tokens * per_token;
-        double queueing = 1.0;
-        if (rng.bernoulli(m.tail_probability))
-            queueing = rng.pareto(1.0, m.tail_alpha) * r.latency_tail;
-        latency *= queueing * r.latency * noise;
-        const double ttft_total = ttft * queueing * r.latency * noise;
-        out.latency_ns = static_cast<std::uint64_t>(std::llround(latency * 1e9));
-        out.ttft_ns = static_cast<std::uint64_t>(std::llround(ttft_total * 1e9));
+    // Latency grows with the (unregressed) length; queueing adds a tail.
+    const double ttft = rng.lognormal_median(m.ttft_median_s, m.ttft_sigma);
+    const double per_token = rng.lognormal_median(m.per_token_median_s, m.per_token_sigma);
+    double latency = ttft + tokens * per_token;
+    double queueing = 1.0;
+    if (rng.bernoulli(m.tail_probability))
+        queueing = rng.pareto(1.0, m.tail_alpha) * r.latency_tail;
+    latency *= queueing * r.latency * noise;
+    const double ttft_total = ttft * queueing * r.latency * noise;
+    out.latency_ns = static_cast<std::uint64_t>(std::llround(latency * 1e9));
+    out.ttft_ns = static_cast<std::uint64_t>(std::llround(ttft_total * 1e9));
 
-        double cost = input * m.input_price_nano_usd + tokens * m.output_price_nano_usd;
-        if (rng.bernoulli(m.zero_cost_probability)) cost = 0;
-        out.cost_nano_usd = static_cast<std::uint64_t>(std::llround(cost * r.cost * noise));
+    double cost = input * m.input_price_nano_usd + tokens * m.output_price_nano_usd;
+    if (rng.bernoulli(m.zero_cost_probability)) cost = 0;
+    out.cost_nano_usd = static_cast<std::uint64_t>(std::llround(cost * r.cost * noise));
 
-        const double u = rng.uniform();
-        const double refusal = m.refusal_rate * r.refusal;
-        const double error = m.error_rate * r.error;
-        if (u < refusal) {
-            out.category = outcome::refusal_provider;
-        } else if (u < refusal + error) {
-            out.category = outcome::server_error;
-        } else {
-            out.category = truncated ? outcome::truncated : outcome::ok;
-        }
+    const double u = rng.uniform();
+    const double refusal = m.refusal_rate * r.refusal;
+    const double error = m.error_rate * r.error;
+    if (u < refusal) {
+        out.category = outcome::refusal_provider;
+    } else if (u < refusal + error) {
+        out.category = outcome::server_error;
+    } else {
+        out.category = truncated ? outcome::truncated : outcome::ok;
+    }
 
     return out;
 }
@@ -487,9 +484,10 @@ public:
     void run(std::int64_t until_ns, OnRequest&& on_request, OnFeedback&& on_feedback) {
         while (true) {
             if (!next_arrival_valid_) {
-                next_arrival_ = config_.recorded ? next_recorded_arrival()
-                                                 : next_arrival_ + static_cast<std::int64_t>(std::ceil(
-                                                                       rng_.exponential(max_rate_per_ns_)));
+                next_arrival_ = config_.recorded
+                                    ? next_recorded_arrival()
+                                    : next_arrival_ + static_cast<std::int64_t>(std::ceil(
+                                                          rng_.exponential(max_rate_per_ns_)));
                 next_arrival_valid_ = true;
             }
             const std::int64_t t = next_arrival_;
@@ -512,9 +510,11 @@ public:
     void set_split(double candidate_share, double shadow_share) {
         constexpr std::string_view where = "canarygate::testkit::scenario::set_split";
         if (!(candidate_share >= 0.0 && candidate_share <= 1.0))
-            canarygate::detail::throw_bad_field(where, "candidate_share", candidate_share, "must be in [0, 1]");
+            canarygate::detail::throw_bad_field(where, "candidate_share", candidate_share,
+                                                "must be in [0, 1]");
         if (!(shadow_share >= 0.0 && shadow_share <= 1.0))
-            canarygate::detail::throw_bad_field(where, "shadow_share", shadow_share, "must be in [0, 1]");
+            canarygate::detail::throw_bad_field(where, "shadow_share", shadow_share,
+                                                "must be in [0, 1]");
         std::erase_if(config_.stages, [&](const stage& st) { return st.start_ns >= now_; });
         config_.stages.push_back({now_, candidate_share});
         config_.shadow_share = shadow_share;
@@ -591,8 +591,8 @@ private:
         const bool candidate = arm == arm_role::candidate || arm == arm_role::shadow;
         const auto& pool = rec.pool(arm);
         const recorded_rates& rates = rates_[static_cast<std::size_t>(arm)];
-        const recorded_response& drawn = pool[static_cast<std::size_t>(
-            rng_.uniform() * static_cast<double>(pool.size()))];
+        const recorded_response& drawn =
+            pool[static_cast<std::size_t>(rng_.uniform() * static_cast<double>(pool.size()))];
         request_outcome out = drawn.outcome;
         const std::uint64_t id = next_id_++;
         if (!candidate) {
@@ -607,10 +607,12 @@ private:
             return static_cast<std::uint64_t>(std::llround(static_cast<double>(x) * f));
         };
         out.latency_ns = scale(out.latency_ns, latency_factor);
-        if (out.ttft_ns != request_outcome::absent) out.ttft_ns = scale(out.ttft_ns, latency_factor);
+        if (out.ttft_ns != request_outcome::absent)
+            out.ttft_ns = scale(out.ttft_ns, latency_factor);
         out.cost_nano_usd = scale(out.cost_nano_usd, r.cost * noise_factor_);
         if (r.output_length != 1.0)
-            out.output_tokens = std::max<std::uint64_t>(1, scale(out.output_tokens, r.output_length));
+            out.output_tokens =
+                std::max<std::uint64_t>(1, scale(out.output_tokens, r.output_length));
         // Rates: a factor below one turns that many of the failures into
         // answers; above one, turns enough answers into failures that the
         // rate is multiplied exactly (validated: the rates stay below one).

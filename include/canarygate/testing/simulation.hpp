@@ -538,8 +538,8 @@ inline simulation_result simulate(const simulation_config& config, std::uint64_t
         if (ended) break;
     }
     if (out.outcome != simulation_outcome::held) out.halted_at_ns = -1;
-    out.stage_name = out.stage < plan.stages.size() ? plan.stage_name(out.stage)
-                                                    : std::string("100 %");
+    out.stage_name =
+        out.stage < plan.stages.size() ? plan.stage_name(out.stage) : std::string("100 %");
     const feedback_tracker_stats fb = tracker.stats();
     out.feedback_counted = fb.counted;
     out.feedback_unattributed = fb.map.unknown_id + fb.map.expired_id;

@@ -245,8 +245,8 @@ inline double candidate_percent(const routing_weights& w) {
             marker(s.at_ns, "#2ca02c", "100 %", false, a_top + 12);
         if (s.action == rollout_action::advance) {
             const std::size_t next = std::min(s.stage + 1, plan.stages.size() - 1);
-            marker(s.at_ns, "#aaaaaa", "advance to " + plan.stage_name(next),
-                   false, a_top + a_h + 32);
+            marker(s.at_ns, "#aaaaaa", "advance to " + plan.stage_name(next), false,
+                   a_top + a_h + 32);
         }
         if (s.alarm && !alarm_marked) {
             marker(s.at_ns, "#ff7f0e", "sample-ratio alarm", false, a_top + 26);
