@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 #
-# Compiles each source (one testing-kit adapter included without its test
-# framework) and expects the compiler to stop with the adapter's message,
+# Preprocesses each source (one testing-kit adapter included without its test
+# framework) and expects the preprocessor to stop with the adapter's message,
 # which names the header to include first. Used by the CTest test
 # adapters_need_their_framework (tests/build_checks.cmake).
 #   cmake -DCOMPILER=c++ -DINCLUDE_DIR=include -DSOURCES="a.cpp;b.cpp" -P expect_adapter_error.cmake
@@ -14,7 +14,7 @@ foreach(source IN LISTS SOURCES)
         set(expected "include Catch2 \\(<catch2/catch.hpp>\\) before it")
     endif()
     execute_process(
-        COMMAND "${COMPILER}" -std=c++20 -fsyntax-only "-I${INCLUDE_DIR}" "${source}"
+        COMMAND "${COMPILER}" -std=c++20 -E "-I${INCLUDE_DIR}" "${source}"
         RESULT_VARIABLE status
         OUTPUT_VARIABLE output
         ERROR_VARIABLE output)

@@ -113,6 +113,13 @@ TEST_CASE("bad claims are errors, not failed tests") {
     CHECK_THROWS_AS((void)test.expect(kit::completes()).in_at_least(1.0), std::invalid_argument);
     CHECK_THROWS_AS((void)test.expect(kit::completes()).in_at_most(0.0), std::invalid_argument);
     CHECK_THROWS_AS(test.confidence(0.4), std::invalid_argument);
+    // A setter's bad value names the field and leaves the test as it was.
+    CHECK_THROWS_WITH_AS(test.requests_per_minute(-5),
+                         doctest::Contains("traffic.requests_per_minute"), std::invalid_argument);
+    CHECK(test.config().traffic.traffic.requests_per_minute == 600);
+    CHECK_THROWS_WITH_AS(test.inject({.cost = 0}), doctest::Contains("candidate_regression.cost"),
+                         std::invalid_argument);
+    CHECK(test.config().traffic.candidate_regression.cost == 1.0);
     cg::controller_config empty;
     CHECK_THROWS_AS(kit::rollout_test{empty}, std::invalid_argument);
 }

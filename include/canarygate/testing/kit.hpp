@@ -396,8 +396,9 @@ class expectation;
 /// regression, a check every 5 minutes, 24 hours at most, 0.95 confidence.
 class rollout_test {
 public:
-    /// Validates the rollout (std::invalid_argument names the field).
-    /// Empty digests get placeholders (a test has no real models).
+    /// Validates the rollout (std::invalid_argument names the field), as
+    /// every setter validates its value. Empty digests get placeholders (a
+    /// test has no real models).
     explicit rollout_test(controller_config rollout) {
         if (rollout.baseline_digest.empty())
             rollout.baseline_digest = "sha256:" + std::string(64, 'a');
@@ -409,38 +410,31 @@ public:
 
     /// All arms' requests per minute (generated traffic).
     rollout_test& requests_per_minute(double rpm) {
-        config_.traffic.traffic.requests_per_minute = rpm;
-        return *this;
+        return change([&](simulation_config& c) { c.traffic.traffic.requests_per_minute = rpm; });
     }
     /// How both models behave before any regression (generated traffic).
     rollout_test& responses(const response_model& model) {
-        config_.traffic.model = model;
-        return *this;
+        return change([&](simulation_config& c) { c.traffic.model = model; });
     }
     /// The candidate's regression: each field a candidate/baseline ratio.
     rollout_test& inject(const regression& r) {
-        config_.traffic.candidate_regression = r;
-        return *this;
+        return change([&](simulation_config& c) { c.traffic.candidate_regression = r; });
     }
     /// Candidate-only noise that changes every 5 minutes (log-normal sd).
     rollout_test& candidate_noise(double sd) {
-        config_.traffic.candidate_window_noise = sd;
-        return *this;
+        return change([&](simulation_config& c) { c.traffic.candidate_window_noise = sd; });
     }
     /// Replays a request log instead of generated traffic (testing/
     /// replay.hpp); inject() then acts on its candidate's responses.
     rollout_test& replay(const loaded_log& log) {
-        config_.traffic.recorded = log.traffic;
-        return *this;
+        return change([&](simulation_config& c) { c.traffic.recorded = log.traffic; });
     }
     rollout_test& check_every(std::int64_t ns) {
-        config_.check_interval_ns = ns;
-        return *this;
+        return change([&](simulation_config& c) { c.check_interval_ns = ns; });
     }
     /// The run stops here if the rollout has not ended (outcome held).
     rollout_test& run_for_at_most(std::int64_t ns) {
-        config_.horizon_ns = ns;
-        return *this;
+        return change([&](simulation_config& c) { c.horizon_ns = ns; });
     }
     /// The confidence of rate claims, in (0.5, 1): 1 − the chance that a
     /// claim's verdict is wrong (each way).
@@ -477,6 +471,18 @@ public:
     [[nodiscard]] expectation expect(outcome_check check) const;
 
 private:
+    /// Applies `edit` to a copy and keeps it only if it validates: a bad
+    /// value throws std::invalid_argument naming the field, and the test is
+    /// unchanged.
+    template <class Edit>
+    rollout_test& change(Edit edit) {
+        simulation_config changed = config_;
+        edit(changed);
+        changed.validate();
+        config_ = std::move(changed);
+        return *this;
+    }
+
     simulation_config config_;
     double confidence_ = 0.95;
     std::size_t threads_ = 0;
