@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /// \file
 /// The testing kit's Catch2 adapter: include Catch2 first (<catch2/catch.hpp>
-/// for Catch2 2.x, Debian 12's; <catch2/catch_test_macros.hpp> for 3.x).
+/// for Catch2 2.x, Debian 12's, which CI tests; <catch2/catch_test_macros.hpp>
+/// for 3.x).
 ///
 /// `CANARYGATE_CHECK(claim)` and `CANARYGATE_REQUIRE(claim)` take a
 /// canarygate::testkit::claim_result (testing/kit.hpp) and make it one
@@ -25,7 +26,9 @@
 /// \endcode
 #pragma once
 
-#if !defined(CATCH_VERSION_MAJOR)
+// Catch2 2.x's single header defines CATCH_VERSION_MAJOR; 3.x's
+// <catch2/catch_test_macros.hpp> has this include guard.
+#if !defined(CATCH_VERSION_MAJOR) && !defined(CATCH_TEST_MACROS_HPP_INCLUDED)
 #error \
     "canarygate/testing/catch2.hpp adapts the testing kit to Catch2: include Catch2 (<catch2/catch.hpp>) before it (for doctest, include canarygate/testing/doctest.hpp instead)"
 #endif
