@@ -9,20 +9,14 @@
 
 #include <canarygate/testing/catch2.hpp>
 
+#include "support/short_rollout.hpp"
+
 namespace {
 
-namespace cg = canarygate;
 namespace kit = canarygate::testkit;
 
 kit::rollout_test cost_regression(double cost_limit) {
-    cg::controller_config rollout;
-    rollout.stages = cg::canary_stages({5, 50}, 20 * cg::minute_ns);
-    for (auto& stage : rollout.stages) {
-        stage.max_duration_ns = cg::hour_ns;
-        stage.at_max = cg::max_duration_rule::advance;
-    }
-    rollout.policy = kit::with_multiplier(cg::default_policy(), cg::signal::cost, cost_limit);
-    kit::rollout_test test(rollout);
+    kit::rollout_test test(test_support::short_rollout(cost_limit));
     test.requests_per_minute(600).inject({.cost = 1.6});
     return test;
 }

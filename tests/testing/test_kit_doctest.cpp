@@ -13,24 +13,14 @@
 
 #include "canarygate/stats/fixed_sample.hpp"
 #include "canarygate/testing/random.hpp"
+#include "support/short_rollout.hpp"
 
 namespace {
 
 namespace cg = canarygate;
 namespace kit = canarygate::testkit;
 
-// A short rollout keeps each simulated rollout cheap: 5 % and 50 %, at
-// least 20 minutes each, moving on after an hour if nothing was shown.
-cg::controller_config short_rollout(double cost_limit = 1.2) {
-    cg::controller_config rollout;
-    rollout.stages = cg::canary_stages({5, 50}, 20 * cg::minute_ns);
-    for (auto& stage : rollout.stages) {
-        stage.max_duration_ns = cg::hour_ns;
-        stage.at_max = cg::max_duration_rule::advance;
-    }
-    rollout.policy = kit::with_multiplier(cg::default_policy(), cg::signal::cost, cost_limit);
-    return rollout;
-}
+using test_support::short_rollout;
 
 bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;

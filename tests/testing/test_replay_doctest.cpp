@@ -19,6 +19,7 @@
 
 #include "canarygate/integration/request_log.hpp"
 #include "canarygate/testing/replay.hpp"
+#include "support/short_rollout.hpp"
 
 namespace {
 
@@ -423,13 +424,8 @@ TEST_CASE("a replayed log drives a policy test: good as recorded, caught with a 
     CHECK(log.summary.candidate_requests > 0);
     CHECK(log.summary.baseline_model == baseline_model);
     CHECK(log.summary.candidate_model == candidate_model);
-    cg::controller_config rollout;
-    rollout.stages = cg::canary_stages({5, 50}, 20 * cg::minute_ns);
-    for (auto& stage : rollout.stages) {
-        stage.max_duration_ns = cg::hour_ns;
-        stage.at_max = cg::max_duration_rule::advance;
-    }
-    rollout.policy = cg::default_policy();
+    // The short rollout with the default policy's cost limit (1.2).
+    const cg::controller_config rollout = test_support::short_rollout();
 
     kit::rollout_test good(rollout);
     good.replay(log);
