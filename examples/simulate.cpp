@@ -30,6 +30,7 @@
 #include <canarygate/canarygate.hpp>
 #include <canarygate/gates/calibration.hpp>
 #include <canarygate/testing/naive.hpp>
+#include <canarygate/testing/simulation_json.hpp>
 #include <canarygate/testing/simulation_suite.hpp>
 #include <canarygate/testing/timeline_svg.hpp>
 #include <nlohmann/json.hpp>
@@ -331,50 +332,6 @@ rollback_timing measure_rollback() {
 
 // ---- output ---------------------------------------------------------------------
 
-json rate_json(const tk::rate_estimate& r) {
-    return {{"hits", r.hits}, {"runs", r.runs}, {"rate", r.rate}, {"ci95", {r.lower, r.upper}}};
-}
-
-json number_or_null(double x) { return std::isnan(x) ? json(nullptr) : json(x); }
-
-json judge_json(const tk::judge_summary& s) {
-    json j = {{"runs", s.runs},
-              {"completed", rate_json(s.completed)},
-              {"rolled_back", rate_json(s.rolled_back)},
-              {"held", rate_json(s.held)},
-              {"halted", rate_json(s.halted)},
-              {"alarmed", rate_json(s.alarmed)},
-              {"caught_before_users", rate_json(s.caught_before_users)},
-              {"median_decision_minutes", number_or_null(s.median_decision_minutes)},
-              {"median_users_exposed", number_or_null(s.median_users_exposed)},
-              {"median_alarm_minutes", number_or_null(s.median_alarm_minutes)},
-              {"ended_at", s.stages},
-              {"decided_by", s.triggers}};
-    return j;
-}
-
-json step_json(const tk::simulation_result& r) {
-    json steps = json::array();
-    for (const auto& s : r.steps) {
-        json gates = json::object();
-        for (const auto& g : s.gates) {
-            gates[r.gate_names[g.gate]] = {{"log_e", number_or_null(g.log_e_value)},
-                                           {"log_threshold", g.log_fail_threshold},
-                                           {"decision", std::string(cg::name(g.decision))}};
-        }
-        steps.push_back({{"minute", s.at_ns / cg::minute_ns},
-                         {"stage", s.stage},
-                         {"action", std::string(cg::name(s.action))},
-                         {"decision", std::string(cg::name(s.decision))},
-                         {"candidate_percent", 100.0 * s.weights.candidate_share()},
-                         {"shadow_ppm", s.weights.shadow_ppm},
-                         {"alarm", s.alarm},
-                         {"candidate_requests", s.candidate_requests},
-                         {"gates", gates}});
-    }
-    return steps;
-}
-
 std::string percent(double x) {
     char b[32];
     std::snprintf(b, sizeof b, "%.0f %%", 100 * x);
@@ -641,8 +598,8 @@ int main(int argc, char** argv) {
                                   {"expectation", std::string(tk::name(c.expect))},
                                   {"expectation_met", c.expectation_met},
                                   {"expectation_note", c.expectation_note},
-                                  {"canarygate", judge_json(c.canarygate)},
-                                  {"naive", judge_json(c.naive)}});
+                                  {"canarygate", tk::summary_json(c.canarygate)},
+                                  {"naive", tk::summary_json(c.naive)}});
         }
         j["detail"] = {{"case", cases[detail_index].name},
                        {"seed", detail_seed},
@@ -650,29 +607,29 @@ int main(int argc, char** argv) {
                         {{"outcome", std::string(tk::name(ours.outcome))},
                          {"stage", ours.stage_name},
                          {"triggers", ours.triggers},
-                         {"steps", step_json(ours)}}},
+                         {"steps", tk::steps_json(ours)}}},
                        {"naive",
                         {{"outcome", std::string(tk::name(naive.outcome))},
                          {"stage", naive.stage_name},
                          {"triggers", naive.triggers},
-                         {"steps", step_json(naive)}}}};
+                         {"steps", tk::steps_json(naive)}}}};
         json aa_rows = json::array();
         for (const auto& row : aa7.rows) {
             const cg::aa_report combined = cg::combine(row.reports);
             const auto n = static_cast<std::uint64_t>(aa7.seeds);
             aa_rows.push_back(
                 {{"multiplier", row.k},
-                 {"canarygate_cost", rate_json(tk::estimate_rate(
+                 {"canarygate_cost", tk::rate_json(tk::estimate_rate(
                                          find_gate(combined, cg::signal::cost)->false_alarms, n))},
                  {"canarygate_latency_p99",
-                  rate_json(tk::estimate_rate(
+                  tk::rate_json(tk::estimate_rate(
                       find_gate(combined, cg::signal::latency)->false_alarms, n))},
                  {"canarygate_policy",
-                  rate_json(tk::estimate_rate(combined.policy_false_alarms, n))},
-                 {"naive_cost", rate_json(tk::estimate_rate(row.naive_cost, n))},
-                 {"naive_latency_p99", rate_json(tk::estimate_rate(row.naive_latency, n))},
-                 {"naive3_cost", rate_json(tk::estimate_rate(row.naive3_cost, n))},
-                 {"naive3_latency_p99", rate_json(tk::estimate_rate(row.naive3_latency, n))}});
+                  tk::rate_json(tk::estimate_rate(combined.policy_false_alarms, n))},
+                 {"naive_cost", tk::rate_json(tk::estimate_rate(row.naive_cost, n))},
+                 {"naive_latency_p99", tk::rate_json(tk::estimate_rate(row.naive_latency, n))},
+                 {"naive3_cost", tk::rate_json(tk::estimate_rate(row.naive3_cost, n))},
+                 {"naive3_latency_p99", tk::rate_json(tk::estimate_rate(row.naive3_latency, n))}});
         }
         j["aa"] = {{"noise_sd", 0.07},
                    {"seeds", aa7.seeds},

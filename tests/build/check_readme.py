@@ -7,6 +7,9 @@
   region between ``// --8<-- [start:<region>]`` and ``// --8<-- [end:<region>]``
   of that example (dedented). The examples are built and run as tests, so
   the documentation's code compiles and runs.
+- Every block marked ``<!-- output: <file> -->`` (a ```text block) is the
+  file byte for byte: a command's output that a test compares with what
+  the command really prints (tests/cli/expected/).
 - No README, docs/ page or public header points at files that users of the
   repository do not have (``../shared/``, ``reference/*.md``).
 
@@ -45,6 +48,14 @@ def main(root: pathlib.Path) -> int:
             elif code != shown:
                 problems.append(f"{name_of_page} block {path}:{name} differs from the example:\n"
                                 f"--- {name_of_page}\n{shown}--- {path}\n{code}")
+        for path, shown in re.findall(r"<!-- output: ([^ ]+) -->\n```text\n(.*?)```",
+                                      page.read_text(encoding="utf-8"), re.S):
+            blocks += 1
+            file = root / path
+            if not file.is_file():
+                problems.append(f"{name_of_page} quotes the output {path}, which does not exist")
+            elif file.read_text(encoding="utf-8") != shown:
+                problems.append(f"{name_of_page} output block {path} differs from the file")
     pattern = re.compile(r"\.\./shared|reference/(statistics|ecosystem|anchors|hot-path|seed-lesson)")
     pages = [root / "README.md", *sorted((root / "docs").rglob("*.md")), *sorted((root / "include").rglob("*.hpp"))]
     for page in pages:

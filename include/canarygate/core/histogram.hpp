@@ -290,8 +290,15 @@ public:
         slots_[slot_of(index)] += count;
     }
     void add_zero(std::uint64_t count) noexcept { zero_ += count; }
-    void add_underflow(std::uint64_t count) noexcept { slots_.front() += count; }
-    void add_overflow(std::uint64_t count) noexcept { slots_[slots_.size() - 1] += count; }
+    // The slots are never empty (bucket_count() + 2 of them); the test only
+    // tells GCC so, which otherwise warns of a null dereference
+    // (-Wnull-dereference) where these inline into a decoder.
+    void add_underflow(std::uint64_t count) noexcept {
+        if (!slots_.empty()) slots_.front() += count;
+    }
+    void add_overflow(std::uint64_t count) noexcept {
+        if (!slots_.empty()) slots_.back() += count;
+    }
     void add_rejected(std::uint64_t count) noexcept { rejected_ += count; }
 
     /// Number of accepted values: zero + underflow + buckets + overflow. O(buckets).

@@ -182,7 +182,10 @@ private:
 /// Parses policy text: as policy_from_json, plus policy_error for a syntax
 /// error (with its line and column) and for a duplicate key.
 [[nodiscard]] inline rollout_policy parse_policy(std::string_view text);
-/// The canonical document of `p` (validated first: std::invalid_argument).
+/// The canonical document of `p`. Throws std::invalid_argument for an
+/// invalid policy and for values a document cannot hold (counts above
+/// 2^53 - 1, delays beyond 64-bit nanoseconds), so that every text written
+/// reads back. Durations are whole nanoseconds.
 [[nodiscard]] inline nlohmann::ordered_json policy_to_json(const rollout_policy& p);
 /// The canonical text: policy_to_json(p).dump(2) and a newline.
 [[nodiscard]] inline std::string policy_text(const rollout_policy& p);
@@ -589,7 +592,11 @@ auto validated(const std::string& path, Make&& make) -> decltype(make()) {
             c.feedback_delay_median_s =
                 static_cast<double>(o.duration("feedback_delay_median", 0)) / 1e9;
             c.feedback_delay_sigma =
-                o.real("feedback_delay_sigma", c.feedback_delay_sigma, positive);
+                o.real("feedback_delay_sigma", c.feedback_delay_sigma, nonnegative);
+            if (c.feedback_delay_median_s > 0 && !(c.feedback_delay_sigma > 0))
+                fail(o.at("feedback_delay_sigma"),
+                     "must be > 0 with a feedback_delay_median, got " +
+                         to_text(c.feedback_delay_sigma));
             if (c.feedback_delay_median_s > 0 && c.batch_window_ns > 0)
                 fail(o.at("feedback_delay_median"),
                      "cannot be combined with a batch_window (batch mode)");
@@ -646,7 +653,7 @@ auto validated(const std::string& path, Make&& make) -> decltype(make()) {
     const object_reader w(o.required("weights"), o.at("weights"),
                           {"baseline", "candidate", "shadow_ppm"});
     s.weights.baseline =
-        static_cast<std::uint32_t>(w.count("baseline", s.weights.baseline, 0, max_routing_weight));
+        static_cast<std::uint32_t>(w.count("baseline", s.weights.baseline, 1, max_routing_weight));
     s.weights.candidate = static_cast<std::uint32_t>(
         w.count("candidate", s.kind == stage_kind::shadow ? 0 : s.weights.candidate, 0,
                 max_routing_weight));
@@ -655,6 +662,11 @@ auto validated(const std::string& path, Make&& make) -> decltype(make()) {
     s.min_candidate_requests = o.count("min_candidate_requests", s.min_candidate_requests);
     s.max_duration_ns = o.duration("max_duration", s.max_duration_ns);
     s.at_max = o.choice("at_max", s.at_max, max_rules);
+    if (s.max_duration_ns > 0 && s.max_duration_ns < s.min_dwell_ns) {
+        fail(o.at("max_duration"), "must be \"0s\" (none) or at least min_dwell (\"" +
+                                       duration_text(s.min_dwell_ns) + "\"), got \"" +
+                                       duration_text(s.max_duration_ns) + "\"");
+    }
     return s;
 }
 
@@ -734,6 +746,16 @@ auto validated(const std::string& path, Make&& make) -> decltype(make()) {
         rc.flag_key = ro.text("flag_key", "");
         rc.hashing = ro.choice("hashing", rc.hashing, hashings);
         rc.order = ro.choice("order", rc.order, orders);
+        if (rc.scheme == bucketing::flagd_fractional && rc.flag_key.empty())
+            fail(ro.at("flag_key"), "must be non-empty for scheme \"flagd_fractional\"");
+        if ((rc.hashing == key_hashing::flagd_javascript &&
+             rc.scheme != bucketing::flagd_fractional) ||
+            (rc.hashing == key_hashing::unleash_javascript &&
+             rc.scheme != bucketing::unleash_rollout)) {
+            fail(ro.at("hashing"), "\"" + std::string(spell(rc.hashing, hashings)) +
+                                       "\" reproduces the other scheme's JavaScript library; use "
+                                       "\"utf8_bytes\" or this scheme's own reading");
+        }
         validated(ro.path(), [&] { rc.validate(); });
         p.routing = std::move(rc);
     }
@@ -764,10 +786,12 @@ auto validated(const std::string& path, Make&& make) -> decltype(make()) {
             // nlohmann's message names the line and column: keep it, without
             // the exception's id and the byte offset the decoder appended.
             std::string what = e.what();
-            const std::size_t from = what.find("parse error");
+            const std::size_t id = what.find("[json.exception.");
+            const std::size_t from = id == std::string::npos ? 0 : what.find("] ", id) + 2;
             const std::size_t to = what.rfind(" (at byte ");
-            if (from != std::string::npos && to != std::string::npos && to > from)
-                what = what.substr(from, to - from);
+            what = what.substr(from, to == std::string::npos || to < from ? to : to - from);
+            if (what.find(" line ") == std::string::npos)
+                what += " (byte " + std::to_string(e.offset()) + ")";
             fail(path, "not valid JSON: " + what);
         }
         fail(path_of_pointer(path, e.json_pointer()), state_json::decode_error_reason(e));
@@ -780,6 +804,38 @@ auto validated(const std::string& path, Make&& make) -> decltype(make()) {
 }
 
 // --- Writing ---
+
+/// What the reader would refuse in a valid configuration: counts above
+/// max_count and delays beyond 64-bit nanoseconds. std::invalid_argument
+/// naming the field, so that every text written reads back.
+inline void check_writable(const rollout_policy& p) {
+    const auto count = [](const std::string& field, std::uint64_t value) {
+        if (value > max_count)
+            throw_bad_field("canarygate::policy_to_json", field, value,
+                            "exceeds 2^53 - 1, the largest count a policy document holds");
+    };
+    const auto policy = [&](const std::string& where, const policy_config& c) {
+        count(where + ".tuning.batch_min_batches_to_pass", c.tuning.batch_min_batches_to_pass);
+        for (std::size_t i = 0; i < c.gates.size(); ++i) {
+            const std::string field = where + ".gates[" + std::to_string(i) + "]";
+            count(field + ".min_events", c.gates[i].common().min_events);
+            if (const auto* rate = std::get_if<rate_gate>(&c.gates[i].kind())) {
+                const double ns = rate->config().feedback_delay_median_s * 1e9;
+                if (!(ns < 9.2e18))
+                    throw_bad_field("canarygate::policy_to_json",
+                                    field + ".feedback_delay_median_s",
+                                    rate->config().feedback_delay_median_s,
+                                    "exceeds the longest duration a document holds (292 years)");
+            }
+        }
+    };
+    for (std::size_t i = 0; i < p.rollout.stages.size(); ++i)
+        count("stages[" + std::to_string(i) + "].min_candidate_requests",
+              p.rollout.stages[i].min_candidate_requests);
+    policy("policy", p.rollout.policy);
+    if (p.rollout.shadow_policy) policy("shadow_policy", *p.rollout.shadow_policy);
+    if (p.rollout.ab) count("ab.min_requests", p.rollout.ab->min_requests);
+}
 
 [[nodiscard]] inline ojson write_gate(const gate& g) {
     ojson out;
@@ -856,6 +912,7 @@ inline rollout_policy parse_policy(std::string_view text) {
 inline nlohmann::ordered_json policy_to_json(const rollout_policy& p) {
     namespace pj = detail::policy_json;
     p.validate();
+    pj::check_writable(p);
     pj::ojson out;
     out["format"] = policy_json_format;
     out["version"] = policy_json_version;

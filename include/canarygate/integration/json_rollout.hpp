@@ -90,6 +90,10 @@ inline constexpr int rollout_state_json_version = 1;
 
 /// One decision of the controller as a JSON object (see the file comment).
 [[nodiscard]] inline nlohmann::json audit_record(const step_result& r);
+/// The policy's part of an audit record: decision, check, summary,
+/// warnings, every gate's evidence and the sample-ratio check (what
+/// `canarygate judge --json` prints).
+[[nodiscard]] inline nlohmann::json report_record(const policy_report& p);
 /// The same on one line, without a trailing newline.
 [[nodiscard]] inline std::string audit_line(const step_result& r) { return audit_record(r).dump(); }
 
@@ -439,6 +443,25 @@ inline rollout_state parse_rollout_state(std::string_view json_text,
     return detail::rollout_json::read_state(builder.result(), config, "");
 }
 
+inline nlohmann::json report_record(const policy_report& p) {
+    namespace rj = detail::rollout_json;
+    nlohmann::json gates = nlohmann::json::array();
+    for (const auto& g : p.gates) gates.push_back(rj::write_gate(g));
+    return nlohmann::json{
+        {"decision", std::string(name(p.decision))},
+        {"check", p.check},
+        {"summary", p.summary},
+        {"warnings", p.warnings},
+        {"gates", std::move(gates)},
+        {"srm", nlohmann::json{{"configured_share", rj::readable(p.srm.configured_share)},
+                               {"observed_share", rj::readable(p.srm.observed_share)},
+                               {"candidate_requests", p.srm.candidate_requests},
+                               {"baseline_requests", p.srm.baseline_requests},
+                               {"log_bayes_factor", rj::readable(p.srm.log_bayes_factor)},
+                               {"log_threshold", rj::readable(p.srm.log_threshold)},
+                               {"mismatch", p.srm.mismatch}}}};
+}
+
 inline nlohmann::json audit_record(const step_result& r) {
     namespace rj = detail::rollout_json;
     nlohmann::json j{{"time_ns", r.at_ns},
@@ -465,21 +488,8 @@ inline nlohmann::json audit_record(const step_result& r) {
     }
     j["commands"] = std::move(commands);
     if (r.report) {
-        const policy_report& p = *r.report;
-        nlohmann::json gates = nlohmann::json::array();
-        for (const auto& g : p.gates) gates.push_back(rj::write_gate(g));
-        j["decision"] = std::string(name(p.decision));
-        j["check"] = p.check;
-        j["summary"] = p.summary;
-        j["warnings"] = p.warnings;
-        j["gates"] = std::move(gates);
-        j["srm"] = nlohmann::json{{"configured_share", rj::readable(p.srm.configured_share)},
-                                  {"observed_share", rj::readable(p.srm.observed_share)},
-                                  {"candidate_requests", p.srm.candidate_requests},
-                                  {"baseline_requests", p.srm.baseline_requests},
-                                  {"log_bayes_factor", rj::readable(p.srm.log_bayes_factor)},
-                                  {"log_threshold", rj::readable(p.srm.log_threshold)},
-                                  {"mismatch", p.srm.mismatch}};
+        nlohmann::json report = report_record(*r.report);
+        for (auto& [key, value] : report.items()) j[key] = std::move(value);
     } else {
         j["decision"] = nullptr;
     }
