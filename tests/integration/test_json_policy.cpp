@@ -1010,10 +1010,10 @@ TEST_CASE("policy files: the rules that tie fields together are the structs' own
         "stages[0].weights total");
     // flagd routing needs a flag key; hashing must fit the scheme.
     policy_file_expect_error(policy_file_edited([](ojson& j) { j["routing"]["flag_key"] = ""; }),
-                             "routing", "flag_key");
+                             "routing.flag_key", "must be non-empty");
     policy_file_expect_error(
         policy_file_edited([](ojson& j) { j["routing"]["hashing"] = "unleash_javascript"; }),
-        "routing", "hashing");
+        "routing.hashing", "unleash_javascript");
     // Arms: the shadow policy compares another arm with the same baseline.
     policy_file_expect_error(
         policy_file_edited([](ojson& j) { j["shadow_policy"]["candidate_arm"] = "candidate"; }), "",
@@ -1027,8 +1027,8 @@ TEST_CASE("policy files: the rules that tie fields together are the structs' own
         "ab.metric.sum_squares_counter", "mean metric only");
     // max_duration shorter than min_dwell.
     policy_file_expect_error(
-        policy_file_edited([](ojson& j) { j["stages"][1]["max_duration"] = "10m"; }), "",
-        "stages[1].max_duration_ns");
+        policy_file_edited([](ojson& j) { j["stages"][1]["max_duration"] = "10m"; }),
+        "stages[1].max_duration", "at least min_dwell (\"30m\"), got \"10m\"");
 }
 
 TEST_CASE("policy files: policy_from_json prefixes its path to every error") {

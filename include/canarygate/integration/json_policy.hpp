@@ -185,7 +185,8 @@ private:
 /// The canonical document of `p`. Throws std::invalid_argument for an
 /// invalid policy and for values a document cannot hold (counts above
 /// 2^53 - 1, delays beyond 64-bit nanoseconds), so that every text written
-/// reads back. Durations are whole nanoseconds.
+/// reads back (and a feedback gate's feedback_delay_sigma that is not
+/// positive). Durations are whole nanoseconds.
 [[nodiscard]] inline nlohmann::ordered_json policy_to_json(const rollout_policy& p);
 /// The canonical text: policy_to_json(p).dump(2) and a newline.
 [[nodiscard]] inline std::string policy_text(const rollout_policy& p);
@@ -592,11 +593,7 @@ auto validated(const std::string& path, Make&& make) -> decltype(make()) {
             c.feedback_delay_median_s =
                 static_cast<double>(o.duration("feedback_delay_median", 0)) / 1e9;
             c.feedback_delay_sigma =
-                o.real("feedback_delay_sigma", c.feedback_delay_sigma, nonnegative);
-            if (c.feedback_delay_median_s > 0 && !(c.feedback_delay_sigma > 0))
-                fail(o.at("feedback_delay_sigma"),
-                     "must be > 0 with a feedback_delay_median, got " +
-                         to_text(c.feedback_delay_sigma));
+                o.real("feedback_delay_sigma", c.feedback_delay_sigma, positive);
             if (c.feedback_delay_median_s > 0 && c.batch_window_ns > 0)
                 fail(o.at("feedback_delay_median"),
                      "cannot be combined with a batch_window (batch mode)");
@@ -819,7 +816,12 @@ inline void check_writable(const rollout_policy& p) {
         for (std::size_t i = 0; i < c.gates.size(); ++i) {
             const std::string field = where + ".gates[" + std::to_string(i) + "]";
             count(field + ".min_events", c.gates[i].common().min_events);
-            if (const auto* rate = std::get_if<rate_gate>(&c.gates[i].kind())) {
+            if (const auto* rate = std::get_if<rate_gate>(&c.gates[i].kind());
+                rate != nullptr && rate->metric() == signal::feedback_rate) {
+                if (!(rate->config().feedback_delay_sigma > 0))
+                    throw_bad_field("canarygate::policy_to_json", field + ".feedback_delay_sigma",
+                                    rate->config().feedback_delay_sigma,
+                                    "must be positive in a policy document");
                 const double ns = rate->config().feedback_delay_median_s * 1e9;
                 if (!(ns < 9.2e18))
                     throw_bad_field("canarygate::policy_to_json",
