@@ -1208,4 +1208,27 @@ TEST_CASE("policy files: flag files that cannot be read") {
     CHECK_THAT(duplicate_message, Catch::Matchers::Contains("version"));
 }
 
+TEST_CASE("policy files: a $schema for editors is kept and written back first") {
+    cg::rollout_policy p = policy_file_flagd_policy();
+    p.json_schema = "./schema/policy.schema.json";
+    const std::string text = cg::policy_text(p);
+    CHECK(text.rfind("{\n  \"$schema\": \"./schema/policy.schema.json\",\n  \"format\"", 0) == 0);
+    const cg::rollout_policy read = cg::parse_policy(text);
+    CHECK(read.json_schema == "./schema/policy.schema.json");
+    CHECK(cg::policy_text(read) == text);
+    // Without one, none is written.
+    p.json_schema.clear();
+    CHECK(cg::policy_text(p).find("$schema") == std::string::npos);
+    // A $schema that is not a string is refused at its path.
+    std::string bad = text;
+    bad.replace(bad.find("\"./schema/policy.schema.json\""), 29, "42");
+    try {
+        (void)cg::parse_policy(bad);
+        FAIL("a numeric $schema was accepted");
+    } catch (const cg::policy_error& e) {
+        CHECK(e.path() == "$schema");
+        CHECK_THAT(e.message(), Catch::Matchers::Contains("expected a string"));
+    }
+}
+
 }  // namespace json_policy_tests

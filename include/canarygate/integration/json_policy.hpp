@@ -136,6 +136,9 @@ struct rollout_policy {
     /// unset when the file does not say (a judge needs none).
     std::optional<router_config> routing;
     policy_action action = policy_action::run;
+    /// The document's "$schema" (e.g. the URL of schema/policy.schema.json,
+    /// for editors): kept and written back first; empty: none.
+    std::string json_schema;
 
     /// Throws std::invalid_argument naming the field: rollout.validate(),
     /// routing->validate(), and, for Unleash routing, weights that sum to 100.
@@ -706,8 +709,8 @@ auto validated(const std::string& path, Make&& make) -> decltype(make()) {
 
 [[nodiscard]] inline rollout_policy read_document(const json& j, const std::string& path) {
     const object_reader o(j, path,
-                          {"format", "version", "action", "models", "routing", "stages", "policy",
-                           "shadow_policy", "paired_shadow", "ab"});
+                          {"$schema", "format", "version", "action", "models", "routing", "stages",
+                           "policy", "shadow_policy", "paired_shadow", "ab"});
     const json& format = o.required("format");
     if (format != policy_json_format) {
         fail(o.at("format"),
@@ -719,6 +722,7 @@ auto validated(const std::string& path, Make&& make) -> decltype(make()) {
                                   o.required("version").dump());
     }
     rollout_policy p;
+    p.json_schema = o.text("$schema", "");
     p.action = o.choice("action", p.action, actions);
     const object_reader models(o.required("models"), o.at("models"), {"baseline", "candidate"});
     p.rollout.baseline_digest = models.text("baseline", "");
@@ -916,6 +920,7 @@ inline nlohmann::ordered_json policy_to_json(const rollout_policy& p) {
     p.validate();
     pj::check_writable(p);
     pj::ojson out;
+    if (!p.json_schema.empty()) out["$schema"] = p.json_schema;
     out["format"] = policy_json_format;
     out["version"] = policy_json_version;
     out["action"] = pj::spell(p.action, pj::actions);
