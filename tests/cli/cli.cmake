@@ -62,6 +62,8 @@ canarygate_cli_test(judge_fail 1 STDOUT_FILE "${cli_expected}/judge_fail.txt"
     ARGS judge --policy policy.json fail.snap)
 canarygate_cli_test(judge_continue 2 STDOUT "^verdict: keep_going\n"
     ARGS judge --policy policy.json continue.snap)
+canarygate_cli_test(judge_no_regression_detected 2 STDOUT "^verdict: no_regression_detected\n"
+    ARGS judge --policy policy.json --at-max-duration continue.snap)
 canarygate_cli_test(judge_invalid_split 2 STDOUT "^verdict: invalid\n.*MISMATCH"
     ARGS judge --policy policy.json split.snap)
 canarygate_cli_test(judge_json 0 STDOUT "\"decision\": \"pass\"" ARGS judge --policy policy.json --json pass.snap)

@@ -114,6 +114,7 @@ struct judge_options {
     std::optional<std::size_t> stage;
     std::optional<double> share;
     bool shadow = false;
+    bool at_max_duration = false;
     bool json = false;
 };
 
@@ -239,7 +240,7 @@ int run_judge(const judge_options& o) {
     }
     cg::policy_report report;
     try {
-        report = policy.evaluate(state, totals, share);
+        report = policy.evaluate(state, totals, share, o.at_max_duration);
     } catch (const std::invalid_argument& e) {
         throw input_error(std::string("judge: the snapshots cannot be judged: ") + e.what());
     }
@@ -309,10 +310,12 @@ std::string inspect_text(const cg::snapshot& s) {
 
 command add_judge(CLI::App& app) {
     auto o = std::make_shared<judge_options>();
-    CLI::App* c = app.add_subcommand(
-        "judge",
-        "Judge baseline and candidate snapshots (merged exactly) against a policy file. Exit "
-        "0 pass, 1 fail, 2 keep going / no regression detected / invalid split, 3 bad input.");
+    CLI::App* c =
+        app.add_subcommand("judge", "Judge baseline and candidate snapshots against a policy file");
+    c->footer(
+        "Snapshot files are binary or JSON; several (replicas) are merged exactly.\n"
+        "Exit codes: 0 pass, 1 fail (roll back), 2 keep going / no regression detected /\n"
+        "invalid split, 3 bad input, 4 usage.");
     c->add_option("--policy", o->policy, "policy document, or flagd flag file with --flag")
         ->required();
     c->add_option("--flag", o->flag, "the policy flag's key in a flagd flag file");
@@ -329,6 +332,9 @@ command add_judge(CLI::App& app) {
                   "the gates' evidence so far: read if the file exists, written back after "
                   "judging (run judge at every check with the same file, as a controller would)");
     c->add_flag("--shadow", o->shadow, "judge with the shadow policy (shadow arm vs baseline)");
+    c->add_flag("--at-max-duration", o->at_max_duration,
+                "the stage's time is up: an undecided gate that is not failing gives "
+                "no_regression_detected (exit 2), weaker than pass");
     c->add_flag("--json", o->json, "the report as JSON instead of a table");
     return [o] { return run_judge(*o); };
 }
@@ -340,8 +346,8 @@ command add_merge(CLI::App& app) {
         std::string format = "binary";
     };
     auto o = std::make_shared<options>();
-    CLI::App* c = app.add_subcommand(
-        "merge", "Merge replica snapshots into one, exactly (counts add, histograms merge).");
+    CLI::App* c = app.add_subcommand("merge", "Merge replica snapshots into one, exactly");
+    c->footer("Counts add and histograms merge bucket by bucket. Exit codes: 0, 3 bad input.");
     c->add_option("snapshots", o->inputs, "snapshot files (binary or JSON)")->required();
     c->add_option("-o,--output", o->output, "the merged snapshot's file ('-': standard output)")
         ->required();
@@ -370,10 +376,10 @@ command add_inspect(CLI::App& app) {
         bool json = false;
     };
     auto o = std::make_shared<options>();
-    CLI::App* c = app.add_subcommand(
-        "inspect",
-        "Show a snapshot's arms, counters and quantiles (p50, p90, p99) with the interval that "
-        "holds the true quantile. Several files are merged first.");
+    CLI::App* c = app.add_subcommand("inspect", "Show a snapshot's arms, counters and quantiles");
+    c->footer(
+        "Quantiles p50, p90, p99, each with the interval (lower, upper] that holds the true\n"
+        "value. Several files are merged first. Exit codes: 0, 3 bad input.");
     c->add_option("snapshots", o->inputs, "snapshot files (binary or JSON)")->required();
     c->add_flag("--json", o->json, "print the (merged) snapshot as JSON");
     return [o] {
@@ -395,10 +401,10 @@ command add_validate(CLI::App& app) {
         bool check_canonical = false;
     };
     auto o = std::make_shared<options>();
-    CLI::App* c = app.add_subcommand(
-        "validate",
-        "Check a policy document or a flagd flag file (every variant). Exit 0 valid, 3 invalid "
-        "(the message names the field and the value).");
+    CLI::App* c = app.add_subcommand("validate", "Check a policy document or a flagd flag file");
+    c->footer(
+        "A flag file's every variant is checked. Exit codes: 0 valid, 3 invalid (one line\n"
+        "naming the file, the field and the value).");
     c->add_option("file", o->file, "policy document or flagd flag file")->required();
     c->add_option("--flag", o->flag, "in a flag file, the policy flag's key");
     auto* print = c->add_flag("--canonical", o->canonical,
@@ -451,8 +457,11 @@ command add_validate(CLI::App& app) {
 
 int main(int argc, char** argv) {
     namespace cli = canarygate_cli;
-    CLI::App app("canarygate: judge and plan LLM rollouts (https://github.com/canarygate)",
-                 "canarygate");
+    CLI::App app("canarygate: judge, plan and test LLM rollouts", "canarygate");
+    app.footer(
+        "Exit codes: 0 pass (judge) or success, 1 fail (judge: roll back), 2 keep going /\n"
+        "no regression detected / invalid split (judge), 3 bad input, 4 usage, 5 internal\n"
+        "error. `canarygate COMMAND --help` describes each command.");
     app.set_version_flag("--version", "canarygate " + std::to_string(CANARYGATE_VERSION_MAJOR) +
                                           "." + std::to_string(CANARYGATE_VERSION_MINOR) + "." +
                                           std::to_string(CANARYGATE_VERSION_PATCH));

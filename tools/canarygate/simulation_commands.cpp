@@ -135,11 +135,12 @@ command add_plan(CLI::App& app) {
         std::size_t check = 0;
     };
     auto o = std::make_shared<options>();
-    CLI::App* c = app.add_subcommand(
-        "plan",
-        "The planner's runbook for a policy at a service's traffic: per stage, the requests and "
-        "time each gate needs to catch a regression, users exposed, and the risks. Exit 1 when "
-        "--check finds a prediction the simulator refutes.");
+    CLI::App* c =
+        app.add_subcommand("plan", "The planner's runbook for a policy at a service's traffic");
+    c->footer(
+        "Per stage: the requests and time each gate needs to catch a regression, the users\n"
+        "exposed, and the risks. Exit codes: 0, 1 when --check finds a prediction the\n"
+        "simulator refutes, 3 bad input.");
     c->add_option("--policy", o->policy, "policy file (default: the built-in default rollout)");
     c->add_option("--flag", o->flag, "the policy flag's key in a flagd flag file");
     c->add_option("--requests-per-minute", o->requests_per_minute,
@@ -190,9 +191,11 @@ command add_simulate(CLI::App& app) {
     };
     auto o = std::make_shared<options>();
     CLI::App* c = app.add_subcommand(
-        "simulate",
-        "Run a policy on generated traffic through the real router, recorder and controller: "
-        "a good candidate and the lesson's regressions (or --inject), each over many seeds.");
+        "simulate", "Run a policy on generated traffic, with and without regressions");
+    c->footer(
+        "Through the real router, recorder, collector and controller on a simulated clock:\n"
+        "a good candidate and the lesson's regressions (or --inject), each over many seeds.\n"
+        "Exit codes: 0, 3 bad input.");
     c->add_option("--policy", o->policy, "policy file (default: the built-in default rollout)");
     c->add_option("--flag", o->flag, "the policy flag's key in a flagd flag file");
     c->add_option("--seeds", o->seeds, "seeds per scenario (default 20)")
@@ -266,11 +269,11 @@ command add_replay(CLI::App& app) {
         bool skip_malformed = false;
     };
     auto o = std::make_shared<options>();
-    CLI::App* c = app.add_subcommand(
-        "replay",
-        "Run a policy on a recorded request log (JSON Lines, integration/request_log.hpp): "
-        "the log's arrivals and responses resampled per seed, as recorded and with --inject "
-        "regressions on the candidate.");
+    CLI::App* c = app.add_subcommand("replay", "Run a policy on a recorded request log");
+    c->footer(
+        "The log (JSON Lines, written by request_log_writer): its arrivals and responses\n"
+        "resampled per seed, as recorded and with --inject regressions on the candidate.\n"
+        "Exit codes: 0, 3 bad input.");
     c->add_option("--policy", o->policy, "policy file")->required();
     c->add_option("--flag", o->flag, "the policy flag's key in a flagd flag file");
     c->add_option("log", o->log, "the request log")->required();
@@ -322,11 +325,11 @@ command add_calibrate(CLI::App& app) {
         double check_interval_minutes = 5;
     };
     auto o = std::make_shared<options>();
-    CLI::App* c = app.add_subcommand(
-        "calibrate",
-        "A/A calibration on a recorded log of one model version: the log is split many ways "
-        "into two arms that are the same model, and each gate's false-alarm rate is measured "
-        "against its budget.");
+    CLI::App* c = app.add_subcommand("calibrate", "A/A calibration of a policy on a recorded log");
+    c->footer(
+        "The log (one model version) is split many ways into two arms of the same model;\n"
+        "each gate's false-alarm rate is measured against its budget. Exit codes: 0, 3 bad\n"
+        "input.");
     c->add_option("log", o->log, "the request log")->required();
     c->add_option("--policy", o->policy,
                   "policy file whose canary policy is calibrated (default: the default policy)");
