@@ -35,6 +35,9 @@ namespace fs = std::filesystem;
 using clock_type = std::chrono::steady_clock;
 
 std::string flag_file(const std::string& default_variant) {
+    cg::policy_flag flag;
+    flag.key = "chat-rollout-policy";
+    flag.default_variant = default_variant;
     cg::rollout_policy p;
     cg::rollout_stage stage;
     stage.weights = {.baseline = 90, .candidate = 10};
@@ -42,11 +45,10 @@ std::string flag_file(const std::string& default_variant) {
     p.rollout.policy = cg::default_policy();
     p.rollout.baseline_digest = "sha256:" + std::string(64, 'b');
     p.rollout.candidate_digest = "sha256:" + std::string(64, 'c');
-    cg::rollout_policy rollback = p;
-    rollback.action = cg::policy_action::roll_back;
-    return "{\"flags\": {\"chat-rollout-policy\": {\"state\": \"ENABLED\", \"defaultVariant\": \"" +
-           default_variant + "\", \"variants\": {\"rollout\": " + cg::policy_to_json(p).dump() +
-           ", \"rollback\": " + cg::policy_to_json(rollback).dump() + "}}}}\n";
+    flag.variants.emplace("rollout", p);
+    p.action = cg::policy_action::roll_back;
+    flag.variants.emplace("rollback", p);
+    return cg::policy_flag_text(flag);
 }
 
 void write_in_place(const fs::path& path, const std::string& text) {

@@ -72,10 +72,12 @@ canarygate_cli_test(judge_flag_rollout 0 STDOUT "^verdict: pass\n"
 # Replicas merged exactly: the same report, byte for byte, as the whole.
 canarygate_cli_test(judge_replicas 0 STDOUT_FILE "${cli_expected}/judge_pass.txt"
     ARGS judge --policy policy.json pass-baseline.snap pass-candidate.json)
-# Evidence carried between runs: the second run has no new snapshot.
-canarygate_cli_test(judge_evidence_first 1 ARGS judge --policy policy.json --evidence evidence.json fail.snap)
-canarygate_cli_test(judge_evidence_second 1 STDOUT "^verdict: fail\n"
-    ARGS judge --policy policy.json --evidence evidence.json)
+# Evidence carried between runs: the second run (no new snapshot) is the
+# gates' second check, on the totals the first one saw.
+canarygate_cli_test(judge_evidence_first 0 STDOUT "\"check\": 1,"
+    ARGS judge --policy policy.json --evidence evidence.json --json pass.snap)
+canarygate_cli_test(judge_evidence_second 0 STDOUT "\"check\": 2,.*\"decision\": \"pass\""
+    ARGS judge --policy policy.json --evidence evidence.json --json)
 set_tests_properties(cli_judge_evidence_second PROPERTIES DEPENDS cli_judge_evidence_first)
 # Bad input: exit 3 and one line that names the file and what is wrong.
 canarygate_cli_test(judge_corrupt_snapshot 3 STDERR "^canarygate: corrupt.snap: not a valid binary snapshot: .*CRC"
@@ -92,12 +94,26 @@ canarygate_cli_test(judge_flag_file_without_flag 3 STDERR "flags.json: is a flag
 canarygate_cli_test(judge_stage_out_of_range 3 STDERR "--stage 7: the policy has stages 0 to 0"
     ARGS judge --policy policy.json --stage 7 pass.snap)
 
+canarygate_cli_test(judge_directory 3 STDERR "^canarygate: \\.: is not a regular file\n$"
+    ARGS judge --policy policy.json .)
+canarygate_cli_test(judge_two_model_versions 3 STDERR "arm 'candidate' has 2 model versions"
+    ARGS judge --policy policy.json pass.snap other-version.json)
+canarygate_cli_test(judge_no_shadow_policy 3 STDERR "--shadow: the policy has no shadow_policy"
+    ARGS judge --policy policy.json --shadow pass.snap)
+canarygate_cli_test(judge_share_out_of_range 4 STDERR "--share.*must be a number in \\(0, 1\\), got 1"
+    ARGS judge --policy policy.json --share 1 pass.snap)
+canarygate_cli_test(judge_negative_stage 4 STDERR "--stage" ARGS judge --policy policy.json --stage -1 pass.snap)
+canarygate_cli_test(judge_state_and_evidence 4 STDERR "excludes"
+    ARGS judge --policy policy.json --state s.json --evidence e.json pass.snap)
+
 # merge, inspect
 canarygate_cli_test(merge 0 STDERR "merged 2 file\\(s\\): 2 arm\\(s\\)"
     ARGS merge -o merged.snap pass-baseline.snap pass-candidate.json)
 canarygate_cli_test(merge_judged 0 STDOUT_FILE "${cli_expected}/judge_pass.txt"
     ARGS judge --policy policy.json merged.snap)
 set_tests_properties(cli_merge_judged PROPERTIES DEPENDS cli_merge)
+canarygate_cli_test(merge_unwritable 3 STDERR "^canarygate: no/such/dir/out.snap: cannot write: No such file"
+    ARGS merge -o no/such/dir/out.snap pass.snap)
 canarygate_cli_test(merge_corrupt 3 STDERR "corrupt.snap" ARGS merge -o never.snap pass.snap corrupt.snap)
 canarygate_cli_test(inspect 0 STDOUT "arm 'candidate' model 'sha256:c1'\n.*  requests = 40000\n.*more counters are 0.*latency_ns: 40000 values.*p99 +[0-9.e+]+ +in \\([0-9.e+]+, [0-9.e+]+\\]"
     ARGS inspect pass.snap)
@@ -108,6 +124,10 @@ canarygate_cli_test(validate 0 STDOUT "policy.json: valid policy: 1 stages, 3 ga
     ARGS validate policy.json)
 canarygate_cli_test(validate_canonical 0 STDOUT_FILE "${cli_dir}/policy.json" ARGS validate --canonical policy.json)
 canarygate_cli_test(validate_invalid 3 STDERR "policy.gates\\[1\\].multiplier: must be >= 1" ARGS validate bad-policy.json)
+canarygate_cli_test(validate_not_canonical 3 STDERR "compact-policy.json: valid, but not in canonical form"
+    ARGS validate --check-canonical compact-policy.json)
+canarygate_cli_test(validate_compact 0 STDOUT "compact-policy.json: valid policy: 1 stages, 3 gates, action run\n"
+    ARGS validate compact-policy.json)
 canarygate_cli_test(validate_flag 0 STDOUT "flag 'chat-rollout-policy' is valid: 2 variant\\(s\\), default 'rollout'"
     ARGS validate --flag chat-rollout-policy flags.json)
 canarygate_cli_test(validate_missing_flag 3 STDERR "has no flag 'other' \\(flags: chat-rollout-policy\\)"
@@ -117,11 +137,15 @@ canarygate_cli_test(validate_missing_flag 3 STDERR "has no flag 'other' \\(flags
 canarygate_cli_test(plan 0 STDOUT "canary 50 %" ARGS plan --policy policy.json --requests-per-minute 600)
 canarygate_cli_test(simulate 0 STDOUT "cost=1.6 .*rates: share of seeds"
     ARGS simulate --policy policy.json --seeds 2 --inject cost=1.6)
+canarygate_cli_test(simulate_json 0 STDOUT "^{\n  \"seeds\": 1,\n  \"scenarios\": \\[\n.*\"name\": \"error=3\""
+    ARGS simulate --policy policy.json --seeds 1 --inject error=3 --json -)
 canarygate_cli_test(simulate_bad_inject 3 STDERR "--inject 'speed=2': expected SIGNAL=FACTOR"
     ARGS simulate --policy policy.json --seeds 1 --inject speed=2)
 canarygate_cli_test(replay 0 STDOUT "requests.jsonl: 6000 requests.*as recorded"
     ARGS replay --policy policy.json --seeds 2 requests.jsonl)
 canarygate_cli_test(replay_bad_log 3 STDERR "bad-requests.jsonl: .*line 1"
     ARGS replay --policy policy.json bad-requests.jsonl)
+canarygate_cli_test(calibrate_bad_log 3 STDERR "bad-requests.jsonl: .*line 1"
+    ARGS calibrate --splits 2 bad-requests.jsonl)
 canarygate_cli_test(calibrate 0 STDOUT "A/A splits.*latency_p99"
     ARGS calibrate --policy policy.json --splits 5 requests.jsonl)

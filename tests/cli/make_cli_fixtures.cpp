@@ -106,24 +106,33 @@ int main(int argc, char** argv) {
     const cg::snapshot pass = record({40'000}, {40'000}, 1);
     write_binary(dir + "pass.snap", pass);
     write_binary(dir + "pass-baseline.snap", only(pass, "baseline"));
-    write(dir + "pass-candidate.json", nlohmann::json(only(pass, "candidate")).dump() + "\n");
+    std::string candidate_json = nlohmann::json(only(pass, "candidate")).dump() + "\n";
+    write(dir + "pass-candidate.json", candidate_json);
+    // The same arm from a replica that runs another model version.
+    candidate_json.replace(candidate_json.find("sha256:c1"), 9, "sha256:c2");
+    write(dir + "other-version.json", candidate_json);
     write_binary(dir + "fail.snap", record({4'000}, {4'000, 100, 40}, 2));
     write_binary(dir + "continue.snap", record({60}, {60}, 3));
     write_binary(dir + "split.snap", record({8'000}, {2'000}, 4));
 
     // The policy as a flagd flag file with a roll-back variant, and a policy
     // with a gate that cannot be.
+    cg::policy_flag flag;
+    flag.key = "chat-rollout-policy";
+    flag.default_variant = "rollout";
+    flag.variants.emplace("rollout", p);
     cg::rollout_policy rollback = p;
     rollback.action = cg::policy_action::roll_back;
-    write(dir + "flags.json",
-          "{\"flags\": {\"chat-rollout-policy\": {\"state\": \"ENABLED\", \"defaultVariant\": "
-          "\"rollout\", \"variants\": {\"rollout\": " +
-              cg::policy_to_json(p).dump() +
-              ", \"rollback\": " + cg::policy_to_json(rollback).dump() + "}}}}\n");
+    flag.variants.emplace("rollback", rollback);
+    write(dir + "flags.json", cg::policy_flag_text(flag));
     std::string bad = cg::policy_text(p);
     const std::size_t cost_gate = bad.find("\"signal\": \"cost\"");
     bad.replace(bad.find("\"multiplier\": 1.2", cost_gate), 17, "\"multiplier\": 0.8");
     write(dir + "bad-policy.json", bad);
+    write(dir + "compact-policy.json",
+          cg::policy_to_json(p).dump() + "\n");  // valid, not canonical
+    // judge --evidence starts afresh in every run of the tests.
+    std::remove((dir + "evidence.json").c_str());
 
     // An hour of recorded traffic, 10 % on the candidate, as a request log.
     std::ostringstream log;

@@ -34,6 +34,7 @@ if(CANARYGATE_INSTALL)
             "-DINCLUDEDIR=${CMAKE_INSTALL_INCLUDEDIR}"
             "-DSOURCE_INCLUDE_DIR=${PROJECT_SOURCE_DIR}/include"
             "-DPKG_CONFIG=${CANARYGATE_PKG_CONFIG_EXECUTABLE}"
+            "-DCLI_BINDIR=$<$<TARGET_EXISTS:canarygate_cli>:${CMAKE_INSTALL_BINDIR}>"
             -P "${CMAKE_CURRENT_LIST_DIR}/install_and_check.cmake")
     set_tests_properties(consumer_install PROPERTIES
         LABELS consumer FIXTURES_SETUP canarygate_installed)

@@ -49,6 +49,17 @@ if(missing)
 endif()
 
 # The .pc file must be valid and point into this (relocated) prefix.
+# The command-line tool, when this build has it: installed into bin/ and
+# runnable from there.
+if(CLI_BINDIR)
+    set(cli "${PREFIX}/${CLI_BINDIR}/canarygate")
+    execute_process(COMMAND "${cli}" --version
+        OUTPUT_VARIABLE cli_version OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE result)
+    if(NOT result EQUAL 0 OR NOT cli_version STREQUAL "canarygate ${VERSION}")
+        message(FATAL_ERROR "${cli} --version: '${cli_version}' (exit ${result}), expected 'canarygate ${VERSION}'")
+    endif()
+endif()
+
 if(PKG_CONFIG)
     set(ENV{PKG_CONFIG_PATH} "${PREFIX}/${PKGCONFIGDIR}")
     execute_process(COMMAND "${PKG_CONFIG}" --modversion canarygate

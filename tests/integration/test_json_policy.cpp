@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -854,13 +855,29 @@ TEST_CASE("policy files: values out of range are refused with the value found") 
 }
 
 TEST_CASE("policy files: durations and digests that are not one are refused") {
-    for (const char* bad : {"10 m", "1.5h", "", "10", "-1s", "9999999999999999999h", "1d", "h",
-                            "1H", "30m ", "2562048h"}) {
+    for (const char* bad : {"10 m", "1.5h", "", "10", "-1s", "1d", "h", "1H", "30m "}) {
         INFO("min_dwell \"" << bad << "\"");
         const std::string message = policy_file_expect_error(
             policy_file_edited([&](ojson& j) { j["stages"][1]["min_dwell"] = bad; }),
             "stages[1].min_dwell", "\"" + std::string(bad) + "\"");
         CHECK(message.starts_with("expected a duration"));
+    }
+    // Well-formed, but beyond 64-bit nanoseconds: said so.
+    for (const char* too_long : {"9999999999999999999h", "2562048h", "9223372036854775808ns",
+                                 "2562047h47m16s854ms775us808ns"}) {
+        INFO("min_dwell \"" << too_long << "\"");
+        const std::string message = policy_file_expect_error(
+            policy_file_edited([&](ojson& j) { j["stages"][1]["min_dwell"] = too_long; }),
+            "stages[1].min_dwell", "\"" + std::string(too_long) + "\"");
+        CHECK(message.starts_with("exceeds 2^63 - 1 ns"));
+    }
+    // The largest duration, in one unit and in several.
+    for (const char* largest : {"9223372036854775807ns", "2562047h47m16s854ms775us807ns"}) {
+        INFO("min_dwell \"" << largest << "\"");
+        CHECK(cg::parse_policy(
+                  policy_file_edited([&](ojson& j) { j["stages"][1]["min_dwell"] = largest; }))
+                  .rollout.stages[1]
+                  .min_dwell_ns == std::numeric_limits<std::int64_t>::max());
     }
     // 2562047h is the largest whole number of hours in 64-bit nanoseconds.
     CHECK(cg::parse_policy(

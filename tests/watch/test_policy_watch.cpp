@@ -70,10 +70,12 @@ cg::rollout_policy policy_with(cg::policy_action action) {
 }
 
 std::string flag_file(const std::string& default_variant) {
-    return "{\"flags\": {\"chat-rollout-policy\": {\"state\": \"ENABLED\", \"defaultVariant\": \"" +
-           default_variant + "\", \"variants\": {\"rollout\": " +
-           cg::policy_to_json(policy_with(cg::policy_action::run)).dump() + ", \"rollback\": " +
-           cg::policy_to_json(policy_with(cg::policy_action::roll_back)).dump() + "}}}}\n";
+    cg::policy_flag flag;
+    flag.key = "chat-rollout-policy";
+    flag.default_variant = default_variant;
+    flag.variants.emplace("rollout", policy_with(cg::policy_action::run));
+    flag.variants.emplace("rollback", policy_with(cg::policy_action::roll_back));
+    return cg::policy_flag_text(flag);
 }
 
 // Waits up to 5 s for `done`.
@@ -90,6 +92,18 @@ bool eventually(Predicate done) {
 }  // namespace live_policy_test
 
 using namespace live_policy_test;
+
+TEST_CASE("policy_flag_text writes the flag file parse_policy_flag reads back") {
+    const std::string text = flag_file("rollback");
+    const cg::policy_flag read = cg::parse_policy_flag(text, "chat-rollout-policy");
+    CHECK(read.default_variant == "rollback");
+    CHECK(read.selected().action == cg::policy_action::roll_back);
+    CHECK(read.variants.size() == 2);
+    CHECK(cg::policy_flag_text(read) == text);
+    cg::policy_flag wrong = read;
+    wrong.default_variant = "nowhere";
+    CHECK_THROWS_WITH(cg::policy_flag_text(wrong), Catch::Matchers::Contains("names no variant"));
+}
 
 TEST_CASE("live_policy starts with the file's policy, or refuses a file it cannot use") {
     scratch_dir dir;

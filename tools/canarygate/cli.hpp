@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -15,7 +16,8 @@
 
 namespace canarygate_cli {
 
-/// The exit codes, documented in README.md ("The command-line tool").
+/// The exit codes, documented in README.md ("Policy files and the
+/// command-line tool").
 enum exit_code : int {
     exit_pass = 0,       ///< judge: pass; every other command: success
     exit_fail = 1,       ///< judge: fail (roll back); plan --check: a refuted prediction
@@ -31,15 +33,29 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-/// The whole file, or input_error naming it.
+/// The largest input file read (a policy, a snapshot, a request log).
+inline constexpr std::uintmax_t max_input_bytes = std::uintmax_t{1} << 30;
+
+/// The whole file, or input_error naming it (a directory or device refused).
 [[nodiscard]] std::string read_file(const std::string& path);
 /// Writes the whole file ("-": standard output), or input_error naming it.
 void write_file(const std::string& path, const std::string& bytes);
+
+/// input_error now, before any work, if `path` ("-": standard output) could
+/// not be written later. Creates the file if missing; changes nothing else.
+void check_writable(const std::string& path);
 
 /// A snapshot file, binary or JSON (told apart by the binary magic "CGSN").
 [[nodiscard]] canarygate::snapshot read_snapshot(const std::string& path);
 /// Snapshot files merged exactly, in the given order.
 [[nodiscard]] canarygate::snapshot read_snapshots(const std::vector<std::string>& paths);
+
+/// input_error for a flagd flag file read without --flag (naming its use).
+void refuse_flag_file_without_key(const std::string& path, const std::string& text,
+                                  const std::string& flag_key);
+
+/// `j` as text; input_error naming `what` when a name in it is not UTF-8.
+[[nodiscard]] std::string json_text(const nlohmann::json& j, int indent, const std::string& what);
 
 /// A policy file: a policy document, or with `flag_key` a flagd flag file
 /// (its default variant). A flag file without --flag is an error that names

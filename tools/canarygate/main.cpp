@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -34,6 +35,16 @@ namespace canarygate_cli {
 namespace cg = canarygate;
 
 std::string read_file(const std::string& path) {
+    // A directory or a device (/dev/zero) is refused by name, never read.
+    std::error_code error;
+    const auto status = std::filesystem::status(path, error);
+    if (!error && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+        throw input_error(path + ": is not a regular file");
+    if (!error && std::filesystem::is_regular_file(status) &&
+        std::filesystem::file_size(path, error) > max_input_bytes) {
+        throw input_error(path + ": is larger than " + std::to_string(max_input_bytes >> 20) +
+                          " MiB, the most an input file may be");
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) throw input_error(path + ": cannot open: " + std::strerror(errno));
     std::ostringstream bytes;
@@ -51,6 +62,12 @@ void write_file(const std::string& path, const std::string& bytes) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << bytes;
     out.close();
+    if (!out) throw input_error(path + ": cannot write: " + std::strerror(errno));
+}
+
+void check_writable(const std::string& path) {
+    if (path == "-" || path.empty()) return;
+    std::ofstream out(path, std::ios::binary | std::ios::app);
     if (!out) throw input_error(path + ": cannot write: " + std::strerror(errno));
 }
 
@@ -87,17 +104,38 @@ cg::snapshot read_snapshots(const std::vector<std::string>& paths) {
     return total;
 }
 
-cg::rollout_policy read_policy(const std::string& path, const std::string& flag_key) {
-    const std::string text = read_file(path);
+void refuse_flag_file_without_key(const std::string& path, const std::string& text,
+                                  const std::string& flag_key) {
+    if (!flag_key.empty()) return;
     try {
-        if (!flag_key.empty()) return cg::parse_policy_flag(text, flag_key).selected();
-        if (cg::is_flag_file(text)) {
+        if (cg::is_flag_file(text))
             throw input_error(path +
                               ": is a flagd flag file; name the policy flag with --flag KEY");
-        }
+    } catch (const cg::policy_error&) {
+        // Not JSON, or not an object: the policy reader says so, with the position.
+    }
+}
+
+cg::rollout_policy read_policy(const std::string& path, const std::string& flag_key) {
+    const std::string text = read_file(path);
+    refuse_flag_file_without_key(path, text, flag_key);
+    try {
+        if (!flag_key.empty()) return cg::parse_policy_flag(text, flag_key).selected();
         return cg::parse_policy(text);
     } catch (const cg::policy_error& e) {
         throw input_error(path + ": " + e.what());
+    }
+}
+
+std::string json_text(const nlohmann::json& j, int indent, const std::string& what) {
+    try {
+        return j.dump(indent);
+    } catch (const nlohmann::json::type_error& e) {
+        // dump() refuses names that are not UTF-8 (integration/json.hpp).
+        throw input_error(what +
+                          ": cannot be written as JSON (a name is not UTF-8; the binary "
+                          "format keeps it): " +
+                          e.what());
     }
 }
 
@@ -179,29 +217,34 @@ int run_judge(const judge_options& o) {
         throw input_error(o.policy + ": --shadow: the policy has no shadow_policy");
     const cg::policy policy(o.shadow ? *config.shadow_policy : config.policy);
 
+    // A decode_error or std::invalid_argument from reading `path` as `what`.
+    const auto not_a = [](const std::string& path, const std::string& what, const auto& read) {
+        try {
+            return read();
+        } catch (const std::exception& e) {
+            if (dynamic_cast<const input_error*>(&e) != nullptr) throw;
+            throw input_error(path + ": not " + what + ": " + e.what());
+        }
+    };
     cg::policy_state state;
     std::optional<std::size_t> stage = o.stage;
     if (!o.state.empty()) {
-        try {
-            cg::rollout_state saved = cg::parse_rollout_state(read_file(o.state), config);
-            state = o.shadow ? saved.shadow_evidence : saved.canary_evidence;
-            if (!stage) stage = saved.stage;
-        } catch (const cg::decode_error& e) {
-            throw input_error(o.state + ": not a controller state of this policy: " + e.what());
-        } catch (const std::invalid_argument& e) {
-            throw input_error(o.state + ": not a controller state of this policy: " + e.what());
+        const cg::rollout_state saved = not_a(o.state, "a controller state of this policy", [&] {
+            return cg::parse_rollout_state(read_file(o.state), config);
+        });
+        state = o.shadow ? saved.shadow_evidence : saved.canary_evidence;
+        const bool shadow_stage = config.stages.at(saved.stage).kind == cg::stage_kind::shadow;
+        if (!stage && shadow_stage != o.shadow) {
+            throw input_error(o.state + ": the saved rollout is in stage " +
+                              std::to_string(saved.stage) + " (" + config.stage_name(saved.stage) +
+                              "), not a " + (o.shadow ? "shadow" : "canary or A/B") +
+                              " stage: name the stage with --stage or the share with --share");
         }
+        if (!stage) stage = saved.stage;
     }
-    const bool have_evidence = !o.evidence.empty() && std::ifstream(o.evidence).good();
-    if (have_evidence) {
-        if (!o.state.empty()) throw input_error("judge: give --state or --evidence, not both");
-        try {
-            state = cg::parse_policy_state(read_file(o.evidence), policy);
-        } catch (const cg::decode_error& e) {
-            throw input_error(o.evidence + ": not the evidence of this policy: " + e.what());
-        } catch (const std::invalid_argument& e) {
-            throw input_error(o.evidence + ": not the evidence of this policy: " + e.what());
-        }
+    if (!o.evidence.empty() && std::filesystem::exists(o.evidence)) {
+        state = not_a(o.evidence, "the evidence of this policy",
+                      [&] { return cg::parse_policy_state(read_file(o.evidence), policy); });
     }
     if (o.snapshots.empty() && !state.previous_totals)
         throw input_error("judge: no evidence: give snapshot files, or --state with a saved state");
@@ -230,12 +273,19 @@ int run_judge(const judge_options& o) {
                     : s.weights.candidate_share();
         if (share >= 1.0) share = 0.999999;  // a 100 % mirror: the SRM check needs (0, 1)
     }
+    std::string present;
+    for (const auto& a : totals.arms()) present += (present.empty() ? "" : ", ") + a.arm();
     for (const std::string& arm : {policy.config().baseline_arm, policy.config().candidate_arm}) {
         if (totals.find_arm(arm) == nullptr) {
-            std::string present;
-            for (const auto& a : totals.arms()) present += (present.empty() ? "" : ", ") + a.arm();
             throw input_error("judge: the snapshots have no arm '" + arm +
                               "' (arms: " + (present.empty() ? "none" : present) + ")");
+        }
+        // Two model versions under one arm would be judged as one of them.
+        std::size_t versions = 0;
+        for (const auto& a : totals.arms()) versions += a.arm() == arm ? 1U : 0U;
+        if (versions > 1) {
+            throw input_error("judge: arm '" + arm + "' has " + std::to_string(versions) +
+                              " model versions in the snapshots; judge one version at a time");
         }
     }
     cg::policy_report report;
@@ -315,22 +365,31 @@ command add_judge(CLI::App& app) {
     c->footer(
         "Snapshot files are binary or JSON; several (replicas) are merged exactly.\n"
         "Exit codes: 0 pass, 1 fail (roll back), 2 keep going / no regression detected /\n"
-        "invalid split, 3 bad input, 4 usage.");
+        "invalid split, 3 bad input, 4 usage, 5 internal error.");
     c->add_option("--policy", o->policy, "policy document, or flagd flag file with --flag")
         ->required();
     c->add_option("--flag", o->flag, "the policy flag's key in a flagd flag file");
     c->add_option("snapshots", o->snapshots, "snapshot files (binary or JSON), merged");
-    c->add_option("--state", o->state,
-                  "a saved controller state (its evidence continues; its stage is the default)");
+    auto* state = c->add_option(
+        "--state", o->state,
+        "a saved controller state (its evidence continues; its stage is the default)");
     auto* stage = c->add_option("--stage", o->stage,
                                 "the stage whose configured split is checked (index from 0; "
-                                "default: the first stage of the judged kind)");
+                                "default: the first stage of the judged kind)")
+                      ->check(CLI::NonNegativeNumber);
     c->add_option("--share", o->share, "the candidate's configured share, in (0, 1)")
         ->excludes(stage)
-        ->check(CLI::Range(0.0, 1.0));
+        ->check(CLI::Validator(
+            [](std::string& text) {
+                const double x = std::strtod(text.c_str(), nullptr);
+                return x > 0.0 && x < 1.0 ? std::string()
+                                          : "must be a number in (0, 1), got " + text;
+            },
+            "in (0, 1)"));
     c->add_option("--evidence", o->evidence,
                   "the gates' evidence so far: read if the file exists, written back after "
-                  "judging (run judge at every check with the same file, as a controller would)");
+                  "judging (run judge at every check with the same file, as a controller would)")
+        ->excludes(state);
     c->add_flag("--shadow", o->shadow, "judge with the shadow policy (shadow arm vs baseline)");
     c->add_flag("--at-max-duration", o->at_max_duration,
                 "the stage's time is up: an undecided gate that is not failing gives "
@@ -354,9 +413,10 @@ command add_merge(CLI::App& app) {
     c->add_option("--format", o->format, "binary (default) or json")
         ->check(CLI::IsMember({"binary", "json"}));
     return [o] {
+        check_writable(o->output);
         const cg::snapshot merged = read_snapshots(o->inputs);
         if (o->format == "json") {
-            write_file(o->output, nlohmann::json(merged).dump() + "\n");
+            write_file(o->output, json_text(nlohmann::json(merged), -1, "merge") + "\n");
         } else {
             if (o->output == "-" && isatty(1))
                 throw input_error(
@@ -385,7 +445,7 @@ command add_inspect(CLI::App& app) {
     return [o] {
         const cg::snapshot s = read_snapshots(o->inputs);
         if (o->json) {
-            std::cout << nlohmann::json(s).dump(2) << "\n";
+            std::cout << json_text(nlohmann::json(s), 2, "inspect") << "\n";
         } else {
             std::cout << inspect_text(s);
         }
@@ -404,21 +464,20 @@ command add_validate(CLI::App& app) {
     CLI::App* c = app.add_subcommand("validate", "Check a policy document or a flagd flag file");
     c->footer(
         "A flag file's every variant is checked. Exit codes: 0 valid, 3 invalid (one line\n"
-        "naming the file, the field and the value).");
+        "naming the file, the field and the value), 4 usage.");
     c->add_option("file", o->file, "policy document or flagd flag file")->required();
-    c->add_option("--flag", o->flag, "in a flag file, the policy flag's key");
     auto* print = c->add_flag("--canonical", o->canonical,
                               "print the policy in canonical form (a flag: its default variant)");
+    auto* flag_option = c->add_option("--flag", o->flag, "in a flag file, the policy flag's key");
     c->add_flag("--check-canonical", o->check_canonical,
-                "also fail (exit 3) when a policy document is not in canonical form")
-        ->excludes(print);
+                "also fail (exit 3) when a policy document is not in canonical form (not "
+                "for flag files, which hold other flags too)")
+        ->excludes(print)
+        ->excludes(flag_option);
     return [o] {
         const std::string text = read_file(o->file);
         try {
-            if (o->flag.empty() && cg::is_flag_file(text)) {
-                throw input_error(o->file +
-                                  ": is a flagd flag file; name the policy flag with --flag KEY");
-            }
+            refuse_flag_file_without_key(o->file, text, o->flag);
             if (!o->flag.empty()) {
                 const cg::policy_flag flag = cg::parse_policy_flag(text, o->flag);
                 if (o->canonical) {

@@ -156,6 +156,7 @@ command add_plan(CLI::App& app) {
         ->check(CLI::Range(1, 10'000));
     c->add_option("-o,--output", o->out, "write the runbook to FILE instead of standard output");
     return [o] {
+        check_writable(o->out);
         tk::plan_request req;
         req.rollout = rollout_of(o->policy, o->flag);
         req.traffic.requests_per_minute = o->requests_per_minute;
@@ -203,12 +204,14 @@ command add_simulate(CLI::App& app) {
     c->add_option("--requests-per-minute", o->requests_per_minute,
                   "traffic of the simulated service (default 600)")
         ->check(CLI::Range(10.0, 1e6));
-    c->add_option("--threads", o->threads, "worker threads (default: all cores)");
+    c->add_option("--threads", o->threads, "worker threads (default 0: all cores)")
+        ->check(CLI::Range(0, 1024));
     c->add_option("--inject", o->inject,
                   "a scenario of your own, e.g. cost=1.4,latency=1.2 (repeatable); replaces the "
                   "default scenarios");
     c->add_option("--json", o->json, "also write the results as JSON to FILE ('-': stdout)");
     return [o] {
+        check_writable(o->json);
         tk::rollout_test test(rollout_of(o->policy, o->flag));
         test.requests_per_minute(o->requests_per_minute);
         std::vector<std::pair<std::string, tk::regression>> scenarios;
@@ -242,8 +245,7 @@ command add_simulate(CLI::App& app) {
 namespace {
 
 tk::loaded_log read_log(const std::string& path, bool sort, bool skip_malformed) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw input_error(path + ": cannot open: " + std::strerror(errno));
+    std::istringstream in(read_file(path));
     try {
         const cg::request_log log =
             cg::read_request_log(in, {.sort_by_time = sort, .skip_malformed = skip_malformed});
@@ -279,7 +281,8 @@ command add_replay(CLI::App& app) {
     c->add_option("log", o->log, "the request log")->required();
     c->add_option("--seeds", o->seeds, "seeds per scenario (default 20)")
         ->check(CLI::Range(1, 100'000));
-    c->add_option("--threads", o->threads, "worker threads (default: all cores)");
+    c->add_option("--threads", o->threads, "worker threads (default 0: all cores)")
+        ->check(CLI::Range(0, 1024));
     c->add_option("--inject", o->inject,
                   "a what-if scenario, e.g. cost=1.4 (repeatable); 'as recorded' always runs");
     c->add_flag("--sort", o->sort, "sort a log whose times go backwards instead of refusing it");
@@ -287,6 +290,7 @@ command add_replay(CLI::App& app) {
                 "leave out malformed lines (counted) instead of refusing the log");
     c->add_option("--json", o->json, "also write the results as JSON to FILE ('-': stdout)");
     return [o] {
+        check_writable(o->json);
         const cg::controller_config rollout = read_policy(o->policy, o->flag).rollout;
         const tk::loaded_log log = read_log(o->log, o->sort, o->skip_malformed);
         tk::rollout_test test(rollout);
@@ -342,7 +346,13 @@ command add_calibrate(CLI::App& app) {
         ->check(CLI::Range(0.1, 1440.0));
     return [o] {
         cg::aa_calibration_config config;
-        if (!o->policy.empty()) config.policy = read_policy(o->policy, o->flag).rollout.policy;
+        if (!o->policy.empty()) {
+            config.policy = read_policy(o->policy, o->flag).rollout.policy;
+            // The two arms of an A/A split are made up: name them as the
+            // calibration does, whatever the policy calls its arms.
+            config.policy.baseline_arm = "baseline";
+            config.policy.candidate_arm = "candidate";
+        }
         config.splits = o->splits;
         config.candidate_share = o->share;
         config.check_interval_ns = static_cast<std::int64_t>(o->check_interval_minutes * 60e9);

@@ -60,8 +60,9 @@
 ///
 /// ## Canonical form
 ///
-/// `policy_text(p)` writes every key, defaults included, in the order
-/// above, two-space indented, with a final newline: the canonical form.
+/// `policy_text(p)` writes every key, defaults included (a stage's name
+/// only when it has one), in the order above, two-space indented, with a
+/// final newline: the canonical form.
 /// Reading a canonical document and writing it again gives the same bytes,
 /// so a policy file can be kept canonical and diffed (`canarygate validate
 /// --canonical`).
@@ -210,6 +211,12 @@ struct policy_flag {
 [[nodiscard]] inline policy_flag parse_policy_flag(std::string_view text,
                                                    std::string_view flag_key);
 
+/// A flag file holding `flag` alone (state ENABLED, its variants in
+/// canonical form, no targeting), the file parse_policy_flag reads back; it
+/// names flagd's schema in "$schema". Throws std::invalid_argument when the
+/// default variant names no variant or a variant cannot be written.
+[[nodiscard]] inline std::string policy_flag_text(const policy_flag& flag);
+
 /// A flag file (a top-level "flags" object) or a policy document? Decides on
 /// the text's top-level keys; throws policy_error for text that is not a
 /// JSON object.
@@ -310,8 +317,10 @@ struct spelling {
 }
 
 /// Reads a duration (see the file comment); nullopt if the text is not one
-/// or overflows 64-bit nanoseconds.
-[[nodiscard]] inline std::optional<std::int64_t> parse_duration(std::string_view text) {
+/// (`overflow` set when it is one, but beyond 2^63 - 1 ns).
+[[nodiscard]] inline std::optional<std::int64_t> parse_duration(std::string_view text,
+                                                                bool& overflow) {
+    overflow = false;
     if (text.empty()) return std::nullopt;
     std::int64_t total = 0;
     std::size_t at = 0;
@@ -319,8 +328,12 @@ struct spelling {
         std::int64_t count = 0;
         const std::size_t digits_start = at;
         while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
-            if (count > (std::numeric_limits<std::int64_t>::max() - 9) / 10) return std::nullopt;
-            count = count * 10 + (text[at] - '0');
+            const int digit = text[at] - '0';
+            if (count > (std::numeric_limits<std::int64_t>::max() - digit) / 10) {
+                overflow = true;
+                count = 0;
+            }
+            count = count * 10 + digit;
             ++at;
         }
         if (at == digits_start) return std::nullopt;
@@ -341,9 +354,13 @@ struct spelling {
         } else {
             return std::nullopt;
         }
-        if (count > (std::numeric_limits<std::int64_t>::max() - total) / unit) return std::nullopt;
-        total += count * unit;
+        if (count > (std::numeric_limits<std::int64_t>::max() - total) / unit) {
+            overflow = true;
+        } else {
+            total += count * unit;
+        }
     }
+    if (overflow) return std::nullopt;
     return total;
 }
 
@@ -416,7 +433,10 @@ public:
         const json* v = find(key);
         if (v == nullptr) return fallback;
         if (v->is_string()) {
-            if (const auto ns = parse_duration(v->get_ref<const std::string&>())) return *ns;
+            bool overflow = false;
+            if (const auto ns = parse_duration(v->get_ref<const std::string&>(), overflow))
+                return *ns;
+            if (overflow) fail(at(key), "exceeds 2^63 - 1 ns (292 years), got " + v->dump());
         }
         fail(at(key),
              "expected a duration: whole numbers with units h, m, s, ms, us or ns, such as "
@@ -499,11 +519,11 @@ auto validated(const std::string& path, Make&& make) -> decltype(make()) {
     } catch (const policy_error&) {
         throw;
     } catch (const std::invalid_argument& e) {
-        // "canarygate::controller_config: stages[2] ..." → "stages[2] ...":
-        // the path already says where.
+        // "canarygate::controller_config: stages[2] ..." or
+        // "canarygate::quantile_gate 'p99': name ..." → "stages[2] ...",
+        // "name ...": the path already says where.
         std::string_view what = e.what();
-        if (what.starts_with("canarygate::") && what.find(": ") != std::string_view::npos &&
-            what.find(": ") < what.find(' '))
+        if (what.starts_with("canarygate::") && what.find(": ") != std::string_view::npos)
             what.remove_prefix(what.find(": ") + 2);
         fail(path, std::string(what));
     }
@@ -540,6 +560,18 @@ auto validated(const std::string& path, Make&& make) -> decltype(make()) {
         c.budget_weight = o.real("budget_weight", c.budget_weight, positive);
         c.min_events = o.count("min_events", c.min_events);
     };
+    // The mean and rate gates: which way is worse, the limit that way, batch mode.
+    auto directed = [](const object_reader& o, auto& c) {
+        c.worse = o.choice("worse", c.worse, directions);
+        c.multiplier = o.real("multiplier", c.multiplier, positive);
+        if (c.worse == direction::increase && c.multiplier < 1.0)
+            fail(o.at("multiplier"),
+                 "must be >= 1 when worse is increase, got " + to_text(c.multiplier));
+        if (c.worse == direction::decrease && c.multiplier > 1.0)
+            fail(o.at("multiplier"),
+                 "must be <= 1 when worse is decrease, got " + to_text(c.multiplier));
+        c.batch_window_ns = o.duration("batch_window", c.batch_window_ns);
+    };
     if (is_quantile_signal(metric)) {
         const object_reader o(j, path,
                               {"signal", "name", "critical", "budget_weight", "min_events",
@@ -558,15 +590,7 @@ auto validated(const std::string& path, Make&& make) -> decltype(make()) {
                                "multiplier", "worse", "batch_window"});
         mean_gate_config c;
         common(o, c);
-        c.worse = o.choice("worse", c.worse, directions);
-        c.multiplier = o.real("multiplier", c.multiplier, positive);
-        if (c.worse == direction::increase && c.multiplier < 1.0)
-            fail(o.at("multiplier"),
-                 "must be >= 1 when worse is increase, got " + to_text(c.multiplier));
-        if (c.worse == direction::decrease && c.multiplier > 1.0)
-            fail(o.at("multiplier"),
-                 "must be <= 1 when worse is decrease, got " + to_text(c.multiplier));
-        c.batch_window_ns = o.duration("batch_window", c.batch_window_ns);
+        directed(o, c);
         return validated(path, [&] { return gate(mean_gate(std::move(c))); });
     }
     if (is_rate_signal(metric)) {
@@ -582,15 +606,7 @@ auto validated(const std::string& path, Make&& make) -> decltype(make()) {
         rate_gate_config c;
         c.metric = metric;
         common(o, c);
-        c.worse = o.choice("worse", c.worse, directions);
-        c.multiplier = o.real("multiplier", c.multiplier, positive);
-        if (c.worse == direction::increase && c.multiplier < 1.0)
-            fail(o.at("multiplier"),
-                 "must be >= 1 when worse is increase, got " + to_text(c.multiplier));
-        if (c.worse == direction::decrease && c.multiplier > 1.0)
-            fail(o.at("multiplier"),
-                 "must be <= 1 when worse is decrease, got " + to_text(c.multiplier));
-        c.batch_window_ns = o.duration("batch_window", c.batch_window_ns);
+        directed(o, c);
         if (feedback) {
             c.feedback = o.choice("feedback", c.feedback, feedback_kinds);
             c.feedback_delay_median_s =
@@ -1028,6 +1044,23 @@ inline policy_flag parse_policy_flag(std::string_view text, std::string_view fla
                  "names no variant, got \"" + result.default_variant + "\"");
     }
     return result;
+}
+
+inline std::string policy_flag_text(const policy_flag& flag) {
+    if (!flag.variants.contains(flag.default_variant)) {
+        detail::throw_bad_field("canarygate::policy_flag_text", "default_variant",
+                                flag.default_variant, "names no variant");
+    }
+    nlohmann::ordered_json variants = nlohmann::ordered_json::object();
+    for (const auto& [name, policy] : flag.variants) variants[name] = policy_to_json(policy);
+    nlohmann::ordered_json f;
+    f["state"] = "ENABLED";
+    f["variants"] = std::move(variants);
+    f["defaultVariant"] = flag.default_variant;
+    nlohmann::ordered_json file;
+    file["$schema"] = "https://flagd.dev/schema/v0/flags.json";
+    file["flags"] = nlohmann::ordered_json::object({{flag.key, std::move(f)}});
+    return file.dump(2) + "\n";
 }
 
 inline bool is_flag_file(std::string_view text) {
