@@ -139,7 +139,7 @@ canarygate_cli_test(simulate 0 STDOUT "cost=1.6 .*rates: share of seeds"
     ARGS simulate --policy policy.json --seeds 2 --inject cost=1.6)
 canarygate_cli_test(simulate_json 0 STDOUT "^{\n  \"seeds\": 1,\n  \"scenarios\": \\[\n.*\"name\": \"error=3\""
     ARGS simulate --policy policy.json --seeds 1 --inject error=3 --json -)
-canarygate_cli_test(simulate_bad_inject 3 STDERR "--inject 'speed=2': expected SIGNAL=FACTOR"
+canarygate_cli_test(simulate_bad_inject 4 STDERR "--inject: 'speed=2': expected SIGNAL=FACTOR"
     ARGS simulate --policy policy.json --seeds 1 --inject speed=2)
 canarygate_cli_test(replay 0 STDOUT "requests.jsonl: 6000 requests.*as recorded"
     ARGS replay --policy policy.json --seeds 2 requests.jsonl)

@@ -54,7 +54,7 @@ cg::testkit::regression parse_regression(const std::string& text) {
                         : key == "thumbs_down"   ? &r.thumbs_down
                                                  : nullptr;
         if (field == nullptr || eq == std::string::npos) {
-            throw input_error("--inject '" + part +
+            throw input_error("'" + part +
                               "': expected SIGNAL=FACTOR with SIGNAL one of latency, "
                               "latency_tail, cost, refusal, error, output_length, thumbs_down");
         }
@@ -62,10 +62,25 @@ cg::testkit::regression parse_regression(const std::string& text) {
         const std::string value = part.substr(eq + 1);
         const double x = std::strtod(value.c_str(), &end);
         if (value.empty() || *end != '\0' || !(x > 0) || std::isinf(x))
-            throw input_error("--inject '" + part + "': the factor must be a positive number");
+            throw input_error("'" + part + "': the factor must be a positive number");
         *field = x;
     }
     return r;
+}
+
+/// --inject's values checked while the command line is read: a bad one is
+/// a usage error (exit 4), like any other bad option value.
+CLI::Validator regression_validator() {
+    return CLI::Validator(
+        [](std::string& text) {
+            try {
+                (void)parse_regression(text);
+                return std::string();
+            } catch (const input_error& e) {
+                return std::string(e.what());
+            }
+        },
+        "SIGNAL=FACTOR[,...]");
 }
 
 std::string minutes_text(double m) {
@@ -208,7 +223,8 @@ command add_simulate(CLI::App& app) {
         ->check(CLI::Range(0, 1024));
     c->add_option("--inject", o->inject,
                   "a scenario of your own, e.g. cost=1.4,latency=1.2 (repeatable); replaces the "
-                  "default scenarios");
+                  "default scenarios")
+        ->check(regression_validator());
     c->add_option("--json", o->json, "also write the results as JSON to FILE ('-': stdout)");
     return [o] {
         check_writable(o->json);
@@ -284,7 +300,8 @@ command add_replay(CLI::App& app) {
     c->add_option("--threads", o->threads, "worker threads (default 0: all cores)")
         ->check(CLI::Range(0, 1024));
     c->add_option("--inject", o->inject,
-                  "a what-if scenario, e.g. cost=1.4 (repeatable); 'as recorded' always runs");
+                  "a what-if scenario, e.g. cost=1.4 (repeatable); 'as recorded' always runs")
+        ->check(regression_validator());
     c->add_flag("--sort", o->sort, "sort a log whose times go backwards instead of refusing it");
     c->add_flag("--skip-malformed", o->skip_malformed,
                 "leave out malformed lines (counted) instead of refusing the log");
