@@ -21,8 +21,11 @@
 ///   canarygate::live_policy policy("/etc/canary/flags.json",
 ///                                  {.flag_key = "chat-rollout-policy", .router = &router});
 ///   ...
+///   // before each controller step:
 ///   const std::shared_ptr<const canarygate::rollout_policy> now = policy.current();
-///   if (now->action == canarygate::policy_action::hold) controller.pause("policy file", "hold");
+///   if (now->action == canarygate::policy_action::roll_back)
+///       controller.submit({canarygate::operator_command_kind::abort, "policy file",
+///                          "roll_back", t});
 /// \endcode
 ///
 /// What the library does on its own is only the roll-back flip, because it
