@@ -139,15 +139,21 @@ TEST_CASE(
         write_in_place(file, flag_file("rollout"));
         cg::router router({.flag_key = "chat-model"},
                           {.baseline = 90, .candidate = 10, .shadow_ppm = 5});
+        // Catch2's assertions are for the test's own thread: the callback and
+        // the router threads only count what they see, the test checks it.
+        // relaxed everywhere: each count is read after its thread was joined
+        // or after eventually() saw it, and nothing else hangs on it.
         std::atomic<int> changes{0};
+        std::atomic<int> wrong_changes{0};
         cg::live_policy_options options;
         options.flag_key = "chat-rollout-policy";
         options.router = &router;
         options.on_change = [&](const std::shared_ptr<const cg::rollout_policy>& now,
                                 const std::shared_ptr<const cg::rollout_policy>& before) {
-            CHECK(now->action == cg::policy_action::roll_back);
-            CHECK(before->action == cg::policy_action::run);
-            changes.fetch_add(1);
+            if (now->action != cg::policy_action::roll_back ||
+                before->action != cg::policy_action::run)
+                wrong_changes.fetch_add(1, std::memory_order_relaxed);
+            changes.fetch_add(1, std::memory_order_relaxed);
         };
         options.watch.use_inotify = !polling;
         options.watch.poll_interval = std::chrono::milliseconds(polling ? 20 : 100);
@@ -158,6 +164,7 @@ TEST_CASE(
 
         // Router threads route until they see the flip.
         std::atomic<int> saw_zero{0};
+        std::atomic<int> wrong_routes{0};  // weight 0, yet the candidate or a shadow copy
         std::vector<std::thread> threads;
         for (int t = 0; t < 3; ++t) {
             threads.emplace_back([&, t] {
@@ -166,9 +173,9 @@ TEST_CASE(
                 while (std::chrono::steady_clock::now() < deadline) {
                     const cg::route_decision d = router.route(key);
                     if (d.weights.candidate == 0) {
-                        CHECK(d.target == cg::route_target::baseline);
-                        CHECK(!d.shadow);
-                        saw_zero.fetch_add(1);
+                        if (d.target != cg::route_target::baseline || d.shadow)
+                            wrong_routes.fetch_add(1, std::memory_order_relaxed);
+                        saw_zero.fetch_add(1, std::memory_order_relaxed);
                         return;
                     }
                 }
@@ -177,9 +184,11 @@ TEST_CASE(
         write_by_rename(file, flag_file("rollback"));
         for (auto& t : threads) t.join();
         CHECK(saw_zero.load() == 3);
+        CHECK(wrong_routes.load() == 0);
         CHECK(router.weights() ==
               cg::routing_weights{.baseline = 100, .candidate = 0, .shadow_ppm = 0});
         REQUIRE(eventually([&] { return changes.load() == 1; }));
+        CHECK(wrong_changes.load() == 0);
         CHECK(live.current()->action == cg::policy_action::roll_back);
         CHECK(live.stats().loads == 2);
         CHECK(live.stats().roll_backs == 1);
