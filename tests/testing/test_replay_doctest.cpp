@@ -22,6 +22,7 @@
 
 #include "canarygate/integration/request_log.hpp"
 #include "canarygate/testing/replay.hpp"
+#include "support/generated_request_log.hpp"
 #include "support/short_rollout.hpp"
 
 namespace {
@@ -29,35 +30,9 @@ namespace {
 namespace cg = canarygate;
 namespace kit = canarygate::testkit;
 
-const std::string baseline_model = "sha256:" + std::string(64, 'a');
-const std::string candidate_model = "sha256:" + std::string(64, 'b');
-
-/// A request log of generated traffic: `hours` at `rpm`, the candidate
-/// taking `share` of it, written as a server writes it.
-std::string generated_log(double hours, double rpm, double share, std::uint64_t seed,
-                          kit::regression candidate = {}) {
-    kit::scenario_config cfg;
-    cfg.traffic.requests_per_minute = rpm;
-    cfg.stages = {{0, share}};
-    cfg.candidate_regression = candidate;
-    kit::scenario traffic(cfg, seed);
-    std::ostringstream text;
-    {
-        cg::request_log_writer log(text);
-        constexpr std::int64_t epoch = 1'767'225'600'000'000'000;  // 2026-01-01, above 2^53
-        traffic.run(
-            static_cast<std::int64_t>(hours * static_cast<double>(cg::hour_ns)),
-            [&](const cg::request_event& e) {
-                log.request(epoch + e.time_ns, e.arm,
-                            e.arm == cg::arm_role::baseline ? baseline_model : candidate_model,
-                            "req-" + std::to_string(e.request_id), e.outcome, share);
-            },
-            [&](const cg::feedback_arrival& f) {
-                log.feedback(epoch + f.time_ns, "req-" + std::to_string(f.request_id), {f.kind});
-            });
-    }  // the destructor writes what waits in the reorder window
-    return text.str();
-}
+using test_support::generated_log;
+const std::string& baseline_model = test_support::log_baseline_model;
+const std::string& candidate_model = test_support::log_candidate_model;
 
 cg::request_log read(const std::string& text, cg::request_log_options options = {}) {
     std::istringstream in(text);

@@ -744,16 +744,10 @@ auto validated(const std::string& path, Make&& make) -> decltype(make()) {
     p.rollout.baseline_digest = models.text("baseline", "");
     p.rollout.candidate_digest = models.text("candidate", "");
     for (const auto* key : {"baseline", "candidate"}) {
-        (void)models.required(key);
-        const std::string& digest = std::string_view(key) == "baseline"
-                                        ? p.rollout.baseline_digest
-                                        : p.rollout.candidate_digest;
-        bool ok = digest.size() == 71 && digest.starts_with("sha256:");
-        for (std::size_t i = 7; ok && i < digest.size(); ++i)
-            ok = (digest[i] >= '0' && digest[i] <= '9') || (digest[i] >= 'a' && digest[i] <= 'f');
-        if (!ok) {
+        const json& digest = models.required(key);
+        if (!digest.is_string() || !is_model_digest(digest.get_ref<const std::string&>())) {
             fail(models.at(key),
-                 "must be \"sha256:\" and 64 lowercase hex digits, got " + json(digest).dump());
+                 "must be \"sha256:\" and 64 lowercase hex digits, got " + digest.dump());
         }
     }
     if (const json* r = o.find("routing")) {

@@ -149,6 +149,18 @@ struct rollout_stage {
     return stages;
 }
 
+namespace detail {
+/// A model's content digest: "sha256:" and 64 lowercase hex digits.
+[[nodiscard]] constexpr bool is_model_digest(std::string_view digest) noexcept {
+    constexpr std::string_view prefix = "sha256:";
+    if (digest.size() != prefix.size() + 64 || !digest.starts_with(prefix)) return false;
+    for (const char c : digest.substr(prefix.size())) {
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    }
+    return true;
+}
+}  // namespace detail
+
 struct controller_config {
     /// In order; at least one.
     std::vector<rollout_stage> stages;
@@ -289,13 +301,7 @@ struct controller_config {
 private:
     static void check_digest(std::string_view where, std::string_view field,
                              const std::string& digest) {
-        constexpr std::string_view prefix = "sha256:";
-        bool ok = digest.size() == prefix.size() + 64 && digest.starts_with(prefix);
-        for (std::size_t i = prefix.size(); ok && i < digest.size(); ++i) {
-            const char c = digest[i];
-            ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-        }
-        if (!ok)
+        if (!detail::is_model_digest(digest))
             detail::throw_bad_field(where, field, digest,
                                     "must be 'sha256:' and 64 lowercase hex digits");
     }
